@@ -1,0 +1,206 @@
+package engineio
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Transport names, as they appear in the transport query parameter.
+const (
+	Polling   = "polling"
+	WebSocket = "websocket"
+)
+
+// Options configures a Server. A nil *Options, and every zero field, means
+// the documented default, which is Node engine.io's default unless noted.
+type Options struct {
+	// Path is the URL path the server answers, with a trailing slash.
+	// Requests whose path does not start with it get 404. Default
+	// "/engine.io/". Socket.IO servers use "/socket.io/".
+	Path string
+
+	// PingInterval is the heartbeat period sent in the handshake. In v4
+	// the server pings every PingInterval; in v3 the client does.
+	// Default 25s.
+	PingInterval time.Duration
+
+	// PingTimeout is how long a pong (v4) or the next client ping (v3,
+	// counted from PingInterval) may be late before the session is closed
+	// with the reason "ping timeout". Default 20s.
+	PingTimeout time.Duration
+
+	// UpgradeTimeout bounds a polling-to-websocket upgrade: a probe
+	// websocket that has not completed the upgrade by then is closed (the
+	// session goes on over polling). Default 10s.
+	UpgradeTimeout time.Duration
+
+	// MaxHTTPBufferSize is the largest polling POST body and the largest
+	// websocket message, in bytes (Node: maxHttpBufferSize). A larger POST
+	// gets 413 and a larger websocket message closes the connection with
+	// status 1009; either way the session is closed. Default 1e6.
+	MaxHTTPBufferSize int64
+
+	// Transports lists the allowed transports. Default both, polling and
+	// websocket.
+	Transports []string
+
+	// DisableUpgrades forbids polling-to-websocket upgrades (Node:
+	// allowUpgrades false). The handshake then announces no upgrades.
+	DisableUpgrades bool
+
+	// AllowRequest, when set, sees every handshake request (the first
+	// request of a session, on either transport) and refuses it by
+	// returning an error: polling gets 403 with the Engine.IO error body
+	// {"code":4,"message":err.Error()}, websocket gets a plain 400.
+	AllowRequest func(r *http.Request) error
+
+	// AllowedOrigins, when non-nil, is the list of origins (scheme://host
+	// or scheme://host:port, compared exactly after normalising the
+	// default port) a browser may connect from. It is checked on every
+	// request of a session, not only the handshake. The literal Origin
+	// "null" is always refused when a list is set. An empty non-nil list
+	// refuses every request that carries an Origin header.
+	AllowedOrigins []string
+
+	// RequireOrigin refuses requests without an Origin header when
+	// AllowedOrigins is set. By default a request without Origin (a
+	// non-browser client) is let through.
+	RequireOrigin bool
+
+	// MaxBufferedPackets bounds the packets queued for one session and not
+	// yet written. A session over it is closed with the reason "slow
+	// client" rather than blocking the sender. Default 1024.
+	MaxBufferedPackets int
+
+	// MaxBufferedBytes bounds the bytes queued for one session, as
+	// MaxBufferedPackets does. Default 16 MiB.
+	MaxBufferedBytes int64
+
+	// PerMessageDeflate enables websocket permessage-deflate when the
+	// client offers it. Default off.
+	PerMessageDeflate bool
+
+	// HTTPCompression gzips polling responses of at least 1024 bytes when
+	// the client accepts gzip. Default off (Node's default is on; it costs
+	// CPU on every poll for little gain on small payloads).
+	HTTPCompression bool
+
+	// Logger receives session lifecycle and error logs at Debug and Warn
+	// levels. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Defaults, exported so that documentation and callers can refer to them.
+const (
+	DefaultPath               = "/engine.io/"
+	DefaultPingInterval       = 25 * time.Second
+	DefaultPingTimeout        = 20 * time.Second
+	DefaultUpgradeTimeout     = 10 * time.Second
+	DefaultMaxHTTPBufferSize  = 1_000_000
+	DefaultMaxBufferedPackets = 1024
+	DefaultMaxBufferedBytes   = 16 << 20
+)
+
+// withDefaults returns a copy of o with every zero field set to its
+// default, and checks the values that cannot be defaulted.
+func (o *Options) withDefaults() (*Options, error) {
+	var c Options
+	if o != nil {
+		c = *o
+	}
+	if c.Path == "" {
+		c.Path = DefaultPath
+	}
+	if !strings.HasSuffix(c.Path, "/") {
+		c.Path += "/"
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = DefaultPingInterval
+	}
+	if c.PingTimeout <= 0 {
+		c.PingTimeout = DefaultPingTimeout
+	}
+	if c.UpgradeTimeout <= 0 {
+		c.UpgradeTimeout = DefaultUpgradeTimeout
+	}
+	if c.MaxHTTPBufferSize <= 0 {
+		c.MaxHTTPBufferSize = DefaultMaxHTTPBufferSize
+	}
+	if c.Transports == nil {
+		c.Transports = []string{Polling, WebSocket}
+	}
+	for _, t := range c.Transports {
+		if t != Polling && t != WebSocket {
+			return nil, fmt.Errorf("engineio: unknown transport %q", t)
+		}
+	}
+	if len(c.Transports) == 0 {
+		return nil, fmt.Errorf("engineio: no transport allowed")
+	}
+	if c.MaxBufferedPackets <= 0 {
+		c.MaxBufferedPackets = DefaultMaxBufferedPackets
+	}
+	if c.MaxBufferedBytes <= 0 {
+		c.MaxBufferedBytes = DefaultMaxBufferedBytes
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.AllowedOrigins != nil {
+		list := make([]string, len(c.AllowedOrigins))
+		for i, o := range c.AllowedOrigins {
+			n, err := NormalizeOrigin(o)
+			if err != nil {
+				return nil, err
+			}
+			list[i] = n
+		}
+		c.AllowedOrigins = list
+	}
+	return &c, nil
+}
+
+func (o *Options) allows(transport string) bool {
+	for _, t := range o.Transports {
+		if t == transport {
+			return true
+		}
+	}
+	return false
+}
+
+// NormalizeOrigin checks that origin is a bare scheme://host[:port] with an
+// http, https, ws or wss scheme, and returns it lower-cased with the default
+// port removed, the form in which origins are compared.
+func NormalizeOrigin(origin string) (string, error) {
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("engineio: invalid origin %q: want scheme://host[:port]", origin)
+	}
+	scheme := strings.ToLower(u.Scheme)
+	host := strings.ToLower(u.Hostname())
+	port := u.Port()
+	switch {
+	case scheme == "http" || scheme == "ws":
+		if port == "80" {
+			port = ""
+		}
+	case scheme == "https" || scheme == "wss":
+		if port == "443" {
+			port = ""
+		}
+	default:
+		return "", fmt.Errorf("engineio: invalid origin %q: scheme must be http or https", origin)
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port != "" {
+		return scheme + "://" + host + ":" + port, nil
+	}
+	return scheme + "://" + host, nil
+}

@@ -1,0 +1,191 @@
+package engineio
+
+import (
+	"compress/gzip"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// payloadPool recycles the buffers polling responses are encoded into.
+var payloadPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// poll answers a polling GET with everything queued, waiting until there
+// is something to send, the session changes state, or the client goes away.
+func (s *Server) poll(w http.ResponseWriter, r *http.Request, sess *Session) {
+	sess.mu.Lock()
+	if sess.closed {
+		// A session closed gracefully or by the client is kept for one
+		// last poll that collects its final packets.
+		if sess.hbState != hbTombstone || len(sess.queue) == 0 {
+			sess.mu.Unlock()
+			s.refuse(w, r, false, refuse(codeUnknownSID))
+			return
+		}
+		batch := sess.takeLocked()
+		sess.hbState = hbWaitInterval
+		sess.timer.Stop()
+		sess.mu.Unlock()
+		s.remove(sess)
+		s.writePayload(w, r, sess, batch)
+		return
+	}
+	if sess.transport != Polling {
+		sess.mu.Unlock()
+		s.refuse(w, r, false, refuse(codeBadRequest))
+		return
+	}
+	if sess.polling {
+		sess.mu.Unlock()
+		sess.closeWith(ReasonTransportError, errPollOverlap, closeAbort)
+		s.refuse(w, r, false, refuse(codeBadRequest))
+		return
+	}
+	sess.polling = true
+	var batch []packet
+	for {
+		if len(sess.queue) > 0 && sess.transport == Polling {
+			batch = sess.takeLocked()
+			break
+		}
+		if sess.closed {
+			batch = []packet{{typ: typeClose}}
+			break
+		}
+		if sess.upgrading || sess.transport != Polling {
+			batch = []packet{{typ: typeNoop}}
+			break
+		}
+		sess.mu.Unlock()
+		select {
+		case <-sess.wake:
+		case <-r.Context().Done():
+			sess.mu.Lock()
+			sess.polling = false
+			sess.mu.Unlock()
+			sess.closeWith(ReasonTransportError, errPollAborted, closeAbort)
+			return
+		}
+		sess.mu.Lock()
+	}
+	sess.polling = false
+	sess.mu.Unlock()
+	s.writePayload(w, r, sess, batch)
+}
+
+// writePayload encodes batch in the session's payload format and writes it.
+func (s *Server) writePayload(w http.ResponseWriter, r *http.Request, sess *Session, batch []packet) {
+	bp := payloadPool.Get().(*[]byte)
+	buf := (*bp)[:0]
+	contentType := "text/plain; charset=UTF-8"
+	switch {
+	case sess.protocol == 4:
+		buf = appendPayloadV4(buf, batch)
+	case !sess.b64 && hasBinary(batch):
+		buf = appendPayloadV3Binary(buf, batch)
+		contentType = "application/octet-stream"
+	default:
+		buf = appendPayloadV3Text(buf, batch)
+	}
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.opts.PingInterval + s.opts.PingTimeout))
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Cache-Control", "no-store")
+	if s.opts.HTTPCompression && len(buf) >= 1024 && acceptsGzip(r) {
+		h.Set("Content-Encoding", "gzip")
+		h.Add("Vary", "Accept-Encoding")
+		zw := gzipPool.Get().(*gzip.Writer)
+		zw.Reset(w)
+		zw.Write(buf)
+		zw.Close()
+		gzipPool.Put(zw)
+	} else {
+		h.Set("Content-Length", strconv.Itoa(len(buf)))
+		w.Write(buf)
+	}
+	if cap(buf) <= 64<<10 {
+		*bp = buf
+		payloadPool.Put(bp)
+	}
+}
+
+var gzipPool = sync.Pool{New: func() any { return gzip.NewWriter(io.Discard) }}
+
+func acceptsGzip(r *http.Request) bool { return headerHasToken(r.Header, "Accept-Encoding", "gzip") }
+
+// post reads a polling POST payload and hands its packets to the session in
+// order before answering "ok", so that whatever the handler sends in reply
+// is queued before the client's next poll.
+func (s *Server) post(w http.ResponseWriter, r *http.Request, sess *Session) {
+	sess.mu.Lock()
+	switch {
+	case sess.closed:
+		sess.mu.Unlock()
+		s.refuse(w, r, false, refuse(codeUnknownSID))
+		return
+	case sess.transport != Polling:
+		sess.mu.Unlock()
+		s.refuse(w, r, false, refuse(codeBadRequest))
+		return
+	case sess.posting:
+		sess.mu.Unlock()
+		sess.closeWith(ReasonTransportError, errPollOverlap, closeAbort)
+		s.refuse(w, r, false, refuse(codeBadRequest))
+		return
+	}
+	sess.posting = true
+	sess.mu.Unlock()
+	defer func() {
+		sess.mu.Lock()
+		sess.posting = false
+		sess.mu.Unlock()
+	}()
+
+	http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.opts.PingInterval + s.opts.PingTimeout))
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	binaryBody := mt == "application/octet-stream"
+	if binaryBody && sess.protocol == 4 {
+		sess.closeWith(ReasonTransportError, errBadContentType, closeAbort)
+		s.refuse(w, r, false, refuse(codeBadRequest))
+		return
+	}
+	max := s.opts.MaxHTTPBufferSize
+	if r.ContentLength > max {
+		sess.closeWith(ReasonTransportError, errPayloadTooLarge, closeAbort)
+		writeTooLarge(w)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, max+1))
+	if err != nil {
+		sess.closeWith(ReasonTransportError, err, closeAbort)
+		s.refuse(w, r, false, refuse(codeBadRequest))
+		return
+	}
+	if int64(len(body)) > max {
+		sess.closeWith(ReasonTransportError, errPayloadTooLarge, closeAbort)
+		writeTooLarge(w)
+		return
+	}
+	var ps []packet
+	switch {
+	case sess.protocol == 4:
+		ps, err = decodePayloadV4(body)
+	case binaryBody:
+		ps, err = decodePayloadV3Binary(body)
+	default:
+		ps, err = decodePayloadV3Text(body)
+	}
+	sess.onPackets(ps, err)
+	h := w.Header()
+	h.Set("Content-Type", "text/html")
+	h.Set("Content-Length", "2")
+	w.Write([]byte("ok"))
+}
+
+func writeTooLarge(w http.ResponseWriter) {
+	w.Header().Set("Connection", "close")
+	http.Error(w, "Payload Too Large", http.StatusRequestEntityTooLarge)
+}

@@ -1,0 +1,339 @@
+package engineio
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Message is an Engine.IO message: text (valid UTF-8) or binary data.
+// Data must not be modified once passed to Send: the same slice may be
+// queued to many sessions and written later.
+type Message struct {
+	Binary bool
+	Data   []byte
+}
+
+// Text returns a text message holding s.
+func Text(s string) Message { return Message{Data: []byte(s)} }
+
+// Handler receives the events of every session of a Server.
+//
+// The methods of one session are called one at a time, in order: OnOpen,
+// then OnMessage for each message as received, then OnClose exactly once.
+// They run on the goroutine serving the transport (a websocket read loop or
+// a polling POST), so they must not block for long: a slow OnMessage slows
+// the client down, which is the intended back-pressure, but stops its
+// heartbeat from being read too.
+type Handler interface {
+	// OnOpen is called when a session is created, before the handshake
+	// answer is written: packets sent here follow the open packet.
+	OnOpen(s *Session)
+	// OnMessage is called for each message. m.Data belongs to the handler.
+	OnMessage(s *Session, m Message)
+	// OnClose is called once the session is closed; cause is a
+	// *CloseError.
+	OnClose(s *Session, cause error)
+}
+
+// heartbeat states of a session's timer.
+const (
+	hbWaitInterval = iota // v4: next ping due; v3: next client ping due
+	hbWaitPong            // v4: ping sent, pong due
+	hbTombstone           // closed, kept for one last poll
+)
+
+// Session is one Engine.IO connection, over polling, websocket, or polling
+// upgraded to websocket.
+//
+// Concurrency: every method may be called from any goroutine. Send never
+// blocks: packets go to a bounded outbox that the active transport drains,
+// and a session whose outbox overflows is closed as a slow client.
+type Session struct {
+	srv      *Server
+	id       string
+	protocol int
+	b64      bool          // v3 polling: binary as base64 text payloads
+	req      *http.Request // handshake request, context replaced by ctx
+	ctx      context.Context
+	cancel   context.CancelCauseFunc
+
+	// dispatch serialises the Handler calls of this session.
+	dispatch sync.Mutex
+
+	mu         sync.Mutex
+	closed     bool
+	cause      *CloseError
+	transport  string
+	upgrading  bool     // a probe websocket answered 2probe
+	queue      []packet // outbox
+	queueBytes int64
+	wake       chan struct{} // capacity 1: wakes the pending poll
+	polling    bool          // a GET is pending
+	posting    bool          // a POST is being read
+	ws         *wsConn       // the websocket once it carries the session
+	probe      *wsConn       // a websocket being upgraded to
+	flushing   bool          // a websocket flusher goroutine runs
+	hbState    int
+	timer      *time.Timer
+
+	inbox chan Message // only for sessions served by a HandlerFunc
+}
+
+// ID returns the session id (the "sid" of the protocol).
+func (s *Session) ID() string { return s.id }
+
+// Protocol returns the Engine.IO protocol version the client speaks, 3 or 4.
+func (s *Session) Protocol() int { return s.protocol }
+
+// Request returns the handshake request. Its body is empty and its context
+// is the session's context. It must not be modified.
+func (s *Session) Request() *http.Request { return s.req }
+
+// Context returns a context that is cancelled when the session closes; its
+// cause (context.Cause) is a *CloseError.
+func (s *Session) Context() context.Context { return s.ctx }
+
+// Transport returns the name of the transport that currently carries the
+// session: Polling or WebSocket.
+func (s *Session) Transport() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.transport
+}
+
+// Send queues msgs, in order and as one unit, for the client. It never
+// blocks. It returns ErrClosed (wrapped in the session's *CloseError) once
+// the session is closed; a session whose outbox would go over its bounds is
+// closed with ReasonSlowClient and Send returns that error.
+func (s *Session) Send(msgs ...Message) error {
+	s.mu.Lock()
+	if s.closed {
+		err := s.cause
+		s.mu.Unlock()
+		return err
+	}
+	var size int64
+	for _, m := range msgs {
+		size += int64(len(m.Data)) + 1
+	}
+	o := s.srv.opts
+	if len(s.queue)+len(msgs) > o.MaxBufferedPackets || s.queueBytes+size > o.MaxBufferedBytes {
+		s.mu.Unlock()
+		s.closeWith(ReasonSlowClient, nil, closeAbort)
+		return s.cause
+	}
+	for _, m := range msgs {
+		s.queue = append(s.queue, packet{typ: typeMessage, binary: m.Binary, data: m.Data})
+	}
+	s.queueBytes += size
+	s.kickLocked()
+	s.mu.Unlock()
+	return nil
+}
+
+// Close closes the session after writing what is already queued: a
+// websocket gets a close frame, a polling client gets a CLOSE packet on its
+// next poll. The cause is ReasonForcedClose; reason is kept as its error
+// text for logs. Close is idempotent.
+func (s *Session) Close(reason string) {
+	var err error
+	if reason != "" {
+		err = closeNote(reason)
+	}
+	s.closeWith(ReasonForcedClose, err, closeGraceful)
+}
+
+type closeNote string
+
+func (n closeNote) Error() string { return string(n) }
+
+// enqueueLocked adds a control packet to the outbox. s.mu is held.
+func (s *Session) enqueueLocked(p packet) {
+	s.queue = append(s.queue, p)
+	s.queueBytes += int64(len(p.data)) + 1
+	s.kickLocked()
+}
+
+// kickLocked makes the active transport write the outbox: it wakes the
+// pending poll, or starts a websocket flusher if none runs. s.mu is held.
+func (s *Session) kickLocked() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	if s.ws != nil && !s.flushing && len(s.queue) > 0 {
+		s.flushing = true
+		go s.flushWebSocket(s.ws)
+	}
+}
+
+// takeLocked removes and returns the whole outbox. s.mu is held.
+func (s *Session) takeLocked() []packet {
+	q := s.queue
+	s.queue = nil
+	s.queueBytes = 0
+	return q
+}
+
+// How a session closes.
+const (
+	closeAbort    = iota // drop the outbox; a pending poll gets CLOSE
+	closeGraceful        // write the outbox, then CLOSE (kept for one last poll)
+	closeByClient        // the client sent CLOSE; a pending or next poll gets NOOP
+)
+
+// closeWith closes the session once; later calls do nothing.
+func (s *Session) closeWith(reason string, err error, mode int) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	s.cause = &CloseError{Reason: reason, Err: err}
+	s.upgrading = false
+	probe, ws := s.probe, s.ws
+	s.probe = nil
+	keep := false // keep the session registered for one more poll
+	if ws == nil {
+		switch mode {
+		case closeAbort:
+			s.queue = s.queue[:0]
+			if s.polling {
+				s.queue = append(s.queue, packet{typ: typeClose})
+			}
+		case closeGraceful:
+			s.queue = append(s.queue, packet{typ: typeClose})
+			keep = !s.polling
+		case closeByClient:
+			s.queue = append(s.queue[:0], packet{typ: typeNoop})
+			keep = !s.polling
+		}
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
+	if keep {
+		s.hbState = hbTombstone
+		s.timer.Reset(s.srv.opts.PingTimeout)
+	} else {
+		s.timer.Stop()
+	}
+	if ws != nil {
+		if mode == closeGraceful {
+			if !s.flushing {
+				s.flushing = true
+				go s.flushWebSocket(ws)
+			}
+		} else {
+			s.queue = nil
+		}
+	}
+	s.mu.Unlock()
+
+	s.cancel(s.cause)
+	if !keep {
+		s.srv.remove(s)
+	}
+	if probe != nil {
+		probe.conn.Close()
+	}
+	if ws != nil && mode != closeGraceful {
+		ws.closeWith(closeCode(s.cause))
+	}
+	s.srv.logClose(s)
+	go s.notifyClose()
+}
+
+func (s *Session) notifyClose() {
+	s.dispatch.Lock()
+	defer s.dispatch.Unlock()
+	s.srv.handler.OnClose(s, s.cause)
+}
+
+// deliver hands a message to the handler, unless the session is closed.
+func (s *Session) deliver(m Message) {
+	s.dispatch.Lock()
+	defer s.dispatch.Unlock()
+	if s.ctx.Err() != nil {
+		return
+	}
+	s.srv.handler.OnMessage(s, m)
+}
+
+// onTimer runs the heartbeat: in v4 it sends a ping then waits for the
+// pong; in v3 it fires only when the client's ping is late.
+func (s *Session) onTimer() {
+	s.mu.Lock()
+	switch {
+	case s.hbState == hbTombstone:
+		s.mu.Unlock()
+		s.srv.remove(s)
+		return
+	case s.closed:
+		s.mu.Unlock()
+		return
+	case s.protocol == 4 && s.hbState == hbWaitInterval:
+		s.hbState = hbWaitPong
+		s.timer.Reset(s.srv.opts.PingTimeout)
+		s.enqueueLocked(packet{typ: typePing})
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	s.closeWith(ReasonPingTimeout, nil, closeAbort)
+}
+
+// onPacket handles a packet received on the session's transport. It
+// returns false when the session was closed by it.
+func (s *Session) onPacket(p packet) bool {
+	switch p.typ {
+	case typeMessage:
+		s.deliver(Message{Binary: p.binary, Data: p.data})
+	case typePing:
+		if s.protocol != 3 {
+			s.closeWith(ReasonTransportError, errHeartbeatDirection, closeAbort)
+			return false
+		}
+		s.mu.Lock()
+		if !s.closed {
+			s.timer.Reset(s.srv.opts.PingInterval + s.srv.opts.PingTimeout)
+			s.enqueueLocked(packet{typ: typePong, data: p.data})
+		}
+		s.mu.Unlock()
+	case typePong:
+		if s.protocol == 3 {
+			s.closeWith(ReasonTransportError, errHeartbeatDirection, closeAbort)
+			return false
+		}
+		s.mu.Lock()
+		if !s.closed && s.hbState == hbWaitPong {
+			s.hbState = hbWaitInterval
+			s.timer.Reset(s.srv.opts.PingInterval)
+		}
+		s.mu.Unlock()
+	case typeClose:
+		s.closeWith(ReasonTransportClose, nil, closeByClient)
+		return false
+	}
+	// open, upgrade and noop are ignored outside an upgrade, as in Node.
+	return true
+}
+
+// onPackets handles the packets of one payload or frame, then closes the
+// session with a parse error if decoding stopped at an invalid packet.
+func (s *Session) onPackets(ps []packet, err error) bool {
+	for _, p := range ps {
+		if !s.onPacket(p) {
+			return false
+		}
+	}
+	if err != nil {
+		s.closeWith(ReasonParseError, err, closeAbort)
+		return false
+	}
+	return true
+}

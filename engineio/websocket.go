@@ -1,0 +1,424 @@
+package engineio
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gobwas/ws"
+)
+
+// WebSocket close status codes used by the server.
+const (
+	closeNormal        = 1000
+	closeProtocolError = 1002
+	closeInvalidData   = 1007
+	closePolicy        = 1008
+	closeTooBig        = 1009
+)
+
+// maxFragments bounds the frames of one websocket message; each costs a
+// header read and, for empty ones, nothing else (ws uses 131072; browsers
+// send one frame per message).
+const maxFragments = 4096
+
+// wsError is a websocket-level protocol violation and the close code it
+// earns.
+type wsError struct {
+	code int
+	msg  string
+}
+
+func (e *wsError) Error() string { return fmt.Sprintf("websocket: %s (close %d)", e.msg, e.code) }
+
+var errClientClosed = errors.New("websocket: closed by client")
+
+// wsConn is a server-side websocket connection. Reads happen on one
+// goroutine; writes are serialised by wmu.
+type wsConn struct {
+	conn      net.Conn
+	br        *bufio.Reader
+	maxSize   int64
+	wmu       sync.Mutex
+	closeOnce sync.Once
+	writeWait time.Duration
+}
+
+func (s *Server) acceptWebSocket(w http.ResponseWriter, r *http.Request) (*wsConn, error) {
+	u := ws.HTTPUpgrader{Timeout: 10 * time.Second}
+	conn, rw, _, err := u.Upgrade(r, w)
+	if err != nil {
+		if conn != nil {
+			conn.Close()
+		}
+		s.log.Debug("engineio: websocket upgrade failed", "err", err, "remote", r.RemoteAddr)
+		return nil, err
+	}
+	return &wsConn{
+		conn:      conn,
+		br:        rw.Reader,
+		maxSize:   s.opts.MaxHTTPBufferSize,
+		writeWait: s.opts.PingInterval + s.opts.PingTimeout,
+	}, nil
+}
+
+// readMessage returns the next data message, answering pings and
+// following fragmentation on the way. Text messages are checked to be
+// valid UTF-8.
+func (c *wsConn) readMessage() (text bool, payload []byte, err error) {
+	var (
+		started   bool
+		fragments int
+	)
+	for {
+		h, err := ws.ReadHeader(c.br)
+		if err != nil {
+			return false, nil, err
+		}
+		if !h.Masked {
+			return false, nil, &wsError{closeProtocolError, "unmasked client frame"}
+		}
+		if h.Rsv != 0 {
+			return false, nil, &wsError{closeProtocolError, "reserved bits set"}
+		}
+		if h.OpCode.IsReserved() {
+			return false, nil, &wsError{closeProtocolError, "reserved opcode"}
+		}
+		if h.OpCode.IsControl() {
+			if !h.Fin || h.Length > 125 {
+				return false, nil, &wsError{closeProtocolError, "invalid control frame"}
+			}
+			body := make([]byte, h.Length)
+			if _, err := io.ReadFull(c.br, body); err != nil {
+				return false, nil, err
+			}
+			ws.Cipher(body, h.Mask, 0)
+			switch h.OpCode {
+			case ws.OpPing:
+				if err := c.writeControl(ws.OpPong, body); err != nil {
+					return false, nil, err
+				}
+			case ws.OpClose:
+				if len(body) == 1 {
+					return false, nil, &wsError{closeProtocolError, "invalid close payload"}
+				}
+				return false, nil, errClientClosed
+			}
+			continue
+		}
+		switch {
+		case h.OpCode == ws.OpContinuation && !started:
+			return false, nil, &wsError{closeProtocolError, "continuation without a message"}
+		case h.OpCode != ws.OpContinuation && started:
+			return false, nil, &wsError{closeProtocolError, "new message inside a fragmented one"}
+		case h.OpCode != ws.OpContinuation:
+			started, text, payload = true, h.OpCode == ws.OpText, payload[:0]
+		}
+		if fragments++; fragments > maxFragments {
+			return false, nil, &wsError{closePolicy, "too many fragments"}
+		}
+		if h.Length > c.maxSize-int64(len(payload)) {
+			return false, nil, &wsError{closeTooBig, "message too big"}
+		}
+		start := len(payload)
+		payload, err = readGrowing(c.br, payload, int(h.Length))
+		if err != nil {
+			return false, nil, err
+		}
+		ws.Cipher(payload[start:], h.Mask, 0)
+		if h.Fin {
+			if text && !utf8.Valid(payload) {
+				return false, nil, &wsError{closeInvalidData, "invalid UTF-8"}
+			}
+			return text, payload, nil
+		}
+	}
+}
+
+// readGrowing appends n bytes read from r to buf, growing it as data
+// arrives rather than by the length the peer declared.
+func readGrowing(r io.Reader, buf []byte, n int) ([]byte, error) {
+	const step = 64 << 10
+	for n > 0 {
+		k := min(n, step)
+		if cap(buf)-len(buf) < k {
+			buf = append(buf, make([]byte, k)...)[:len(buf)]
+		}
+		m, err := io.ReadFull(r, buf[len(buf):len(buf)+k])
+		buf = buf[:len(buf)+m]
+		if err != nil {
+			return buf, err
+		}
+		n -= k
+	}
+	return buf, nil
+}
+
+// appendFrameHeader appends an unmasked, final frame header.
+func appendFrameHeader(dst []byte, op ws.OpCode, n int) []byte {
+	b0 := 0x80 | byte(op)
+	switch {
+	case n < 126:
+		return append(dst, b0, byte(n))
+	case n <= 0xffff:
+		return append(dst, b0, 126, byte(n>>8), byte(n))
+	default:
+		dst = append(dst, b0, 127)
+		return binary.BigEndian.AppendUint64(dst, uint64(n))
+	}
+}
+
+// typeDigits holds the one-byte prefixes of frames: the type digit of a
+// text packet, or the type byte of a v3 binary packet.
+const typeDigits = "0123456\x00\x01\x02\x03\x04\x05\x06"
+
+type frameBuffers struct {
+	hdr  []byte
+	bufs net.Buffers
+}
+
+var framePool = sync.Pool{New: func() any { return new(frameBuffers) }}
+
+// writePackets writes ps as one frame each, in a single writev. Message
+// data is written from the shared slices, never copied.
+func (c *wsConn) writePackets(ps []packet, protocol int) error {
+	fb := framePool.Get().(*frameBuffers)
+	fb.hdr = fb.hdr[:0]
+	if cap(fb.hdr) < 10*len(ps) {
+		fb.hdr = make([]byte, 0, 10*len(ps))
+	}
+	fb.bufs = fb.bufs[:0]
+	for _, p := range ps {
+		op := ws.OpText
+		var prefix string
+		switch {
+		case p.binary && protocol == 4:
+			op = ws.OpBinary
+		case p.binary:
+			op = ws.OpBinary
+			prefix = typeDigits[7+p.typ-'0' : 8+p.typ-'0']
+		default:
+			prefix = typeDigits[p.typ-'0' : p.typ-'0'+1]
+		}
+		start := len(fb.hdr)
+		fb.hdr = appendFrameHeader(fb.hdr, op, len(prefix)+len(p.data))
+		fb.hdr = append(fb.hdr, prefix...)
+		fb.bufs = append(fb.bufs, fb.hdr[start:len(fb.hdr):len(fb.hdr)])
+		if len(p.data) > 0 {
+			fb.bufs = append(fb.bufs, p.data)
+		}
+	}
+	c.wmu.Lock()
+	c.conn.SetWriteDeadline(time.Now().Add(c.writeWait))
+	bufs := fb.bufs
+	_, err := bufs.WriteTo(c.conn)
+	c.wmu.Unlock()
+	clear(fb.bufs[:cap(fb.bufs)])
+	fb.bufs = fb.bufs[:0]
+	framePool.Put(fb)
+	return err
+}
+
+func (c *wsConn) writeText(b []byte) error {
+	hdr := appendFrameHeader(make([]byte, 0, 10+len(b)), ws.OpText, len(b))
+	return c.writeRaw(append(hdr, b...))
+}
+
+func (c *wsConn) writeControl(op ws.OpCode, body []byte) error {
+	hdr := appendFrameHeader(make([]byte, 0, 2+len(body)), op, len(body))
+	return c.writeRaw(append(hdr, body...))
+}
+
+func (c *wsConn) writeRaw(b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.conn.SetWriteDeadline(time.Now().Add(c.writeWait))
+	_, err := c.conn.Write(b)
+	return err
+}
+
+// closeWith sends a close frame with code, when no write is in progress,
+// and closes the connection. It is idempotent.
+func (c *wsConn) closeWith(code int) {
+	c.closeOnce.Do(func() {
+		if c.wmu.TryLock() {
+			c.conn.SetWriteDeadline(time.Now().Add(time.Second))
+			var body [2]byte
+			binary.BigEndian.PutUint16(body[:], uint16(code))
+			c.conn.Write(appendFrameHeader(nil, ws.OpClose, 2))
+			c.conn.Write(body[:])
+			c.wmu.Unlock()
+		}
+		c.conn.Close()
+	})
+}
+
+// closeCode is the websocket close code for a session's close cause.
+func closeCode(cause *CloseError) int {
+	var we *wsError
+	if errors.As(cause.Err, &we) {
+		return we.code
+	}
+	if cause.Reason == ReasonSlowClient {
+		return closePolicy
+	}
+	return closeNormal
+}
+
+// flushWebSocket writes the outbox to ws until it is empty; once the
+// session is closed and the outbox drained it closes the connection.
+func (s *Session) flushWebSocket(c *wsConn) {
+	for {
+		s.mu.Lock()
+		batch := s.takeLocked()
+		if len(batch) == 0 {
+			s.flushing = false
+			closed := s.closed
+			cause := s.cause
+			s.mu.Unlock()
+			if closed {
+				c.closeWith(closeCode(cause))
+			}
+			return
+		}
+		s.mu.Unlock()
+		if err := c.writePackets(batch, s.protocol); err != nil {
+			s.closeWith(ReasonTransportError, err, closeAbort)
+			c.conn.Close()
+			return
+		}
+		clear(batch)
+		s.mu.Lock()
+		if s.queue == nil && cap(batch) <= 64 {
+			s.queue = batch[:0]
+		}
+		s.mu.Unlock()
+	}
+}
+
+// serveWebSocket runs the read loop of a session carried by c, until the
+// connection or the session ends.
+func (s *Session) serveWebSocket(c *wsConn) {
+	defer c.conn.Close()
+	for {
+		text, data, err := c.readMessage()
+		if err != nil {
+			s.onWebSocketError(err)
+			return
+		}
+		var p packet
+		if text {
+			p, err = decodeTextPacket(data, s.protocol)
+		} else {
+			p, err = decodeBinaryPacket(data, s.protocol)
+		}
+		if err != nil {
+			s.closeWith(ReasonParseError, err, closeAbort)
+			return
+		}
+		if !s.onPacket(p) {
+			return
+		}
+	}
+}
+
+func (s *Session) onWebSocketError(err error) {
+	var we *wsError
+	switch {
+	case errors.As(err, &we):
+		s.closeWith(ReasonParseError, err, closeAbort)
+	case errors.Is(err, errClientClosed), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		s.closeWith(ReasonTransportClose, nil, closeAbort)
+	default:
+		s.closeWith(ReasonTransportError, err, closeAbort)
+	}
+}
+
+var (
+	probePing = []byte("2probe")
+	probePong = []byte("3probe")
+)
+
+// upgrade serves a websocket that asks to take over a polling session: it
+// must send the ping probe, then UPGRADE, within UpgradeTimeout. Anything
+// else closes this websocket and leaves the session on polling.
+func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, sess *Session) {
+	sess.mu.Lock()
+	ok := !sess.closed && sess.transport == Polling && sess.probe == nil && !s.opts.DisableUpgrades
+	sess.mu.Unlock()
+	if !ok {
+		s.refuse(w, r, true, refuse(codeBadRequest))
+		return
+	}
+	c, err := s.acceptWebSocket(w, r)
+	if err != nil {
+		return
+	}
+	sess.mu.Lock()
+	if sess.closed || sess.transport != Polling || sess.probe != nil {
+		sess.mu.Unlock()
+		c.closeWith(closeNormal)
+		return
+	}
+	sess.probe = c
+	sess.mu.Unlock()
+
+	if !sess.probeUpgrade(c) {
+		sess.mu.Lock()
+		if sess.probe == c {
+			sess.probe = nil
+			sess.upgrading = false
+		}
+		sess.mu.Unlock()
+		c.closeWith(closeNormal)
+		return
+	}
+	sess.serveWebSocket(c)
+}
+
+// probeUpgrade runs the upgrade exchange on c and reports whether the
+// session moved to it.
+func (sess *Session) probeUpgrade(c *wsConn) bool {
+	c.conn.SetReadDeadline(time.Now().Add(sess.srv.opts.UpgradeTimeout))
+	for {
+		text, data, err := c.readMessage()
+		if err != nil || !text {
+			return false
+		}
+		switch {
+		case bytes.Equal(data, probePing):
+			if c.writeText(probePong) != nil {
+				return false
+			}
+			sess.mu.Lock()
+			sess.upgrading = sess.probe == c
+			sess.kickLocked()
+			sess.mu.Unlock()
+		case len(data) == 1 && data[0] == typeUpgrade:
+			sess.mu.Lock()
+			if sess.closed || sess.probe != c {
+				sess.mu.Unlock()
+				return false
+			}
+			sess.probe = nil
+			sess.upgrading = false
+			sess.transport = WebSocket
+			sess.ws = c
+			sess.kickLocked()
+			sess.mu.Unlock()
+			c.conn.SetReadDeadline(time.Time{})
+			sess.srv.log.Debug("engineio: session upgraded", "sid", sess.id)
+			return true
+		default:
+			return false
+		}
+	}
+}
