@@ -10,6 +10,13 @@ import (
 	"time"
 )
 
+// upgradeCheckInterval is how long a poll that arrives during an upgrade
+// waits before it is answered with a NOOP (the poll pending when the probe
+// succeeds is answered at once, so that the client can pause polling and
+// send UPGRADE). Node answers on a 100 ms interval; a poll racing the
+// client's UPGRADE thus sees the upgrade done and is refused.
+const upgradeCheckInterval = 100 * time.Millisecond
+
 // payloadPool recycles the buffers polling responses are encoded into.
 var payloadPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
@@ -45,9 +52,20 @@ func (s *Server) poll(w http.ResponseWriter, r *http.Request, sess *Session) {
 		return
 	}
 	sess.polling = true
-	var batch []packet
+	var (
+		batch []packet
+		check <-chan time.Time // during an upgrade: when to answer NOOP
+	)
 	for {
-		if len(sess.queue) > 0 && sess.transport == Polling {
+		if sess.transport != Polling {
+			// The upgrade completed while this poll waited: the client
+			// broke the upgrade protocol by polling after sending UPGRADE.
+			sess.polling = false
+			sess.mu.Unlock()
+			s.refuse(w, r, false, refuse(codeBadRequest))
+			return
+		}
+		if len(sess.queue) > 0 {
 			batch = sess.takeLocked()
 			break
 		}
@@ -55,13 +73,24 @@ func (s *Server) poll(w http.ResponseWriter, r *http.Request, sess *Session) {
 			batch = []packet{{typ: typeClose}}
 			break
 		}
-		if sess.upgrading || sess.transport != Polling {
+		if sess.releasePoll {
+			sess.releasePoll = false
 			batch = []packet{{typ: typeNoop}}
 			break
+		}
+		if sess.upgrading && check == nil {
+			check = time.After(upgradeCheckInterval)
 		}
 		sess.mu.Unlock()
 		select {
 		case <-sess.wake:
+		case <-check:
+			sess.mu.Lock()
+			if sess.transport == Polling && len(sess.queue) == 0 && !sess.closed {
+				batch = []packet{{typ: typeNoop}}
+				goto done
+			}
+			continue
 		case <-r.Context().Done():
 			sess.mu.Lock()
 			sess.polling = false
@@ -71,6 +100,7 @@ func (s *Server) poll(w http.ResponseWriter, r *http.Request, sess *Session) {
 		}
 		sess.mu.Lock()
 	}
+done:
 	sess.polling = false
 	sess.mu.Unlock()
 	s.writePayload(w, r, sess, batch)

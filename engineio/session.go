@@ -62,21 +62,22 @@ type Session struct {
 	// dispatch serialises the Handler calls of this session.
 	dispatch sync.Mutex
 
-	mu         sync.Mutex
-	closed     bool
-	cause      *CloseError
-	transport  string
-	upgrading  bool     // a probe websocket answered 2probe
-	queue      []packet // outbox
-	queueBytes int64
-	wake       chan struct{} // capacity 1: wakes the pending poll
-	polling    bool          // a GET is pending
-	posting    bool          // a POST is being read
-	ws         *wsConn       // the websocket once it carries the session
-	probe      *wsConn       // a websocket being upgraded to
-	flushing   bool          // a websocket flusher goroutine runs
-	hbState    int
-	timer      *time.Timer
+	mu          sync.Mutex
+	closed      bool
+	cause       *CloseError
+	transport   string
+	upgrading   bool     // a probe websocket answered 2probe
+	releasePoll bool     // answer the pending poll with a NOOP now
+	queue       []packet // outbox
+	queueBytes  int64
+	wake        chan struct{} // capacity 1: wakes the pending poll
+	polling     bool          // a GET is pending
+	posting     bool          // a POST is being read
+	ws          *wsConn       // the websocket once it carries the session
+	probe       *wsConn       // a websocket being upgraded to
+	flushing    bool          // a websocket flusher goroutine runs
+	hbState     int
+	timer       *time.Timer
 
 	inbox chan Message // only for sessions served by a HandlerFunc
 }

@@ -351,13 +351,13 @@ var (
 // must send the ping probe, then UPGRADE, within UpgradeTimeout. Anything
 // else closes this websocket and leaves the session on polling.
 func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, sess *Session) {
-	sess.mu.Lock()
-	ok := !sess.closed && sess.transport == Polling && sess.probe == nil && !s.opts.DisableUpgrades
-	sess.mu.Unlock()
-	if !ok {
+	if s.opts.DisableUpgrades {
 		s.refuse(w, r, true, refuse(codeBadRequest))
 		return
 	}
+	// A websocket for a session that cannot take it (closed, already
+	// upgraded or upgrading) is accepted and closed at once, as Node does:
+	// clients see a close, not a failed handshake.
 	c, err := s.acceptWebSocket(w, r)
 	if err != nil {
 		return
@@ -400,6 +400,7 @@ func (sess *Session) probeUpgrade(c *wsConn) bool {
 			}
 			sess.mu.Lock()
 			sess.upgrading = sess.probe == c
+			sess.releasePoll = sess.upgrading && sess.polling
 			sess.kickLocked()
 			sess.mu.Unlock()
 		case len(data) == 1 && data[0] == typeUpgrade:
