@@ -168,7 +168,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess := s.lookup(req.sid)
-	if sess == nil || sess.protocol != req.protocol {
+	if sess == nil || sess.protocol != req.protocol || sess.heartbeatExpired() {
 		s.refuse(w, r, req.upgrade, refuse(codeUnknownSID))
 		return
 	}
@@ -339,6 +339,7 @@ func (s *Server) newSession(r *http.Request, req request, ws *wsConn) *Session {
 	if req.protocol == 3 {
 		first += s.opts.PingTimeout
 	}
+	sess.due = time.Now().Add(first)
 	sess.timer = time.AfterFunc(first, sess.onTimer)
 	s.add(sess)
 	s.log.Debug("engineio: session open", "sid", sess.id, "protocol", sess.protocol,

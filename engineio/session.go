@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -78,8 +79,10 @@ type Session struct {
 	flushing    bool          // a websocket flusher goroutine runs
 	hbState     int
 	timer       *time.Timer
+	due         time.Time // when timer is due: heartbeat deadlines are absolute
 
 	inbox chan Message // only for sessions served by a HandlerFunc
+	data  atomic.Pointer[any]
 }
 
 // ID returns the session id (the "sid" of the protocol).
@@ -219,7 +222,7 @@ func (s *Session) closeWith(reason string, err error, mode int) {
 	}
 	if keep {
 		s.hbState = hbTombstone
-		s.timer.Reset(s.srv.opts.PingTimeout)
+		s.armLocked(time.Now().Add(s.srv.opts.PingTimeout))
 	} else {
 		s.timer.Stop()
 	}
@@ -278,8 +281,10 @@ func (s *Session) onTimer() {
 		s.mu.Unlock()
 		return
 	case s.protocol == 4 && s.hbState == hbWaitInterval:
+		// The pong is due PingTimeout after the ping was due, however
+		// late this timer ran.
 		s.hbState = hbWaitPong
-		s.timer.Reset(s.srv.opts.PingTimeout)
+		s.armLocked(s.due.Add(s.srv.opts.PingTimeout))
 		s.enqueueLocked(packet{typ: typePing})
 		s.mu.Unlock()
 		return
@@ -301,7 +306,7 @@ func (s *Session) onPacket(p packet) bool {
 		}
 		s.mu.Lock()
 		if !s.closed {
-			s.timer.Reset(s.srv.opts.PingInterval + s.srv.opts.PingTimeout)
+			s.armLocked(time.Now().Add(s.srv.opts.PingInterval + s.srv.opts.PingTimeout))
 			s.enqueueLocked(packet{typ: typePong, data: p.data})
 		}
 		s.mu.Unlock()
@@ -313,7 +318,7 @@ func (s *Session) onPacket(p packet) bool {
 		s.mu.Lock()
 		if !s.closed && s.hbState == hbWaitPong {
 			s.hbState = hbWaitInterval
-			s.timer.Reset(s.srv.opts.PingInterval)
+			s.armLocked(time.Now().Add(s.srv.opts.PingInterval))
 		}
 		s.mu.Unlock()
 	case typeClose:
@@ -337,4 +342,48 @@ func (s *Session) onPackets(ps []packet, err error) bool {
 		return false
 	}
 	return true
+}
+
+// SendVolatile queues msgs only if the transport can take them at once (a
+// websocket with nothing queued, or a poll waiting for data) and reports
+// whether it did. Volatile messages are dropped rather than queued behind
+// others, as Socket.IO's volatile flag asks.
+func (s *Session) SendVolatile(msgs ...Message) bool {
+	s.mu.Lock()
+	writable := !s.closed && len(s.queue) == 0 &&
+		((s.ws != nil && !s.flushing) || (s.ws == nil && s.polling && !s.upgrading))
+	s.mu.Unlock()
+	return writable && s.Send(msgs...) == nil
+}
+
+// SetData attaches a value of the layer above to the session (Socket.IO
+// keeps its connection state there). Set it in OnOpen; Data then returns
+// it from any goroutine.
+func (s *Session) SetData(v any) { s.data.Store(&v) }
+
+// Data returns the value set by SetData, or nil.
+func (s *Session) Data() any {
+	if p := s.data.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// armLocked sets the heartbeat timer to fire at due. s.mu is held.
+func (s *Session) armLocked(due time.Time) {
+	s.due = due
+	s.timer.Reset(time.Until(due))
+}
+
+// heartbeatExpired closes the session if its heartbeat deadline has passed
+// though the timer has not run yet (a busy machine runs timers late), so
+// that a request arriving after the deadline never finds the session open.
+func (s *Session) heartbeatExpired() bool {
+	s.mu.Lock()
+	late := !s.closed && (s.protocol == 3 || s.hbState == hbWaitPong) && time.Now().After(s.due)
+	s.mu.Unlock()
+	if late {
+		s.closeWith(ReasonPingTimeout, nil, closeAbort)
+	}
+	return late
 }

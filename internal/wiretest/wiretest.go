@@ -1,0 +1,122 @@
+// Package wiretest is a raw Engine.IO websocket client for tests and
+// examples: it sends and reads Engine.IO packets byte for byte, answering
+// the server's pings on its own.
+package wiretest
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
+)
+
+// Conn is an Engine.IO websocket connection. It is not safe for
+// concurrent use.
+type Conn struct {
+	conn net.Conn
+	br   *bufio.Reader
+	// Open is the payload of the server's open packet (the JSON after "0").
+	Open string
+}
+
+// Dial opens an Engine.IO session over websocket to base (an http:// URL
+// of the server root) on path (such as "/socket.io/"), with protocol eio
+// (3 or 4), and reads the open packet.
+func Dial(ctx context.Context, base, path string, eio int) (*Conn, error) {
+	u := strings.Replace(base, "http", "ws", 1) + path + fmt.Sprintf("?EIO=%d&transport=websocket", eio)
+	conn, br, _, err := ws.Dial(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	if br == nil {
+		br = bufio.NewReader(conn)
+	}
+	c := &Conn{conn: conn, br: br}
+	open, err := c.read(5 * time.Second)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if !strings.HasPrefix(open, "0") {
+		conn.Close()
+		return nil, fmt.Errorf("wiretest: first packet %q is not an open packet", open)
+	}
+	c.Open = open[1:]
+	return c, nil
+}
+
+// Send writes an Engine.IO text packet, such as "40" or `42["hi"]`.
+func (c *Conn) Send(packet string) error {
+	return wsutil.WriteClientText(c.conn, []byte(packet))
+}
+
+// SendBinary writes a binary frame (an EIO4 binary message).
+func (c *Conn) SendBinary(b []byte) error {
+	return wsutil.WriteClientBinary(c.conn, b)
+}
+
+// Read returns the next text packet other than a ping (pings are answered),
+// waiting at most timeout. Binary frames are returned as "<binary HEX>".
+func (c *Conn) Read(timeout time.Duration) (string, error) {
+	for {
+		p, err := c.read(timeout)
+		if err != nil {
+			return "", err
+		}
+		if p == "2" {
+			if err := c.Send("3"); err != nil {
+				return "", err
+			}
+			continue
+		}
+		return p, nil
+	}
+}
+
+// ErrClosed is returned by Read when the server closed the connection.
+var ErrClosed = errors.New("wiretest: connection closed")
+
+func (c *Conn) read(timeout time.Duration) (string, error) {
+	c.conn.SetReadDeadline(time.Now().Add(timeout))
+	for {
+		h, err := ws.ReadHeader(c.br)
+		if err != nil {
+			return "", err
+		}
+		payload := make([]byte, h.Length)
+		if _, err := readFull(c.br, payload); err != nil {
+			return "", err
+		}
+		switch h.OpCode {
+		case ws.OpClose:
+			return "", ErrClosed
+		case ws.OpPing, ws.OpPong:
+			continue
+		case ws.OpBinary:
+			return fmt.Sprintf("<binary %x>", payload), nil
+		default:
+			return string(payload), nil
+		}
+	}
+}
+
+func readFull(r *bufio.Reader, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := r.Read(b[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// Close closes the connection.
+func (c *Conn) Close() error { return c.conn.Close() }

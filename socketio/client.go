@@ -1,0 +1,325 @@
+package socketio
+
+import (
+	"encoding/json"
+	"errors"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pierhq/pier/engineio"
+)
+
+// maxQueued bounds the packets of one connection waiting for dispatch;
+// past it the transport waits, slowing the client down.
+const maxQueued = 256
+
+// client is the Socket.IO state of one Engine.IO session: its decoder, its
+// sockets (one per namespace) and the queue that runs their work in order.
+type client struct {
+	srv      *Server
+	sess     *engineio.Session
+	dec      *Decoder // used only from OnMessage, which the engine serialises
+	protocol int      // Socket.IO protocol: 5, or 4 for EIO3 clients
+
+	mu           sync.Mutex
+	sockets      map[string]*Socket // connected, by namespace
+	connecting   map[string]bool
+	closed       bool
+	connectTimer *time.Timer
+
+	// The dispatch queue: work runs in order on a goroutine that exists
+	// only while there is work.
+	qmu     sync.Mutex
+	queue   []func()
+	running bool
+	space   chan struct{}
+}
+
+func newClient(s *Server, sess *engineio.Session) *client {
+	c := &client{
+		srv:        s,
+		sess:       sess,
+		dec:        NewDecoder(s.limits),
+		protocol:   5,
+		sockets:    make(map[string]*Socket, 1),
+		connecting: make(map[string]bool, 1),
+		space:      make(chan struct{}, 1),
+	}
+	if sess.Protocol() == 3 {
+		c.protocol = 4
+	}
+	return c
+}
+
+// enqueue runs fn after the work queued before it. It waits while the
+// queue is full, which holds back the transport that received the packet.
+func (c *client) enqueue(fn func()) {
+	c.qmu.Lock()
+	for len(c.queue) >= maxQueued && c.sess.Context().Err() == nil {
+		c.qmu.Unlock()
+		select {
+		case <-c.space:
+		case <-c.sess.Context().Done():
+		}
+		c.qmu.Lock()
+	}
+	c.queue = append(c.queue, fn)
+	if !c.running {
+		c.running = true
+		go c.drain()
+	}
+	c.qmu.Unlock()
+}
+
+func (c *client) drain() {
+	for {
+		c.qmu.Lock()
+		if len(c.queue) == 0 {
+			c.running = false
+			c.queue = nil
+			c.qmu.Unlock()
+			return
+		}
+		fn := c.queue[0]
+		c.queue[0] = nil
+		c.queue = c.queue[1:]
+		select {
+		case c.space <- struct{}{}:
+		default:
+		}
+		c.qmu.Unlock()
+		fn()
+	}
+}
+
+// onMessage decodes an Engine.IO message and routes the packet. Protocol
+// violations close the connection, as Node does.
+func (c *client) onMessage(m engineio.Message) {
+	p, err := c.dec.Decode(m)
+	if err != nil {
+		c.violation("parse error", err)
+		return
+	}
+	if p == nil {
+		return // waiting for attachments
+	}
+	switch p.Type {
+	case PacketConnect:
+		c.mu.Lock()
+		name := namespaceName(p.Namespace)
+		dup := c.sockets[name] != nil || c.connecting[name]
+		if !dup {
+			c.connecting[name] = true
+		}
+		c.mu.Unlock()
+		if dup {
+			c.violation("duplicate connect", nil)
+			return
+		}
+		c.enqueue(func() { c.connect(p) })
+	case PacketDisconnect, PacketEvent, PacketBinaryEvent, PacketAck, PacketBinaryAck:
+		c.mu.Lock()
+		sock := c.sockets[p.Namespace]
+		c.mu.Unlock()
+		if sock == nil {
+			c.violation("packet for a namespace not connected", nil)
+			return
+		}
+		c.enqueue(func() { sock.onPacket(p) })
+	default:
+		c.violation("unexpected packet type", nil)
+	}
+}
+
+func (c *client) violation(what string, err error) {
+	attrs := []any{"sid", c.sess.ID(), "what", what}
+	if err != nil {
+		attrs = append(attrs, "err", err)
+	}
+	c.srv.log.Debug("socketio: protocol violation, closing", attrs...)
+	c.sess.Close("protocol violation: " + what)
+}
+
+// namespaceName strips the query string protocol v4 clients append to the
+// namespace of their CONNECT.
+func namespaceName(nsp string) string {
+	if i := strings.IndexByte(nsp, '?'); i >= 0 {
+		return nsp[:i]
+	}
+	return nsp
+}
+
+// connect runs on the dispatch queue: it finds the namespace, runs its
+// middleware and, if they let the client in, connects a socket.
+func (c *client) connect(p *Packet) {
+	name := namespaceName(p.Namespace)
+	done := func() {
+		c.mu.Lock()
+		delete(c.connecting, name)
+		c.mu.Unlock()
+	}
+	hs := c.handshake(p)
+	nsp := c.srv.lookup(name, hs)
+	if nsp == nil {
+		done()
+		c.connectError(name, &ConnectError{Message: "Invalid namespace"})
+		return
+	}
+	sock := newSocket(nsp, c, hs)
+	if err := nsp.runMiddleware(sock); err != nil {
+		done()
+		sock.cancel(ErrDisconnected)
+		var ce *ConnectError
+		if !errors.As(err, &ce) {
+			ce = &ConnectError{Message: err.Error()}
+		}
+		c.connectError(name, ce)
+		return
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		sock.cancel(ErrDisconnected)
+		return
+	}
+	delete(c.connecting, name)
+	c.sockets[name] = sock
+	if c.connectTimer != nil {
+		c.connectTimer.Stop()
+	}
+	c.mu.Unlock()
+	nsp.connect(sock)
+}
+
+func (c *client) handshake(p *Packet) *Handshake {
+	r := c.sess.Request()
+	hs := &Handshake{
+		Header:  r.Header,
+		Query:   r.URL.Query(),
+		Address: remoteIP(r.RemoteAddr),
+		Time:    time.Now(),
+		Secure:  r.TLS != nil,
+		XDomain: r.Header.Get("Origin") != "",
+		URL:     r.URL.RequestURI(),
+		Request: r,
+		Auth:    json.RawMessage("{}"),
+	}
+	if c.protocol == 4 {
+		// v4 clients carry their auth as the namespace's query string.
+		if i := strings.IndexByte(p.Namespace, '?'); i >= 0 {
+			q, _ := url.ParseQuery(p.Namespace[i+1:])
+			m := make(map[string]string, len(q))
+			for k, v := range q {
+				m[k] = v[0]
+			}
+			hs.Auth, _ = json.Marshal(m)
+		}
+	} else if len(p.Data) > 0 {
+		hs.Auth = json.RawMessage(p.Data)
+	}
+	return hs
+}
+
+// connectError refuses a namespace connection with a CONNECT_ERROR.
+func (c *client) connectError(nsp string, ce *ConnectError) {
+	var data []byte
+	if c.protocol == 4 {
+		data, _ = json.Marshal(ce.Message)
+	} else {
+		v := struct {
+			Message string `json:"message"`
+			Data    any    `json:"data,omitempty"`
+		}{ce.Message, ce.Data}
+		data, _ = json.Marshal(v)
+	}
+	c.send(&Packet{Type: PacketConnectError, Namespace: nsp, Data: data})
+}
+
+// send encodes p and queues it on the connection.
+func (c *client) send(p *Packet) error {
+	var buf [4]engineio.Message
+	return c.sess.Send(AppendEncode(buf[:0], p)...)
+}
+
+// removeSocket forgets the socket of a namespace after it disconnected.
+func (c *client) removeSocket(nsp string, s *Socket) {
+	c.mu.Lock()
+	if c.sockets[nsp] == s {
+		delete(c.sockets, nsp)
+	}
+	c.mu.Unlock()
+}
+
+// disconnectAll disconnects every socket of the connection, then closes it.
+func (c *client) disconnectAll() {
+	c.mu.Lock()
+	socks := make([]*Socket, 0, len(c.sockets))
+	for _, s := range c.sockets {
+		socks = append(socks, s)
+	}
+	c.mu.Unlock()
+	for _, s := range socks {
+		s.Disconnect(false)
+	}
+	c.sess.Close("forced server close")
+}
+
+// onClose runs when the engine session closed: after the work already
+// queued, each socket is closed with the engine's reason.
+func (c *client) onClose(cause error) {
+	reason := engineio.CloseReason(cause)
+	switch reason {
+	case engineio.ReasonForcedClose:
+		reason = "forced close"
+	case engineio.ReasonShutdown:
+		reason = "server shutting down"
+	case "":
+		reason = "transport close"
+	}
+	c.mu.Lock()
+	c.closed = true
+	if c.connectTimer != nil {
+		c.connectTimer.Stop()
+	}
+	c.mu.Unlock()
+	c.enqueueAlways(func() {
+		c.mu.Lock()
+		socks := make([]*Socket, 0, len(c.sockets))
+		for _, s := range c.sockets {
+			socks = append(socks, s)
+		}
+		c.mu.Unlock()
+		for _, s := range socks {
+			s.onClose(reason)
+		}
+	})
+}
+
+// enqueueAlways queues fn even when the queue is full.
+func (c *client) enqueueAlways(fn func()) {
+	c.qmu.Lock()
+	c.queue = append(c.queue, fn)
+	if !c.running {
+		c.running = true
+		go c.drain()
+	}
+	c.qmu.Unlock()
+}
+
+func remoteIP(addr string) string {
+	if i := strings.LastIndexByte(addr, ':'); i >= 0 {
+		return strings.Trim(addr[:i], "[]")
+	}
+	return addr
+}
+
+// enqueueConnect connects the client to a namespace it did not ask for
+// (protocol v4 clients are connected to "/" at once).
+func (c *client) enqueueConnect(p *Packet) {
+	c.mu.Lock()
+	c.connecting[p.Namespace] = true
+	c.mu.Unlock()
+	c.enqueue(func() { c.connect(p) })
+}

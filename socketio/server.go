@@ -1,0 +1,267 @@
+package socketio
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pierhq/pier/engineio"
+)
+
+// Options configures a Server. A nil *Options, and every zero field, means
+// the documented default (Node socket.io's default unless noted).
+type Options struct {
+	// Engine configures the Engine.IO server underneath. Its Path
+	// defaults to "/socket.io/" here.
+	Engine *engineio.Options
+
+	// ConnectTimeout closes a connection that has not joined any namespace
+	// by then (protocol v5 only; v4 clients join "/" at once). Default 45s.
+	ConnectTimeout time.Duration
+
+	// Adapter creates the adapter of each namespace. Default
+	// NewLocalAdapter: rooms and broadcasts within this process.
+	Adapter AdapterFactory
+
+	// Limits bounds what the packet decoder accepts. Zero fields take the
+	// defaults of Limits; MaxAttachmentBytes defaults to the engine's
+	// MaxHTTPBufferSize.
+	Limits Limits
+
+	// AckTimeout bounds EmitWithAck calls whose context has no deadline.
+	// Default: none (the context decides).
+	AckTimeout time.Duration
+
+	// Logger receives connection logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultConnectTimeout is the default of Options.ConnectTimeout.
+const DefaultConnectTimeout = 45 * time.Second
+
+// Server is a Socket.IO server: an http.Handler serving Socket.IO protocol
+// v5 (EIO4 clients, socket.io-client 3 and 4) and v4 (EIO3 clients,
+// socket.io-client 2 and sails.io.js) on one path.
+//
+// Concurrency: all methods may be called concurrently.
+type Server struct {
+	engine  *engineio.Server
+	opts    Options
+	log     *slog.Logger
+	limits  Limits
+	adapter AdapterFactory
+
+	mu      sync.RWMutex
+	nsps    map[string]*Namespace
+	parents []*ParentNamespace
+}
+
+// NewServer returns a Server; nil opts means the defaults.
+func NewServer(opts *Options) (*Server, error) {
+	s := &Server{nsps: make(map[string]*Namespace)}
+	if opts != nil {
+		s.opts = *opts
+	}
+	var eo engineio.Options
+	if s.opts.Engine != nil {
+		eo = *s.opts.Engine
+	}
+	if eo.Path == "" {
+		eo.Path = "/socket.io/"
+	}
+	if eo.Logger == nil {
+		eo.Logger = s.opts.Logger
+	}
+	if s.opts.ConnectTimeout <= 0 {
+		s.opts.ConnectTimeout = DefaultConnectTimeout
+	}
+	if s.opts.Logger == nil {
+		s.opts.Logger = slog.Default()
+	}
+	s.log = s.opts.Logger
+	s.adapter = s.opts.Adapter
+	if s.adapter == nil {
+		s.adapter = NewLocalAdapter
+	}
+	eng, err := engineio.NewServer((*engineHandler)(s), &eo)
+	if err != nil {
+		return nil, err
+	}
+	s.engine = eng
+	s.limits = s.opts.Limits
+	if s.limits.MaxAttachmentBytes <= 0 {
+		s.limits.MaxAttachmentBytes = eng.Options().MaxHTTPBufferSize
+	}
+	s.Of("/")
+	return s, nil
+}
+
+// ServeHTTP serves the Engine.IO requests of Socket.IO clients.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
+
+// Engine returns the Engine.IO server underneath.
+func (s *Server) Engine() *engineio.Server { return s.engine }
+
+// Of returns the namespace called name, creating it if needed. A name
+// without a leading slash gets one.
+func (s *Server) Of(name string) *Namespace {
+	if !strings.HasPrefix(name, "/") {
+		name = "/" + name
+	}
+	s.mu.RLock()
+	n := s.nsps[name]
+	s.mu.RUnlock()
+	if n != nil {
+		return n
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n = s.nsps[name]; n == nil {
+		n = newNamespace(s, name, nil)
+		s.nsps[name] = n
+	}
+	return n
+}
+
+// NamespaceMatcher decides whether a namespace that does not exist yet may
+// be created for a client that asks for it, as Node's io.of(fn) does.
+type NamespaceMatcher func(name string, hs *Handshake) bool
+
+// OfMatch declares dynamic namespaces: when a client connects to a
+// namespace that does not exist and match accepts its name, the namespace
+// is created as a child of the returned parent, with the parent's
+// middleware and connection handlers.
+func (s *Server) OfMatch(match NamespaceMatcher) *ParentNamespace {
+	p := &ParentNamespace{srv: s, match: match}
+	s.mu.Lock()
+	s.parents = append(s.parents, p)
+	s.mu.Unlock()
+	return p
+}
+
+// OfRegexp declares the dynamic namespaces whose names match re.
+func (s *Server) OfRegexp(re *regexp.Regexp) *ParentNamespace {
+	return s.OfMatch(func(name string, _ *Handshake) bool { return re.MatchString(name) })
+}
+
+// lookup finds or, for a dynamic namespace, creates the namespace name.
+func (s *Server) lookup(name string, hs *Handshake) *Namespace {
+	s.mu.RLock()
+	n := s.nsps[name]
+	parents := s.parents
+	s.mu.RUnlock()
+	if n != nil {
+		return n
+	}
+	for _, p := range parents {
+		if p.match(name, hs) {
+			s.mu.Lock()
+			if n = s.nsps[name]; n == nil {
+				n = newNamespace(s, name, p)
+				s.nsps[name] = n
+				p.addChild(n)
+			}
+			s.mu.Unlock()
+			return n
+		}
+	}
+	return nil
+}
+
+// Use adds middleware to the main namespace "/".
+func (s *Server) Use(m Middleware) { s.Of("/").Use(m) }
+
+// OnConnection sets the connection handler of the main namespace "/".
+func (s *Server) OnConnection(h func(*Socket)) { s.Of("/").OnConnection(h) }
+
+// To returns an operator broadcasting to the rooms of the main namespace.
+func (s *Server) To(rooms ...Room) BroadcastOperator { return s.Of("/").To(rooms...) }
+
+// Emit sends an event to every client of the main namespace.
+func (s *Server) Emit(event string, args ...any) error { return s.Of("/").Emit(event, args...) }
+
+// Shutdown disconnects every client (each socket sees the reason "server
+// shutting down"), closes the adapters, and shuts the engine down.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.engine.Shutdown(ctx)
+	s.mu.RLock()
+	nsps := make([]*Namespace, 0, len(s.nsps))
+	for _, n := range s.nsps {
+		nsps = append(nsps, n)
+	}
+	s.mu.RUnlock()
+	for _, n := range nsps {
+		if c, ok := n.adapter.(interface{ Close() error }); ok {
+			if cerr := c.Close(); cerr != nil && err == nil {
+				err = cerr
+			}
+		}
+	}
+	return err
+}
+
+// engineHandler is the Server seen by the engine.
+type engineHandler Server
+
+func (h *engineHandler) OnOpen(sess *engineio.Session) {
+	s := (*Server)(h)
+	c := newClient(s, sess)
+	sess.SetData(c)
+	if sess.Protocol() == 3 {
+		// Protocol v4 clients are connected to "/" without asking.
+		c.enqueueConnect(&Packet{Type: PacketConnect, Namespace: "/"})
+		return
+	}
+	c.connectTimer = time.AfterFunc(s.opts.ConnectTimeout, func() {
+		c.mu.Lock()
+		none := len(c.sockets) == 0
+		c.mu.Unlock()
+		if none {
+			sess.Close("connect timeout")
+		}
+	})
+}
+
+func (h *engineHandler) OnMessage(sess *engineio.Session, m engineio.Message) {
+	if c, ok := sess.Data().(*client); ok {
+		c.onMessage(m)
+	}
+}
+
+func (h *engineHandler) OnClose(sess *engineio.Session, cause error) {
+	if c, ok := sess.Data().(*client); ok {
+		c.onClose(cause)
+	}
+}
+
+// Error values.
+var (
+	// ErrDisconnected is returned when emitting on a disconnected socket.
+	ErrDisconnected = errors.New("socketio: socket disconnected")
+	// ErrAckTimeout is returned by EmitWithAck when not every expected
+	// acknowledgement arrived in time.
+	ErrAckTimeout = errors.New("socketio: acknowledgement timeout")
+)
+
+// ConnectError refuses a connection from a Middleware: the client gets a
+// CONNECT_ERROR packet whose message is Message and whose data is Data
+// (socket.io-client gives both to its "connect_error" listeners).
+type ConnectError struct {
+	Message string
+	Data    any
+}
+
+func (e *ConnectError) Error() string { return e.Message }
+
+// NewConnectError returns a *ConnectError.
+func NewConnectError(message string, data any) error {
+	return &ConnectError{Message: message, Data: data}
+}
+
+func errorf(format string, args ...any) error { return fmt.Errorf("socketio: "+format, args...) }

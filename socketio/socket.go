@@ -1,0 +1,371 @@
+package socketio
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"sync"
+
+	"github.com/pierhq/pier/engineio"
+)
+
+// Disconnect reasons, as Node names them. Engine-level reasons ("transport
+// close", "ping timeout", "transport error", "parse error") pass through.
+const (
+	ReasonServerDisconnect = "server namespace disconnect" // Socket.Disconnect
+	ReasonClientDisconnect = "client namespace disconnect" // the client left the namespace
+	ReasonShutdown         = "server shutting down"
+	ReasonForcedClose      = "forced close"
+)
+
+// Room is the name of a group of sockets of one namespace. Every socket is
+// in the room named after its id.
+type Room string
+
+// EventHandler handles an event a client sent. It runs on the client's
+// dispatch queue: events of one client are handled one at a time, in
+// order, so a handler that blocks delays that client's next events (and
+// only them). Start a goroutine for slow work.
+type EventHandler func(s *Socket, e *Event)
+
+// Event is an event received from a client.
+type Event struct {
+	Name string
+	Args
+	sock  *Socket
+	id    int64
+	ack   bool
+	acked bool
+}
+
+// WantsAck reports whether the client asked for an acknowledgement.
+func (e *Event) WantsAck() bool { return e.ack }
+
+// Ack sends the acknowledgement the client asked for, with args. It does
+// nothing when no ack was asked for or one was already sent.
+func (e *Event) Ack(args ...any) error {
+	if !e.ack || e.acked {
+		return nil
+	}
+	e.acked = true
+	data, atts, err := encodeArray(args)
+	if err != nil {
+		return err
+	}
+	return e.sock.c.send(&Packet{Type: PacketAck, Namespace: e.sock.nsp.name, ID: e.id, HasID: true, Data: data, Attachments: atts})
+}
+
+// Socket is a client's connection to one namespace.
+//
+// Concurrency: all methods may be called from any goroutine. Event
+// handlers of one socket run one at a time (see EventHandler).
+type Socket struct {
+	id     string
+	nsp    *Namespace
+	c      *client
+	hs     *Handshake
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+
+	mu              sync.Mutex
+	connected       bool
+	closed          bool
+	handlers        map[string]EventHandler
+	anyHandler      EventHandler
+	onDisconnecting []func(*Socket, string)
+	onDisconnect    []func(*Socket, string)
+	acks            map[int64]func(Args)
+	nextAck         int64
+	data            any
+}
+
+func newSocket(n *Namespace, c *client, hs *Handshake) *Socket {
+	s := &Socket{nsp: n, c: c, hs: hs}
+	if c.protocol == 4 {
+		// As Node does for EIO3 clients: the engine id, prefixed by the
+		// namespace outside "/".
+		s.id = c.sess.ID()
+		if n.name != "/" {
+			s.id = n.name + "#" + s.id
+		}
+	} else {
+		var raw [15]byte
+		rand.Read(raw[:])
+		s.id = base64.RawURLEncoding.EncodeToString(raw[:])
+	}
+	s.ctx, s.cancel = context.WithCancelCause(c.sess.Context())
+	return s
+}
+
+// ID returns the socket id.
+func (s *Socket) ID() string { return s.id }
+
+// Namespace returns the socket's namespace.
+func (s *Socket) Namespace() *Namespace { return s.nsp }
+
+// Handshake returns what the client presented when it connected.
+func (s *Socket) Handshake() *Handshake { return s.hs }
+
+// Context returns a context cancelled when the socket disconnects.
+func (s *Socket) Context() context.Context { return s.ctx }
+
+// Connected reports whether the socket is connected.
+func (s *Socket) Connected() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.connected && !s.closed
+}
+
+// Session returns the Engine.IO session carrying the socket.
+func (s *Socket) Session() *engineio.Session { return s.c.sess }
+
+// Data returns the value set by SetData (what Node calls socket.data).
+func (s *Socket) Data() any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.data
+}
+
+// SetData attaches an application value to the socket. It should encode
+// to JSON if other servers are to see it through FetchSockets.
+func (s *Socket) SetData(v any) {
+	s.mu.Lock()
+	s.data = v
+	s.mu.Unlock()
+}
+
+// On sets the handler of an event; a nil handler removes it.
+func (s *Socket) On(event string, h EventHandler) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if h == nil {
+		delete(s.handlers, event)
+		return
+	}
+	if s.handlers == nil {
+		s.handlers = make(map[string]EventHandler)
+	}
+	s.handlers[event] = h
+}
+
+// OnAny sets the handler of events that have no handler of their own.
+func (s *Socket) OnAny(h EventHandler) {
+	s.mu.Lock()
+	s.anyHandler = h
+	s.mu.Unlock()
+}
+
+// OnDisconnecting adds a handler called when the socket is about to
+// disconnect, while it is still in its rooms.
+func (s *Socket) OnDisconnecting(h func(s *Socket, reason string)) {
+	s.mu.Lock()
+	s.onDisconnecting = append(s.onDisconnecting, h)
+	s.mu.Unlock()
+}
+
+// OnDisconnect adds a handler called once the socket has disconnected.
+func (s *Socket) OnDisconnect(h func(s *Socket, reason string)) {
+	s.mu.Lock()
+	s.onDisconnect = append(s.onDisconnect, h)
+	s.mu.Unlock()
+}
+
+// Emit sends an event to this client. It never blocks; it returns
+// ErrDisconnected once the socket is gone.
+func (s *Socket) Emit(event string, args ...any) error {
+	return s.emit(event, args, false)
+}
+
+// EmitVolatile sends an event that is dropped if the client cannot take it
+// at once.
+func (s *Socket) EmitVolatile(event string, args ...any) error {
+	return s.emit(event, args, true)
+}
+
+func (s *Socket) emit(event string, args []any, volatile bool) error {
+	if !s.Connected() {
+		return ErrDisconnected
+	}
+	data, atts, err := encodeEvent(event, args)
+	if err != nil {
+		return err
+	}
+	p := &Packet{Type: PacketEvent, Namespace: s.nsp.name, Data: data, Attachments: atts}
+	if volatile {
+		var buf [4]engineio.Message
+		s.c.sess.SendVolatile(AppendEncode(buf[:0], p)...)
+		return nil
+	}
+	if err := s.c.send(p); err != nil {
+		return ErrDisconnected
+	}
+	return nil
+}
+
+// EmitWithAck sends an event and waits for the client's acknowledgement,
+// until ctx ends (Options.AckTimeout bounds contexts without deadline).
+func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (Args, error) {
+	if !s.Connected() {
+		return Args{}, ErrDisconnected
+	}
+	data, atts, err := encodeEvent(event, args)
+	if err != nil {
+		return Args{}, err
+	}
+	ctx, cancel := s.c.srv.ackContext(ctx)
+	defer cancel()
+	ch := make(chan Args, 1)
+	s.mu.Lock()
+	id := s.nextAck
+	s.nextAck++
+	if s.acks == nil {
+		s.acks = make(map[int64]func(Args))
+	}
+	s.acks[id] = func(a Args) { ch <- a }
+	s.mu.Unlock()
+	defer s.dropAck(id)
+	if err := s.c.send(&Packet{Type: PacketEvent, Namespace: s.nsp.name, ID: id, HasID: true, Data: data, Attachments: atts}); err != nil {
+		return Args{}, ErrDisconnected
+	}
+	select {
+	case a := <-ch:
+		return a, nil
+	case <-ctx.Done():
+		if ctx.Err() == context.DeadlineExceeded {
+			return Args{}, ErrAckTimeout
+		}
+		return Args{}, ctx.Err()
+	case <-s.ctx.Done():
+		return Args{}, ErrDisconnected
+	}
+}
+
+// expectAck registers f for the ack id of a broadcast.
+func (s *Socket) expectAck(id int64, f func(Args)) {
+	s.mu.Lock()
+	if s.acks == nil {
+		s.acks = make(map[int64]func(Args))
+	}
+	s.acks[id] = f
+	s.mu.Unlock()
+}
+
+func (s *Socket) dropAck(id int64) {
+	s.mu.Lock()
+	delete(s.acks, id)
+	s.mu.Unlock()
+}
+
+func (srv *Server) ackContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); !ok && srv.opts.AckTimeout > 0 {
+		return context.WithTimeout(ctx, srv.opts.AckTimeout)
+	}
+	return context.WithCancel(ctx)
+}
+
+// Join adds the socket to rooms.
+func (s *Socket) Join(rooms ...Room) { s.nsp.adapter.Join(s.id, rooms...) }
+
+// Leave removes the socket from rooms.
+func (s *Socket) Leave(rooms ...Room) { s.nsp.adapter.Leave(s.id, rooms...) }
+
+// Rooms returns the rooms the socket is in, its own id room included.
+func (s *Socket) Rooms() []Room { return s.nsp.adapter.SocketRooms(s.id) }
+
+// To returns an operator broadcasting to rooms, except this socket.
+func (s *Socket) To(rooms ...Room) BroadcastOperator {
+	return s.Broadcast().To(rooms...)
+}
+
+// In is To.
+func (s *Socket) In(rooms ...Room) BroadcastOperator { return s.To(rooms...) }
+
+// Except returns an operator broadcasting to every socket of the namespace
+// but this one and those in rooms.
+func (s *Socket) Except(rooms ...Room) BroadcastOperator { return s.Broadcast().Except(rooms...) }
+
+// Broadcast returns an operator broadcasting to every socket of the
+// namespace but this one.
+func (s *Socket) Broadcast() BroadcastOperator { return s.nsp.operator().Except(Room(s.id)) }
+
+// Disconnect disconnects the socket from its namespace (the client is told
+// with a DISCONNECT packet). With close, the whole connection is closed,
+// disconnecting the client from every namespace.
+func (s *Socket) Disconnect(close bool) {
+	if close {
+		s.c.disconnectAll()
+		return
+	}
+	if !s.Connected() {
+		return
+	}
+	s.c.send(&Packet{Type: PacketDisconnect, Namespace: s.nsp.name})
+	s.onClose(ReasonServerDisconnect)
+}
+
+// onPacket handles a packet for this socket; it runs on the dispatch queue.
+func (s *Socket) onPacket(p *Packet) {
+	switch p.Type {
+	case PacketEvent, PacketBinaryEvent:
+		name, args, err := argsOf(p, true)
+		if err != nil {
+			s.c.violation("bad event", err)
+			return
+		}
+		s.mu.Lock()
+		h := s.handlers[name]
+		if h == nil {
+			h = s.anyHandler
+		}
+		closed := s.closed
+		s.mu.Unlock()
+		if h == nil || closed {
+			return
+		}
+		h(s, &Event{Name: name, Args: args, sock: s, id: p.ID, ack: p.HasID})
+	case PacketAck, PacketBinaryAck:
+		_, args, err := argsOf(p, false)
+		if err != nil {
+			s.c.violation("bad ack", err)
+			return
+		}
+		s.mu.Lock()
+		f := s.acks[p.ID]
+		delete(s.acks, p.ID)
+		s.mu.Unlock()
+		if f != nil {
+			f(args)
+		}
+	case PacketDisconnect:
+		s.onClose(ReasonClientDisconnect)
+	}
+}
+
+// onClose disconnects the socket once: disconnecting handlers, rooms left,
+// then disconnect handlers.
+func (s *Socket) onClose(reason string) {
+	s.mu.Lock()
+	if s.closed || !s.connected {
+		s.closed = true
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	before := s.onDisconnecting
+	s.mu.Unlock()
+	for _, h := range before {
+		h(s, reason)
+	}
+	s.nsp.adapter.LeaveAll(s.id)
+	s.nsp.remove(s)
+	s.c.removeSocket(s.nsp.name, s)
+	s.cancel(ErrDisconnected)
+	s.mu.Lock()
+	after := s.onDisconnect
+	s.acks = nil
+	s.mu.Unlock()
+	for _, h := range after {
+		h(s, reason)
+	}
+	s.c.srv.log.Debug("socketio: socket disconnected", "id", s.id, "nsp", s.nsp.name, "reason", reason)
+}
