@@ -36,8 +36,9 @@ type Server struct {
 
 	seed    maphash.Seed
 	shards  [sessionShards]sessionShard
-	count   atomic.Int64
-	closing atomic.Bool
+	count     atomic.Int64 // registered sessions
+	callbacks atomic.Int64 // OnClose calls not yet returned
+	closing   atomic.Bool
 	drained chan struct{} // signalled when count drops while closing
 }
 
@@ -120,22 +121,26 @@ func (s *Server) all() []*Session {
 }
 
 // Shutdown refuses new sessions, closes every session gracefully (what is
-// queued is written, then a close), and waits until all are gone or ctx
-// ends; then it drops what remains and returns ctx's error.
+// queued is written, then a close), and waits until every transport is
+// done and every OnClose has returned, or ctx ends: then it closes what
+// remains at once and returns ctx's error.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closing.Store(true)
 	for _, sess := range s.all() {
 		sess.closeWith(ReasonShutdown, nil, closeGraceful)
 	}
-	for s.count.Load() > 0 {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for s.count.Load() > 0 || s.callbacks.Load() > 0 {
 		select {
 		case <-s.drained:
+		case <-tick.C:
 		case <-ctx.Done():
 			for _, sess := range s.all() {
+				sess.abortTransport()
 				s.remove(sess)
 			}
 			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
 		}
 	}
 	return nil
@@ -288,7 +293,9 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, req request) 
 			return
 		}
 		sess := s.newSession(r, req, c)
-		sess.serveWebSocket(c)
+		// Read on a fresh goroutine and let the handler return, so that
+		// net/http's per-request state is freed.
+		go sess.serveWebSocket(c)
 		return
 	}
 	sess := s.newSession(r, req, nil)

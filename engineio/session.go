@@ -228,6 +228,7 @@ func (s *Session) closeWith(reason string, err error, mode int) {
 	}
 	if ws != nil {
 		if mode == closeGraceful {
+			keep = true // registered until the flusher has written all and closed
 			if !s.flushing {
 				s.flushing = true
 				go s.flushWebSocket(ws)
@@ -249,13 +250,28 @@ func (s *Session) closeWith(reason string, err error, mode int) {
 		ws.closeWith(closeCode(s.cause))
 	}
 	s.srv.logClose(s)
+	s.srv.callbacks.Add(1)
 	go s.notifyClose()
 }
 
 func (s *Session) notifyClose() {
+	defer s.srv.callbacks.Add(-1)
 	s.dispatch.Lock()
 	defer s.dispatch.Unlock()
 	s.srv.handler.OnClose(s, s.cause)
+}
+
+// abortTransport closes the session's connections at once, dropping what
+// is still queued (the end of Shutdown).
+func (s *Session) abortTransport() {
+	s.mu.Lock()
+	ws, probe := s.ws, s.probe
+	s.mu.Unlock()
+	for _, c := range []*wsConn{ws, probe} {
+		if c != nil {
+			c.conn.Close()
+		}
+	}
 }
 
 // deliver hands a message to the handler, unless the session is closed.

@@ -1,7 +1,6 @@
 package engineio
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
@@ -45,7 +44,7 @@ var errClientClosed = errors.New("websocket: closed by client")
 // goroutine; writes are serialised by wmu.
 type wsConn struct {
 	conn      net.Conn
-	br        *bufio.Reader
+	br        frameReader
 	maxSize   int64
 	wmu       sync.Mutex
 	closeOnce sync.Once
@@ -62,12 +61,72 @@ func (s *Server) acceptWebSocket(w http.ResponseWriter, r *http.Request) (*wsCon
 		s.log.Debug("engineio: websocket upgrade failed", "err", err, "remote", r.RemoteAddr)
 		return nil, err
 	}
-	return &wsConn{
+	c := &wsConn{
 		conn:      conn,
-		br:        rw.Reader,
 		maxSize:   s.opts.MaxHTTPBufferSize,
 		writeWait: s.opts.PingInterval + s.opts.PingTimeout,
-	}, nil
+	}
+	c.br.conn = conn
+	if n := rw.Reader.Buffered(); n > 0 {
+		// Frames the client sent right after its handshake.
+		c.br.buf = getReadBuf()
+		c.br.w, _ = rw.Reader.Read(c.br.buf[:min(n, len(c.br.buf))])
+	}
+	// The net/http buffers (rw) are dropped here: an idle connection keeps
+	// no buffer of its own.
+	return c, nil
+}
+
+// frameReader reads a websocket connection through a pooled buffer that it
+// holds only while frames are being read: between messages, with nothing
+// buffered, it gives the buffer back and waits on the connection directly.
+type frameReader struct {
+	conn net.Conn
+	buf  []byte
+	r, w int
+}
+
+const readBufSize = 4096
+
+var readBufPool = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
+
+func getReadBuf() []byte { return *readBufPool.Get().(*[]byte) }
+
+func (f *frameReader) Read(p []byte) (int, error) {
+	if f.r < f.w {
+		n := copy(p, f.buf[f.r:f.w])
+		f.r += n
+		return n, nil
+	}
+	if f.buf == nil || len(p) >= readBufSize {
+		// Idle (waiting for the next message) or a large read: no buffer.
+		return f.conn.Read(p)
+	}
+	n, err := f.conn.Read(f.buf)
+	f.r, f.w = 0, n
+	if n > 0 {
+		m := copy(p, f.buf[:n])
+		f.r = m
+		return m, nil
+	}
+	return 0, err
+}
+
+// startMessage makes the reader buffer the rest of a message.
+func (f *frameReader) startMessage() {
+	if f.buf == nil {
+		f.buf = getReadBuf()
+		f.r, f.w = 0, 0
+	}
+}
+
+// release gives the buffer back when it holds nothing more.
+func (f *frameReader) release() {
+	if f.buf != nil && f.r >= f.w {
+		b := f.buf
+		f.buf, f.r, f.w = nil, 0, 0
+		readBufPool.Put(&b)
+	}
 }
 
 // readMessage returns the next data message, answering pings and
@@ -78,8 +137,13 @@ func (c *wsConn) readMessage() (text bool, payload []byte, err error) {
 		started   bool
 		fragments int
 	)
+	defer c.br.release()
 	for {
-		h, err := ws.ReadHeader(c.br)
+		h, err := ws.ReadHeader(&c.br)
+		c.br.startMessage()
+		if errors.Is(err, ws.ErrHeaderLengthMSB) || errors.Is(err, ws.ErrHeaderLengthUnexpected) {
+			return false, nil, &wsError{closeProtocolError, "invalid frame length"}
+		}
 		if err != nil {
 			return false, nil, err
 		}
@@ -97,7 +161,7 @@ func (c *wsConn) readMessage() (text bool, payload []byte, err error) {
 				return false, nil, &wsError{closeProtocolError, "invalid control frame"}
 			}
 			body := make([]byte, h.Length)
-			if _, err := io.ReadFull(c.br, body); err != nil {
+			if _, err := io.ReadFull(&c.br, body); err != nil {
 				return false, nil, err
 			}
 			ws.Cipher(body, h.Mask, 0)
@@ -107,10 +171,7 @@ func (c *wsConn) readMessage() (text bool, payload []byte, err error) {
 					return false, nil, err
 				}
 			case ws.OpClose:
-				if len(body) == 1 {
-					return false, nil, &wsError{closeProtocolError, "invalid close payload"}
-				}
-				return false, nil, errClientClosed
+				return false, nil, checkClosePayload(body)
 			}
 			continue
 		}
@@ -129,7 +190,7 @@ func (c *wsConn) readMessage() (text bool, payload []byte, err error) {
 			return false, nil, &wsError{closeTooBig, "message too big"}
 		}
 		start := len(payload)
-		payload, err = readGrowing(c.br, payload, int(h.Length))
+		payload, err = readGrowing(&c.br, payload, int(h.Length))
 		if err != nil {
 			return false, nil, err
 		}
@@ -286,6 +347,7 @@ func (s *Session) flushWebSocket(c *wsConn) {
 			s.mu.Unlock()
 			if closed {
 				c.closeWith(closeCode(cause))
+				s.srv.remove(s)
 			}
 			return
 		}
@@ -293,6 +355,7 @@ func (s *Session) flushWebSocket(c *wsConn) {
 		if err := c.writePackets(batch, s.protocol); err != nil {
 			s.closeWith(ReasonTransportError, err, closeAbort)
 			c.conn.Close()
+			s.srv.remove(s)
 			return
 		}
 		clear(batch)
@@ -381,7 +444,7 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, sess *Session) 
 		c.closeWith(closeNormal)
 		return
 	}
-	sess.serveWebSocket(c)
+	go sess.serveWebSocket(c)
 }
 
 // probeUpgrade runs the upgrade exchange on c and reports whether the
@@ -422,4 +485,24 @@ func (sess *Session) probeUpgrade(c *wsConn) bool {
 			return false
 		}
 	}
+}
+
+// checkClosePayload validates a client's close frame (RFC 6455 7.4): no
+// payload, or a status code a peer may send and a UTF-8 reason.
+func checkClosePayload(body []byte) error {
+	if len(body) == 0 {
+		return errClientClosed
+	}
+	if len(body) == 1 {
+		return &wsError{closeProtocolError, "invalid close payload"}
+	}
+	code := int(binary.BigEndian.Uint16(body))
+	valid := (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999)
+	if !valid {
+		return &wsError{closeProtocolError, "invalid close code"}
+	}
+	if !utf8.Valid(body[2:]) {
+		return &wsError{closeInvalidData, "invalid UTF-8 in close reason"}
+	}
+	return errClientClosed
 }
