@@ -105,6 +105,9 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxNamespaceLen <= 0 {
 		l.MaxNamespaceLen = pktDefaultMaxNamespaceLen
 	}
+	// Keep the arithmetic on these far from overflowing.
+	l.MaxAttachments = min(l.MaxAttachments, 1<<24)
+	l.MaxNamespaceLen = min(l.MaxNamespaceLen, 1<<30)
 	return l
 }
 
@@ -233,6 +236,7 @@ func (d *Decoder) decodeText(b []byte) (*Packet, int, error) {
 	}
 
 	// Namespace: from "/" up to "," or the end.
+	var nspBytes []byte
 	if i < len(b) && b[i] == '/' {
 		start := i
 		limit := min(len(b), start+d.lim.MaxNamespaceLen+1)
@@ -247,7 +251,7 @@ func (d *Decoder) decodeText(b []byte) (*Packet, int, error) {
 		if !pktValidNamespace(nsp) {
 			return nil, 0, pktErrNamespace
 		}
-		p.Namespace = string(nsp)
+		nspBytes = nsp
 		i = j
 		if i < len(b) { // skip ","
 			i++
@@ -292,6 +296,9 @@ func (d *Decoder) decodeText(b []byte) (*Packet, int, error) {
 	}
 	if !pktPayloadValid(p.Type, info) {
 		return nil, 0, pktErrPayload
+	}
+	if nspBytes != nil {
+		p.Namespace = string(nspBytes)
 	}
 	pp := new(Packet)
 	*pp = p
