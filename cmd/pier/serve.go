@@ -3,17 +3,51 @@ package main
 import (
 	"net/http"
 
-	"github.com/pierhq/pier/engineio"
+	"github.com/pierhq/pier/socketio"
 )
 
-// logSessions is the placeholder application of the default server until
-// the Socket.IO layer serves /socket.io/: it logs sessions and ignores
-// their messages.
-type logSessions struct{ srv *engineio.Server }
-
-func (logSessions) OnOpen(*engineio.Session)                      {}
-func (logSessions) OnMessage(*engineio.Session, engineio.Message) {}
-func (logSessions) OnClose(*engineio.Session, error)              {}
+// newDefaultApp is what `pier` serves with its embedded defaults: a
+// Socket.IO server on /socket.io/ with the in-memory adapter, and a small
+// relay application:
+//
+//   - "join" (room) joins a room and acknowledges with true;
+//   - "leave" (room) leaves it;
+//   - "message" (args...) goes to every other client, or, when the first
+//     argument is {"room": name}, to the others in that room;
+//   - "echo" (args...) is acknowledged with its arguments.
+func newDefaultApp(opts *socketio.Options) (*socketio.Server, error) {
+	io, err := socketio.NewServer(opts)
+	if err != nil {
+		return nil, err
+	}
+	io.OnConnection(func(s *socketio.Socket) {
+		s.On("join", func(s *socketio.Socket, e *socketio.Event) {
+			var room string
+			if e.Decode(&room) == nil && room != "" {
+				s.Join(socketio.Room(room))
+				e.Ack(true)
+			}
+		})
+		s.On("leave", func(s *socketio.Socket, e *socketio.Event) {
+			var room string
+			if e.Decode(&room) == nil {
+				s.Leave(socketio.Room(room))
+			}
+		})
+		s.On("message", func(s *socketio.Socket, e *socketio.Event) {
+			var to struct{ Room string }
+			op := s.Broadcast()
+			if e.Len() > 0 && e.Decode(&to) == nil && to.Room != "" {
+				op = s.To(socketio.Room(to.Room))
+			}
+			op.Emit("message", e.Values()...)
+		})
+		s.On("echo", func(s *socketio.Socket, e *socketio.Event) {
+			e.Ack(e.Values()...)
+		})
+	})
+	return io, nil
+}
 
 func runServe(args []string) error {
 	fs, addr, level := flags("pier", ":1337")
@@ -24,12 +58,12 @@ func runServe(args []string) error {
 	if err != nil {
 		return err
 	}
-	eio, err := engineio.NewServer(logSessions{}, &engineio.Options{Path: "/socket.io/", Logger: log})
+	io, err := newDefaultApp(&socketio.Options{Logger: log})
 	if err != nil {
 		return err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/socket.io/", eio)
+	mux.Handle("/socket.io/", io)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {
 			http.NotFound(w, r)
@@ -38,5 +72,5 @@ func runServe(args []string) error {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("Pier is running. Socket.IO clients connect to /socket.io/.\n"))
 	})
-	return serve(*addr, mux, log, eio)
+	return serve(*addr, mux, log, io)
 }
