@@ -34,12 +34,12 @@ type Server struct {
 	handler Handler
 	log     *slog.Logger
 
-	seed    maphash.Seed
-	shards  [sessionShards]sessionShard
+	seed      maphash.Seed
+	shards    [sessionShards]sessionShard
 	count     atomic.Int64 // registered sessions
 	callbacks atomic.Int64 // OnClose calls not yet returned
 	closing   atomic.Bool
-	drained chan struct{} // signalled when count drops while closing
+	drained   chan struct{} // signalled when count drops while closing
 }
 
 const sessionShards = 32
