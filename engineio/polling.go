@@ -32,11 +32,16 @@ func (s *Server) poll(w http.ResponseWriter, r *http.Request, sess *Session) {
 			s.refuse(w, r, false, refuse(codeUnknownSID))
 			return
 		}
-		batch := sess.takeLocked()
-		sess.hbState = hbWaitInterval
-		sess.timer.Stop()
+		batch := sess.takePollLocked()
+		last := len(sess.queue) == 0
+		if last {
+			sess.hbState = hbWaitInterval
+			sess.timer.Stop()
+		}
 		sess.mu.Unlock()
-		s.remove(sess)
+		if last {
+			s.remove(sess)
+		}
 		s.writePayload(w, r, sess, batch)
 		return
 	}
@@ -66,7 +71,7 @@ func (s *Server) poll(w http.ResponseWriter, r *http.Request, sess *Session) {
 			return
 		}
 		if len(sess.queue) > 0 {
-			batch = sess.takeLocked()
+			batch = sess.takePollLocked()
 			break
 		}
 		if sess.closed {

@@ -173,6 +173,21 @@ func (s *Session) kickLocked() {
 	}
 }
 
+// takePollLocked takes the outbox for a polling response. A CLOSE that
+// follows other packets is left for the next poll, as Node sends it after
+// the data has drained: clients handle a CLOSE at once but may defer the
+// packets before it (socket.io-client does), so in one payload the
+// connection would close before they are handled. s.mu is held.
+func (s *Session) takePollLocked() []packet {
+	q := s.takeLocked()
+	if n := len(q); n > 1 && q[n-1].typ == typeClose {
+		s.queue = []packet{q[n-1]}
+		s.queueBytes = 1
+		return q[:n-1]
+	}
+	return q
+}
+
 // takeLocked removes and returns the whole outbox. s.mu is held.
 func (s *Session) takeLocked() []packet {
 	q := s.queue
@@ -209,8 +224,10 @@ func (s *Session) closeWith(reason string, err error, mode int) {
 				s.queue = append(s.queue, packet{typ: typeClose})
 			}
 		case closeGraceful:
+			// The CLOSE goes in a payload of its own (see takePollLocked),
+			// so the session stays for one more poll if data precedes it.
+			keep = !s.polling || len(s.queue) > 0
 			s.queue = append(s.queue, packet{typ: typeClose})
-			keep = !s.polling
 		case closeByClient:
 			s.queue = append(s.queue[:0], packet{typ: typeNoop})
 			keep = !s.polling

@@ -306,20 +306,51 @@ func (c *wsConn) writeRaw(b []byte) error {
 	return err
 }
 
-// closeWith sends a close frame with code, when no write is in progress,
-// and closes the connection. It is idempotent.
+// closeWith sends a close frame with code and closes the connection; it
+// is idempotent. A write in progress is finished first (it has its own
+// deadline), on another goroutine, except for a slow client, whose stuck
+// write is cut short.
 func (c *wsConn) closeWith(code int) {
 	c.closeOnce.Do(func() {
 		if c.wmu.TryLock() {
-			c.conn.SetWriteDeadline(time.Now().Add(time.Second))
-			var body [2]byte
-			binary.BigEndian.PutUint16(body[:], uint16(code))
-			c.conn.Write(appendFrameHeader(nil, ws.OpClose, 2))
-			c.conn.Write(body[:])
-			c.wmu.Unlock()
+			c.writeCloseLocked(code)
+			return
 		}
-		c.conn.Close()
+		if code == closePolicy {
+			c.conn.Close()
+			return
+		}
+		go func() {
+			c.wmu.Lock()
+			c.writeCloseLocked(code)
+		}()
 	})
+}
+
+func (c *wsConn) writeCloseLocked(code int) {
+	defer c.wmu.Unlock()
+	c.conn.SetWriteDeadline(time.Now().Add(time.Second))
+	var frame [4]byte
+	hdr := appendFrameHeader(frame[:0], ws.OpClose, 2)
+	hdr = binary.BigEndian.AppendUint16(hdr, uint16(code))
+	c.conn.Write(hdr)
+	go linger(c.conn)
+}
+
+// lingerTime bounds how long a closed websocket's unread input is drained.
+const lingerTime = time.Second
+
+// linger closes conn without losing what was written to it: closing a TCP
+// socket with unread input sends a reset that can destroy the data and the
+// close frame still in flight (a client's frame we stopped reading at a
+// protocol error, say). It shuts the write side, drains the input for a
+// short while, then closes.
+func linger(conn net.Conn) {
+	if cw, ok := conn.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+		conn.SetReadDeadline(time.Now().Add(lingerTime))
+		io.Copy(io.Discard, io.LimitReader(conn, 1<<20))
+	}
+	conn.Close()
 }
 
 // closeCode is the websocket close code for a session's close cause.
@@ -369,8 +400,10 @@ func (s *Session) flushWebSocket(c *wsConn) {
 
 // serveWebSocket runs the read loop of a session carried by c, until the
 // connection or the session ends.
+//
+// Every way out of the loop closes the session, which closes c (after a
+// close frame, and after the outbox for a graceful close).
 func (s *Session) serveWebSocket(c *wsConn) {
-	defer c.conn.Close()
 	for {
 		text, data, err := c.readMessage()
 		if err != nil {

@@ -223,7 +223,7 @@ func (a *LocalAdapter) sockets(opts BroadcastOptions) []*Socket {
 // Broadcast encodes p once and queues it on every selected local socket.
 func (a *LocalAdapter) Broadcast(ctx context.Context, p *Packet, opts BroadcastOptions, acks *BroadcastAcks) error {
 	var buf [4]engineio.Message
-	msgs := AppendEncode(buf[:0], p)
+	msgs := a.nsp.srv.parser.Encode(buf[:0], p)
 	if acks != nil {
 		socks := a.sockets(opts)
 		acks.ClientCount(len(socks))

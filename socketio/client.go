@@ -20,8 +20,8 @@ const maxQueued = 256
 type client struct {
 	srv      *Server
 	sess     *engineio.Session
-	dec      *Decoder // used only from OnMessage, which the engine serialises
-	protocol int      // Socket.IO protocol: 5, or 4 for EIO3 clients
+	dec      PacketDecoder // used only from OnMessage, which the engine serialises
+	protocol int           // Socket.IO protocol: 5, or 4 for EIO3 clients
 
 	mu           sync.Mutex
 	sockets      map[string]*Socket // connected, by namespace
@@ -41,7 +41,7 @@ func newClient(s *Server, sess *engineio.Session) *client {
 	c := &client{
 		srv:        s,
 		sess:       sess,
-		dec:        NewDecoder(s.limits),
+		dec:        s.parser.NewDecoder(s.limits),
 		protocol:   5,
 		sockets:    make(map[string]*Socket, 1),
 		connecting: make(map[string]bool, 1),
@@ -240,7 +240,7 @@ func (c *client) connectError(nsp string, ce *ConnectError) {
 // send encodes p and queues it on the connection.
 func (c *client) send(p *Packet) error {
 	var buf [4]engineio.Message
-	return c.sess.Send(AppendEncode(buf[:0], p)...)
+	return c.sess.Send(c.srv.parser.Encode(buf[:0], p)...)
 }
 
 // removeSocket forgets the socket of a namespace after it disconnected.

@@ -34,6 +34,10 @@ type Options struct {
 	// MaxHTTPBufferSize.
 	Limits Limits
 
+	// Parser encodes and decodes packets. Default DefaultParser (JSON);
+	// clients must use the same parser (socket.io-client's parser option).
+	Parser Parser
+
 	// AckTimeout bounds EmitWithAck calls whose context has no deadline.
 	// Default: none (the context decides).
 	AckTimeout time.Duration
@@ -55,6 +59,7 @@ type Server struct {
 	opts    Options
 	log     *slog.Logger
 	limits  Limits
+	parser  Parser
 	adapter AdapterFactory
 
 	mu      sync.RWMutex
@@ -85,6 +90,10 @@ func NewServer(opts *Options) (*Server, error) {
 		s.opts.Logger = slog.Default()
 	}
 	s.log = s.opts.Logger
+	if s.opts.Parser == nil {
+		s.opts.Parser = DefaultParser
+	}
+	s.parser = s.opts.Parser
 	s.adapter = s.opts.Adapter
 	if s.adapter == nil {
 		s.adapter = NewLocalAdapter

@@ -193,7 +193,7 @@ func (s *Socket) emit(event string, args []any, volatile bool) error {
 	p := &Packet{Type: PacketEvent, Namespace: s.nsp.name, Data: data, Attachments: atts}
 	if volatile {
 		var buf [4]engineio.Message
-		s.c.sess.SendVolatile(AppendEncode(buf[:0], p)...)
+		s.c.sess.SendVolatile(s.c.srv.parser.Encode(buf[:0], p)...)
 		return nil
 	}
 	if err := s.c.send(p); err != nil {
