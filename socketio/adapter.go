@@ -75,7 +75,8 @@ type AdapterFactory func(n *Namespace) Adapter
 // Concurrency: safe for concurrent use. A broadcast encodes its packet
 // once and queues the same bytes on every recipient without blocking.
 type LocalAdapter struct {
-	nsp *Namespace
+	nsp      *Namespace
+	recovery *recoveryStore // nil unless connection state recovery is on
 
 	mu    sync.RWMutex
 	rooms map[Room]map[string]struct{}
@@ -89,7 +90,28 @@ func NewLocalAdapter(n *Namespace) Adapter { return NewLocal(n) }
 
 // NewLocal returns the in-memory adapter of n, for adapters that embed it.
 func NewLocal(n *Namespace) *LocalAdapter {
-	return &LocalAdapter{nsp: n, rooms: make(map[Room]map[string]struct{}), sids: make(map[string]map[Room]struct{})}
+	a := &LocalAdapter{nsp: n, rooms: make(map[Room]map[string]struct{}), sids: make(map[string]map[Room]struct{})}
+	if o := n.srv.opts.ConnectionStateRecovery; o != nil {
+		a.recovery = newRecoveryStore(o)
+	}
+	return a
+}
+
+var _ SessionStore = (*LocalAdapter)(nil)
+
+// PersistSession keeps a disconnected socket's state for recovery.
+func (a *LocalAdapter) PersistSession(s PersistedSession) {
+	if a.recovery != nil {
+		a.recovery.PersistSession(s)
+	}
+}
+
+// RestoreSession returns a persisted session and the events it missed.
+func (a *LocalAdapter) RestoreSession(pid, offset string) (*RecoveredSession, bool) {
+	if a.recovery == nil {
+		return nil, false
+	}
+	return a.recovery.RestoreSession(pid, offset)
 }
 
 // Namespace returns the adapter's namespace.
@@ -222,6 +244,9 @@ func (a *LocalAdapter) sockets(opts BroadcastOptions) []*Socket {
 
 // Broadcast encodes p once and queues it on every selected local socket.
 func (a *LocalAdapter) Broadcast(ctx context.Context, p *Packet, opts BroadcastOptions, acks *BroadcastAcks) error {
+	if a.recovery != nil && acks == nil {
+		p = a.recovery.stamp(p, opts)
+	}
 	var buf [4]engineio.Message
 	msgs := a.nsp.srv.parser.Encode(buf[:0], p)
 	if acks != nil {

@@ -168,8 +168,14 @@ func (c *client) connect(p *Packet) {
 		return
 	}
 	sock := newSocket(nsp, c, hs)
-	if err := nsp.runMiddleware(sock); err != nil {
+	missed, skipMiddleware := c.restore(nsp, sock, p)
+	if skipMiddleware {
+		// Recovered, and the middleware need not run again.
+	} else if err := nsp.runMiddleware(sock); err != nil {
 		done()
+		if sock.recovered {
+			nsp.adapter.LeaveAll(sock.id)
+		}
 		sock.cancel(ErrDisconnected)
 		var ce *ConnectError
 		if !errors.As(err, &ce) {
@@ -190,7 +196,34 @@ func (c *client) connect(p *Packet) {
 		c.connectTimer.Stop()
 	}
 	c.mu.Unlock()
-	nsp.connect(sock)
+	nsp.connect(sock, missed)
+}
+
+// restore applies connection state recovery when the CONNECT carries the
+// pid and offset of a socket this namespace kept: sock takes its id, pid,
+// rooms and data, and the events it missed are returned. It reports
+// whether the middleware may be skipped.
+func (c *client) restore(nsp *Namespace, sock *Socket, p *Packet) ([]StoredPacket, bool) {
+	o := c.srv.opts.ConnectionStateRecovery
+	st, ok := nsp.adapter.(SessionStore)
+	if o == nil || !ok || c.protocol != 5 || len(p.Data) == 0 {
+		return nil, false
+	}
+	var auth struct {
+		PID    string `json:"pid"`
+		Offset string `json:"offset"`
+	}
+	if json.Unmarshal(p.Data, &auth) != nil || auth.PID == "" || auth.Offset == "" {
+		return nil, false
+	}
+	rs, ok := st.RestoreSession(auth.PID, auth.Offset)
+	if !ok {
+		return nil, false
+	}
+	sock.id, sock.pid, sock.recovered = rs.SID, rs.PID, true
+	sock.data = rs.Data
+	nsp.adapter.Join(sock.id, rs.Rooms...)
+	return rs.Missed, !o.RunMiddlewares
 }
 
 func (c *client) handshake(p *Packet) *Handshake {

@@ -104,7 +104,7 @@ func (n *Namespace) runMiddleware(s *Socket) error {
 
 // connect makes s a member of the namespace, replies to the client and
 // calls the connection handlers.
-func (n *Namespace) connect(s *Socket) {
+func (n *Namespace) connect(s *Socket, missed []StoredPacket) {
 	n.mu.Lock()
 	n.sockets[s.id] = s
 	handlers := n.onConnection
@@ -115,9 +115,16 @@ func (n *Namespace) connect(s *Socket) {
 	s.mu.Unlock()
 	var data []byte
 	if s.c.protocol == 5 {
-		data = append(append([]byte(`{"sid":`), jsonString(s.id)...), '}')
+		data = append([]byte(`{"sid":`), jsonString(s.id)...)
+		if s.pid != "" {
+			data = append(append(data, `,"pid":`...), jsonString(s.pid)...)
+		}
+		data = append(data, '}')
 	}
 	s.c.send(&Packet{Type: PacketConnect, Namespace: n.name, Data: data})
+	for _, p := range missed {
+		s.c.send(&Packet{Type: PacketEvent, Namespace: n.name, Data: p.Data, Attachments: p.Attachments})
+	}
 	if n.parent != nil {
 		n.parent.mu.RLock()
 		handlers = append(append([]func(*Socket){}, n.parent.onConnection...), handlers...)

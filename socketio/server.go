@@ -38,6 +38,11 @@ type Options struct {
 	// clients must use the same parser (socket.io-client's parser option).
 	Parser Parser
 
+	// ConnectionStateRecovery, when set, lets clients that lost their
+	// connection get their socket back with the events they missed (Node:
+	// connectionStateRecovery). Default off.
+	ConnectionStateRecovery *RecoveryOptions
+
 	// AckTimeout bounds EmitWithAck calls whose context has no deadline.
 	// Default: none (the context decides).
 	AckTimeout time.Duration

@@ -60,12 +60,14 @@ func (e *Event) Ack(args ...any) error {
 // Concurrency: all methods may be called from any goroutine. Event
 // handlers of one socket run one at a time (see EventHandler).
 type Socket struct {
-	id     string
-	nsp    *Namespace
-	c      *client
-	hs     *Handshake
-	ctx    context.Context
-	cancel context.CancelCauseFunc
+	id        string
+	pid       string // private id for connection state recovery
+	recovered bool
+	nsp       *Namespace
+	c         *client
+	hs        *Handshake
+	ctx       context.Context
+	cancel    context.CancelCauseFunc
 
 	mu              sync.Mutex
 	connected       bool
@@ -93,9 +95,19 @@ func newSocket(n *Namespace, c *client, hs *Handshake) *Socket {
 		rand.Read(raw[:])
 		s.id = base64.RawURLEncoding.EncodeToString(raw[:])
 	}
+	if n.srv.opts.ConnectionStateRecovery != nil {
+		var raw [15]byte
+		rand.Read(raw[:])
+		s.pid = base64.RawURLEncoding.EncodeToString(raw[:])
+	}
 	s.ctx, s.cancel = context.WithCancelCause(c.sess.Context())
 	return s
 }
+
+// Recovered reports whether the socket was restored by connection state
+// recovery: same id, rooms and data as before the client lost its
+// connection, and the events it missed were sent again.
+func (s *Socket) Recovered() bool { return s.recovered }
 
 // ID returns the socket id.
 func (s *Socket) ID() string { return s.id }
@@ -195,6 +207,10 @@ func (s *Socket) emit(event string, args []any, volatile bool) error {
 		var buf [4]engineio.Message
 		s.c.sess.SendVolatile(s.c.srv.parser.Encode(buf[:0], p)...)
 		return nil
+	}
+	if s.pid != "" {
+		// Through the adapter, which stamps and keeps it for recovery.
+		return s.nsp.adapter.Broadcast(context.Background(), p, BroadcastOptions{Rooms: []Room{Room(s.id)}}, nil)
 	}
 	if err := s.c.send(p); err != nil {
 		return ErrDisconnected
@@ -355,6 +371,9 @@ func (s *Socket) onClose(reason string) {
 	s.mu.Unlock()
 	for _, h := range before {
 		h(s, reason)
+	}
+	if st, ok := s.nsp.adapter.(SessionStore); ok && s.pid != "" && recoverableReasons[reason] {
+		st.PersistSession(PersistedSession{SID: s.id, PID: s.pid, Rooms: s.Rooms(), Data: s.Data()})
 	}
 	s.nsp.adapter.LeaveAll(s.id)
 	s.nsp.remove(s)
