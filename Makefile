@@ -4,7 +4,7 @@ GO        ?= go
 FUZZTIME  ?= 8s
 ARGS      ?=
 
-.PHONY: run build test vet unit fuzz conformance bench clean
+.PHONY: run build test deps vet unit fuzz conformance bench clean
 
 ## run: serve Pier on :1337 with its embedded defaults (ARGS="-addr host:port" to change)
 run:
@@ -15,7 +15,12 @@ build:
 
 ## test: everything CI runs: vet, the race-enabled tests (they install the npm
 ## clients themselves), and a short run of every fuzz target.
-test: vet unit fuzz
+test: deps vet unit fuzz
+
+## deps: what the tests need from Debian (CI runs as root on a fresh machine).
+deps:
+	@command -v redis-server >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
+	@command -v node >/dev/null || { echo "node and npm are needed (Node.js 20+)"; exit 1; }
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
