@@ -158,7 +158,14 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, sess *Session) {
 	sess.mu.Lock()
 	switch {
 	case sess.closed:
+		tomb := sess.hbState == hbTombstone
 		sess.mu.Unlock()
+		if tomb && s.postCloses(r, sess) {
+			// The client closed too, instead of polling for our CLOSE.
+			s.remove(sess)
+			writeOK(w)
+			return
+		}
 		s.refuse(w, r, false, refuse(codeUnknownSID))
 		return
 	case sess.transport != Polling:
@@ -214,10 +221,37 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, sess *Session) {
 		ps, err = decodePayloadV3Text(body)
 	}
 	sess.onPackets(ps, err)
+	writeOK(w)
+}
+
+func writeOK(w http.ResponseWriter) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html")
 	h.Set("Content-Length", "2")
 	w.Write([]byte("ok"))
+}
+
+// postCloses reports whether a POST to a closed session carries a CLOSE.
+func (s *Server) postCloses(r *http.Request, sess *Session) bool {
+	body, err := io.ReadAll(io.LimitReader(r.Body, s.opts.MaxHTTPBufferSize))
+	if err != nil {
+		return false
+	}
+	var ps []packet
+	switch mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); {
+	case sess.protocol == 4:
+		ps, _ = decodePayloadV4(body)
+	case mt == "application/octet-stream":
+		ps, _ = decodePayloadV3Binary(body)
+	default:
+		ps, _ = decodePayloadV3Text(body)
+	}
+	for _, p := range ps {
+		if p.typ == typeClose {
+			return true
+		}
+	}
+	return false
 }
 
 func writeTooLarge(w http.ResponseWriter) {

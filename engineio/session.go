@@ -212,10 +212,16 @@ func (s *Session) closeWith(reason string, err error, mode int) {
 	}
 	s.closed = true
 	s.cause = &CloseError{Reason: reason, Err: err}
-	s.upgrading = false
 	probe, ws := s.probe, s.ws
-	s.probe = nil
-	keep := false // keep the session registered for one more poll
+	// A probe the client was already answered on is past the point where
+	// it stops polling: let it send UPGRADE and get the rest over the
+	// websocket (probeUpgrade), as Node does, within UpgradeTimeout.
+	finishUpgrade := probe != nil && s.upgrading && mode == closeGraceful
+	if !finishUpgrade {
+		s.probe = nil
+		s.upgrading = false
+	}
+	keep := finishUpgrade // keep the session registered for one more poll or the upgrade
 	if ws == nil {
 		switch mode {
 		case closeAbort:
@@ -226,7 +232,7 @@ func (s *Session) closeWith(reason string, err error, mode int) {
 		case closeGraceful:
 			// The CLOSE goes in a payload of its own (see takePollLocked),
 			// so the session stays for one more poll if data precedes it.
-			keep = !s.polling || len(s.queue) > 0
+			keep = keep || !s.polling || len(s.queue) > 0
 			s.queue = append(s.queue, packet{typ: typeClose})
 		case closeByClient:
 			s.queue = append(s.queue[:0], packet{typ: typeNoop})
@@ -260,7 +266,7 @@ func (s *Session) closeWith(reason string, err error, mode int) {
 	if !keep {
 		s.srv.remove(s)
 	}
-	if probe != nil {
+	if probe != nil && !finishUpgrade {
 		probe.conn.Close()
 	}
 	if ws != nil && mode != closeGraceful {

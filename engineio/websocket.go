@@ -473,8 +473,12 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, sess *Session) 
 			sess.probe = nil
 			sess.upgrading = false
 		}
+		closed := sess.closed && sess.ws == nil && len(sess.queue) == 0
 		sess.mu.Unlock()
 		c.closeWith(closeNormal)
+		if closed {
+			s.remove(sess) // it waited for this upgrade only
+		}
 		return
 	}
 	go sess.serveWebSocket(c)
@@ -501,7 +505,7 @@ func (sess *Session) probeUpgrade(c *wsConn) bool {
 			sess.mu.Unlock()
 		case len(data) == 1 && data[0] == typeUpgrade:
 			sess.mu.Lock()
-			if sess.closed || sess.probe != c {
+			if sess.probe != c {
 				sess.mu.Unlock()
 				return false
 			}
@@ -509,6 +513,16 @@ func (sess *Session) probeUpgrade(c *wsConn) bool {
 			sess.upgrading = false
 			sess.transport = WebSocket
 			sess.ws = c
+			if sess.closed {
+				// Closed gracefully during the upgrade: the flusher writes
+				// what is queued, then the close frame, then forgets it.
+				sess.hbState = hbWaitInterval
+				sess.timer.Stop()
+				if !sess.flushing {
+					sess.flushing = true
+					go sess.flushWebSocket(c)
+				}
+			}
 			sess.kickLocked()
 			sess.mu.Unlock()
 			c.conn.SetReadDeadline(time.Time{})
