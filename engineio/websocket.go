@@ -2,6 +2,7 @@ package engineio
 
 import (
 	"bytes"
+	"compress/flate"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsflate"
 )
 
 // WebSocket close status codes used by the server.
@@ -46,6 +48,7 @@ type wsConn struct {
 	conn      net.Conn
 	br        frameReader
 	maxSize   int64
+	deflate   bool // permessage-deflate was negotiated
 	wmu       sync.Mutex
 	closeOnce sync.Once
 	writeWait time.Duration
@@ -53,6 +56,14 @@ type wsConn struct {
 
 func (s *Server) acceptWebSocket(w http.ResponseWriter, r *http.Request) (*wsConn, error) {
 	u := ws.HTTPUpgrader{Timeout: 10 * time.Second}
+	var ext *wsflate.Extension
+	if s.opts.PerMessageDeflate {
+		// No context takeover either way: each message is compressed on
+		// its own, so a connection keeps no compression state between
+		// messages.
+		ext = &wsflate.Extension{Parameters: wsflate.Parameters{ServerNoContextTakeover: true, ClientNoContextTakeover: true}}
+		u.Negotiate = ext.Negotiate
+	}
 	conn, rw, _, err := u.Upgrade(r, w)
 	if err != nil {
 		if conn != nil {
@@ -67,6 +78,9 @@ func (s *Server) acceptWebSocket(w http.ResponseWriter, r *http.Request) (*wsCon
 		writeWait: s.opts.PingInterval + s.opts.PingTimeout,
 	}
 	c.br.conn = conn
+	if ext != nil {
+		_, c.deflate = ext.Accepted()
+	}
 	if n := rw.Reader.Buffered(); n > 0 {
 		// Frames the client sent right after its handshake.
 		c.br.buf = getReadBuf()
@@ -134,8 +148,9 @@ func (f *frameReader) release() {
 // valid UTF-8.
 func (c *wsConn) readMessage() (text bool, payload []byte, err error) {
 	var (
-		started   bool
-		fragments int
+		started    bool
+		compressed bool
+		fragments  int
 	)
 	defer c.br.release()
 	for {
@@ -151,7 +166,12 @@ func (c *wsConn) readMessage() (text bool, payload []byte, err error) {
 			return false, nil, &wsError{closeProtocolError, "unmasked client frame"}
 		}
 		if h.Rsv != 0 {
-			return false, nil, &wsError{closeProtocolError, "reserved bits set"}
+			// RSV1 marks the first frame of a compressed message, once
+			// permessage-deflate is negotiated; anything else is an error.
+			if !c.deflate || h.Rsv != ws.Rsv(true, false, false) || !h.OpCode.IsData() {
+				return false, nil, &wsError{closeProtocolError, "reserved bits set"}
+			}
+			compressed = true
 		}
 		if h.OpCode.IsReserved() {
 			return false, nil, &wsError{closeProtocolError, "reserved opcode"}
@@ -196,6 +216,11 @@ func (c *wsConn) readMessage() (text bool, payload []byte, err error) {
 		}
 		ws.Cipher(payload[start:], h.Mask, 0)
 		if h.Fin {
+			if compressed {
+				if payload, err = inflate(payload, c.maxSize); err != nil {
+					return false, nil, err
+				}
+			}
 			if text && !utf8.Valid(payload) {
 				return false, nil, &wsError{closeInvalidData, "invalid UTF-8"}
 			}
@@ -225,7 +250,10 @@ func readGrowing(r io.Reader, buf []byte, n int) ([]byte, error) {
 
 // appendFrameHeader appends an unmasked, final frame header.
 func appendFrameHeader(dst []byte, op ws.OpCode, n int) []byte {
-	b0 := 0x80 | byte(op)
+	return appendFrameHeaderBits(dst, 0x80|byte(op), n)
+}
+
+func appendFrameHeaderBits(dst []byte, b0 byte, n int) []byte {
 	switch {
 	case n < 126:
 		return append(dst, b0, byte(n))
@@ -270,6 +298,13 @@ func (c *wsConn) writePackets(ps []packet, protocol int) error {
 			prefix = typeDigits[p.typ-'0' : p.typ-'0'+1]
 		}
 		start := len(fb.hdr)
+		if c.deflate && len(prefix)+len(p.data) >= deflateThreshold {
+			// Compressed per recipient: the shared bytes cannot be.
+			z := deflate(prefix, p.data)
+			fb.hdr = appendFrameHeaderBits(fb.hdr, 0x80|0x40|byte(op), len(z))
+			fb.bufs = append(fb.bufs, fb.hdr[start:len(fb.hdr):len(fb.hdr)], z)
+			continue
+		}
 		fb.hdr = appendFrameHeader(fb.hdr, op, len(prefix)+len(p.data))
 		fb.hdr = append(fb.hdr, prefix...)
 		fb.bufs = append(fb.bufs, fb.hdr[start:len(fb.hdr):len(fb.hdr)])
@@ -552,4 +587,51 @@ func checkClosePayload(body []byte) error {
 		return &wsError{closeInvalidData, "invalid UTF-8 in close reason"}
 	}
 	return errClientClosed
+}
+
+// deflateThreshold is the smallest message compressed when
+// permessage-deflate is on (Node's default threshold).
+const deflateThreshold = 1024
+
+var (
+	flateWriters = sync.Pool{New: func() any { w, _ := flate.NewWriter(nil, flate.BestSpeed); return w }}
+	flateReaders sync.Pool
+	// deflateEnd ends a raw deflate stream sent without its final block:
+	// the empty stored block every message lost (RFC 7692 7.2.2), then a
+	// final empty block so the reader sees a clean end.
+	deflateEnd = []byte{0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff}
+)
+
+// deflate compresses prefix+data as one permessage-deflate message.
+func deflate(prefix string, data []byte) []byte {
+	var buf bytes.Buffer
+	buf.Grow(len(data)/2 + 16)
+	w := flateWriters.Get().(*flate.Writer)
+	w.Reset(&buf)
+	w.Write([]byte(prefix))
+	w.Write(data)
+	w.Flush()
+	flateWriters.Put(w)
+	return bytes.TrimSuffix(buf.Bytes(), deflateEnd[:4])
+}
+
+// inflate decompresses a permessage-deflate message, refusing output over
+// max bytes (a small message can inflate to gigabytes).
+func inflate(src []byte, max int64) ([]byte, error) {
+	in := io.MultiReader(bytes.NewReader(src), bytes.NewReader(deflateEnd))
+	r, _ := flateReaders.Get().(io.ReadCloser)
+	if r == nil {
+		r = flate.NewReader(in)
+	} else {
+		r.(flate.Resetter).Reset(in, nil)
+	}
+	defer flateReaders.Put(r)
+	out, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, &wsError{closeInvalidData, "invalid compressed data"}
+	}
+	if int64(len(out)) > max {
+		return nil, &wsError{closeTooBig, "message too big once inflated"}
+	}
+	return out, nil
 }

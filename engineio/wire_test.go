@@ -251,7 +251,7 @@ func (f *fixture) do(ctx context.Context, method, query string, hdr http.Header,
 	if err != nil {
 		return response{}, err
 	}
-	maps(req.Header, hdr)
+	copyHeader(req.Header, hdr)
 	res, err := f.c.Do(req)
 	if err != nil {
 		return response{}, err
@@ -264,7 +264,7 @@ func (f *fixture) do(ctx context.Context, method, query string, hdr http.Header,
 	return response{status: res.StatusCode, header: res.Header, body: string(b)}, nil
 }
 
-func maps(dst, src http.Header) {
+func copyHeader(dst, src http.Header) {
 	for k, v := range src {
 		dst[k] = v
 	}
@@ -539,14 +539,6 @@ func (c *wsClient) wantClosed(d time.Duration) closeResult {
 	return res
 }
 
-func (c *wsClient) wantCloseCode(code ws.StatusCode) {
-	c.t.Helper()
-	res := c.wantClosed(waitFor)
-	if !res.gotClose || res.code != code {
-		c.t.Fatalf("got %v, want close frame %d", res, code)
-	}
-}
-
 // rawFrame builds a frame byte by byte, malformed if asked.
 func rawFrame(fin bool, rsv byte, op byte, masked bool, payload []byte) []byte {
 	b0 := op&0x0f | rsv<<4
@@ -683,8 +675,8 @@ func TestErrorContract(t *testing.T) {
 	}
 
 	t.Cleanup(func() { // runs after the parallel subtests
-		// The refused requests carrying a real sid left the session usable
-		// (except the duplicated-sid ones, which are refused before lookup).
+		// None of the refused requests carrying a real sid closed its
+		// session (the duplicated-sid ones are refused before the lookup).
 		if f.h.record(sid4).closes.Load() != 0 || f.h.record(sid3).closes.Load() != 0 {
 			t.Errorf("a refused request closed a session")
 		}
@@ -961,6 +953,28 @@ func TestPollingHTTPCompression(t *testing.T) {
 				t.Fatalf("GET = %d, %d bytes, want the %d-byte message", r.status, len(body), len(tt.msg))
 			}
 		})
+	}
+}
+
+// TestPollingBurstReplies: engine.io-client sends everything it buffered in
+// one POST. A POST of 1100 small messages (well under MaxHTTPBufferSize) to
+// an echo handler queues 1100 replies before the client can poll; that is
+// not a slow client, but it is over the default MaxBufferedPackets (1024).
+// (Node has no such bound.) Policy question: see the report.
+func TestPollingBurstReplies(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil, nil)
+	sid := f.openPolling(4, "")
+	const n = 1100
+	body := strings.TrimSuffix(strings.Repeat("4a\x1e", n), "\x1e")
+	wantBody(t, "POST", f.post(f.q(4, sid), body), "ok")
+	r := f.get(f.q(4, sid))
+	if r.status != 200 || strings.Count(r.body, "4a") != n {
+		cause := "none"
+		if rec := f.h.record(sid); rec.closes.Load() > 0 {
+			cause = rec.getCause().Error()
+		}
+		t.Fatalf("GET after a POST of %d messages: %d (%d bytes), want the %d echoes; session close cause: %s", n, r.status, len(r.body), n, cause)
 	}
 }
 
@@ -1548,13 +1562,33 @@ func TestWebSocketOversizeFrameSent(t *testing.T) {
 func TestWebSocketCloseDeliversPendingData(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, &engineio.Options{MaxBufferedBytes: 64 << 20}, nil)
-	c, sid := f.openWebSocket(4)
-	const size = 24 << 20 // more than the socket buffers hold
+	// A small receive buffer, so that most of the message stays in the
+	// server's send queue while the client does not read.
+	d := ws.Dialer{Timeout: waitFor, NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := new(net.Dialer).DialContext(ctx, network, addr)
+		if err == nil {
+			conn.(*net.TCPConn).SetReadBuffer(32 << 10)
+		}
+		return conn, err
+	}}
+	conn, br, _, err := d.Dial(context.Background(), f.wsURL("EIO=4&transport=websocket"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if br == nil {
+		br = bufio.NewReader(conn)
+	}
+	c := &wsClient{t: t, conn: conn, br: br}
+	sid := parseOpen(t, 4, c.readText())["sid"].(string)
+
+	const size = 16 << 20 // more than the server's send buffer (4 MiB max here)
 	f.h.session(t, sid).Send(engineio.Message{Binary: true, Data: make([]byte, size)})
 	time.Sleep(100 * time.Millisecond)                               // the flusher is now blocked in its write
 	c.write(rawFrame(true, 0, byte(ws.OpText), false, []byte("4x"))) // unmasked: 1002
 	f.h.wantClosedWith(t, sid, engineio.ReasonParseError)
-	res := c.wantClosed(waitFor)
+	time.Sleep(100 * time.Millisecond) // the server is closing; the client starts reading only now
+	res := c.wantClosed(10 * time.Second)
 	if len(res.before) != 1 || len(res.before[0]) != size || !res.gotClose || res.code != 1002 {
 		t.Fatalf("client got %d complete messages then %v, want the %d-byte message then close 1002", len(res.before), res, size)
 	}
