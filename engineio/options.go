@@ -73,7 +73,8 @@ type Options struct {
 
 	// MaxBufferedPackets bounds the packets queued for one session and not
 	// yet written. A session over it is closed with the reason "slow
-	// client" rather than blocking the sender. Default 1024.
+	// client" rather than blocking the sender. Default 16384 (a polling client
+	// may get that many between two polls; the bytes bound is the main one).
 	MaxBufferedPackets int
 
 	// MaxBufferedBytes bounds the bytes queued for one session, as
@@ -103,7 +104,7 @@ const (
 	DefaultPingTimeout        = 20 * time.Second
 	DefaultUpgradeTimeout     = 10 * time.Second
 	DefaultMaxHTTPBufferSize  = 1_000_000
-	DefaultMaxBufferedPackets = 1024
+	DefaultMaxBufferedPackets = 16384
 	DefaultMaxBufferedBytes   = 16 << 20
 )
 

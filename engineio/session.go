@@ -212,6 +212,9 @@ func (s *Session) closeWith(reason string, err error, mode int) {
 	}
 	s.closed = true
 	s.cause = &CloseError{Reason: reason, Err: err}
+	// Counted before the session can leave the map, so that Shutdown
+	// never sees neither.
+	s.srv.callbacks.Add(1)
 	probe, ws := s.probe, s.ws
 	// A probe the client was already answered on is past the point where
 	// it stops polling: let it send UPGRADE and get the rest over the
@@ -273,7 +276,6 @@ func (s *Session) closeWith(reason string, err error, mode int) {
 		ws.closeWith(closeCode(s.cause))
 	}
 	s.srv.logClose(s)
-	s.srv.callbacks.Add(1)
 	go s.notifyClose()
 }
 
