@@ -27,37 +27,21 @@
 'use strict';
 
 const crypto = require('crypto');
-const { parseArgs } = require('util');
+const { out, cli } = require('./lib/harness');
 
 const GLOBAL_TIMEOUT_MS = 10000;
 const SERVER_CLOSE_TIMEOUT_MS = 3000;
 const HEARTBEAT_IDLE_MS = 1200;
 const MAX_INLINE_BYTES = 1024;
 
-let doneWritten = false;
 
-function out(obj) {
-  if (doneWritten) return; // "done" is always the last line
-  if (obj.event === 'done') doneWritten = true;
-  process.stdout.write(JSON.stringify(obj) + '\n');
-}
-
-let args;
-try {
-  args = parseArgs({
-    options: {
-      url: { type: 'string' },
-      eio: { type: 'string', default: '4' },
-      transports: { type: 'string', default: 'polling,websocket' },
-      scenario: { type: 'string' },
-      path: { type: 'string', default: '/engine.io' },
-    },
-    strict: true,
-  }).values;
-} catch (e) {
-  out({ event: 'done', ok: false, error: 'bad arguments: ' + e.message });
-  process.exit(2);
-}
+const args = cli({
+  url: { type: 'string' },
+  eio: { type: 'string', default: '4' },
+  transports: { type: 'string', default: 'polling,websocket' },
+  scenario: { type: 'string' },
+  path: { type: 'string', default: '/engine.io' },
+});
 
 const SCENARIOS = ['echo', 'binary', 'upgrade', 'heartbeat', 'close', 'server-close'];
 const eio = Number(args.eio);

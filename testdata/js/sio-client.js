@@ -27,34 +27,19 @@
 'use strict';
 
 const crypto = require('crypto');
-const { parseArgs } = require('util');
+const { out, cli } = require('./lib/harness');
 
 const GLOBAL_TIMEOUT_MS = 15000;
 const STEP_TIMEOUT_MS = 5000;
 const UPGRADE_TIMEOUT_MS = 5000;
 
-let doneWritten = false;
-function out(obj) {
-  if (doneWritten) return; // "done" is always the last line
-  if (obj.event === 'done') doneWritten = true;
-  process.stdout.write(JSON.stringify(obj) + '\n');
-}
 
-let args;
-try {
-  args = parseArgs({
-    options: {
-      url: { type: 'string' },
-      client: { type: 'string', default: '4' },
-      transports: { type: 'string', default: 'polling,websocket' },
-      scenario: { type: 'string' },
-    },
-    strict: true,
-  }).values;
-} catch (e) {
-  out({ event: 'done', ok: false, error: 'bad arguments: ' + e.message });
-  process.exit(2);
-}
+const args = cli({
+  url: { type: 'string' },
+  client: { type: 'string', default: '4' },
+  transports: { type: 'string', default: 'polling,websocket' },
+  scenario: { type: 'string' },
+});
 
 const V2_SCENARIOS = ['basic', 'custom', 'ack', 'binary', 'rooms', 'volatile'];
 const V4_SCENARIOS = ['basic', 'ack', 'binary', 'auth', 'namespaces', 'rooms', 'broadcast-ack', 'disconnect', 'volatile', 'fetch'];
