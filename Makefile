@@ -38,5 +38,12 @@ fuzz:
 conformance:
 	scripts/conformance.sh $(SUITES)
 
+## bench: Pier against the Node reference (socket.io 4.8.4) in the same run, each
+## server pinned to core 0 and the load generator to core 1; writes
+## bench-results/ (table, JSON, SVG). BENCH_ARGS="-list" shows the scenarios.
+bench:
+	$(GO) build -o bin/pier-bench ./cmd/pier-bench
+	bin/pier-bench $(BENCH_ARGS)
+
 clean:
 	rm -rf bin

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+	"time"
+
+	"github.com/pierhq/pier/engineio"
+	"github.com/pierhq/pier/socketio"
+)
+
+// exitModeUnavailable is the exit status of serve-pier for a mode this
+// build does not serve yet; the runner then reports the Pier side of the
+// scenario as skipped.
+const exitModeUnavailable = 3
+
+// pierMode builds the handler of one server mode. The runner asks for the
+// mode of each scenario ("eio", "sio"); the Node server (server.js) serves
+// the same modes with the same behaviour.
+type pierMode func(log *slog.Logger) (http.Handler, shutdowner, error)
+
+type shutdowner interface {
+	Shutdown(ctx context.Context) error
+}
+
+// pierModes lists the modes serve-pier serves: "eio" (Engine.IO echo) and
+// "sio", the Socket.IO fixture of testdata/bench/server.js (events "echo"
+// with ack, "join" with ack, "broadcast" to a room), pingInterval 25s.
+var pierModes = map[string]pierMode{
+	"eio": serveEIO,
+	"sio": serveSIO,
+}
+
+func serveSIO(log *slog.Logger) (http.Handler, shutdowner, error) {
+	io, err := socketio.NewServer(&socketio.Options{
+		Engine: &engineio.Options{PingInterval: 25 * time.Second},
+		Logger: log,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	io.OnConnection(func(s *socketio.Socket) {
+		s.On("echo", func(s *socketio.Socket, e *socketio.Event) {
+			if e.WantsAck() {
+				e.Ack(e.Values()...)
+			} else {
+				s.Emit("echo", e.Values()...)
+			}
+		})
+		s.On("join", func(s *socketio.Socket, e *socketio.Event) {
+			var room string
+			e.Decode(&room)
+			s.Join(socketio.Room(room))
+			e.Ack()
+		})
+		s.On("broadcast", func(s *socketio.Socket, e *socketio.Event) {
+			var room string
+			var data json.RawMessage
+			e.Decode(&room, &data)
+			io.To(socketio.Room(room)).Emit("broadcast", data)
+		})
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/socket.io/", io)
+	return mux, io, nil
+}
+
+// echo is the Engine.IO handler of the "eio" mode: every message goes back
+// as it came.
+type echo struct{}
+
+func (echo) OnOpen(*engineio.Session)                          {}
+func (echo) OnClose(*engineio.Session, error)                  {}
+func (echo) OnMessage(s *engineio.Session, m engineio.Message) { s.Send(m) }
+
+func serveEIO(log *slog.Logger) (http.Handler, shutdowner, error) {
+	srv, err := engineio.NewServer(echo{}, &engineio.Options{
+		Path:         "/engine.io/",
+		PingInterval: 25 * time.Second,
+		Logger:       log,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/engine.io/", srv)
+	return mux, srv, nil
+}
+
+// runServePier serves Pier for the runner: it prints one JSON line
+// {"event":"listening",...} on stdout once it accepts connections and
+// serves until SIGTERM or SIGINT.
+func runServePier(args []string) error {
+	fs := flag.NewFlagSet("pier-bench serve-pier", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:0", "listen address")
+	mode := fs.String("mode", "eio", "server mode: eio (Engine.IO echo on /engine.io/) or sio (Socket.IO fixture on /socket.io/)")
+	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this address (a separate listener)")
+	logLevel := fs.String("log-level", "warn", "log level")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	nofile, err := raiseNofile()
+	if err != nil {
+		return err
+	}
+	build, ok := pierModes[*mode]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "pier-bench serve-pier: mode %q is not available in this build\n", *mode)
+		os.Exit(exitModeUnavailable)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	h, part, err := build(log)
+	if err != nil {
+		return err
+	}
+	if *pprofAddr != "" {
+		pm := http.NewServeMux()
+		pm.HandleFunc("/debug/pprof/", pprof.Index)
+		pm.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		pm.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		pm.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		pl, err := net.Listen("tcp", *pprofAddr)
+		if err != nil {
+			return err
+		}
+		go http.Serve(pl, pm)
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	json.NewEncoder(os.Stdout).Encode(map[string]any{
+		"event": "listening", "addr": ln.Addr().String(), "mode": *mode, "pid": os.Getpid(),
+		"gomaxprocs": runtime.GOMAXPROCS(0), "nofile": nofile,
+		"versions": map[string]string{"go": runtime.Version()},
+	})
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	part.Shutdown(sctx)
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,384 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"github.com/gobwas/ws"
+)
+
+// The Socket.IO scenarios run against the "sio" mode of both servers: the
+// fixture of testdata/bench/server.js, which serve-pier matches (see
+// pierModes in serve.go).
+
+const sioPath = "/socket.io/"
+
+func sioScenarios() []*scenario {
+	return []*scenario{
+		{Name: "sio-echo-ack-1", Group: "sio", Mode: "sio", Default: true,
+			Title: "Socket.IO echo with ack, 1 client",
+			Run:   func(ctx context.Context, e *env) (*result, error) { return runSIOEchoAck(ctx, e, 1) }},
+		{Name: "sio-echo-ack-50", Group: "sio", Mode: "sio", Default: true,
+			Title: "Socket.IO echo with ack, 50 clients",
+			Run:   func(ctx context.Context, e *env) (*result, error) { return runSIOEchoAck(ctx, e, 50) }},
+		{Name: "sio-broadcast-1000", Group: "sio", Mode: "sio", Default: true,
+			Title: "Socket.IO broadcast to a room of 1,000, 100/s",
+			Run:   func(ctx context.Context, e *env) (*result, error) { return runSIOBroadcast(ctx, e, 1000, 100) }},
+	}
+}
+
+// dialSIO opens a Socket.IO connection to the main namespace: an
+// Engine.IO v4 websocket session, CONNECT ("40"), and the server's CONNECT
+// answer.
+func dialSIO(ctx context.Context, addr string) (*wsClient, error) {
+	c, err := dialWS(ctx, addr, sioPath, 4)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.write(maskedFrame(ws.OpText, []byte("40"))); err != nil {
+		c.Close()
+		return nil, err
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		c.conn.SetReadDeadline(dl)
+	}
+	p, err := c.readMessage()
+	c.conn.SetReadDeadline(time.Time{})
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("reading CONNECT: %w", err)
+	}
+	if !bytes.HasPrefix(p, []byte("40")) {
+		c.Close()
+		return nil, fmt.Errorf("got %q, want a CONNECT", p)
+	}
+	return c, nil
+}
+
+// openManySIO opens n Socket.IO connections, cfg.concurrency at once.
+func openManySIO(ctx context.Context, e *env, n int) ([]*wsClient, error) {
+	conns := make([]*wsClient, n)
+	var next atomic.Int64
+	fe := newFirstErr()
+	var wg sync.WaitGroup
+	for range min(e.cfg.concurrency, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || fe.failed() {
+					return
+				}
+				dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+				c, err := dialSIO(dctx, e.srv.Addr)
+				cancel()
+				if err != nil {
+					fe.set(fmt.Errorf("connection %d: %w", i, err))
+					return
+				}
+				conns[i] = c
+			}
+		}()
+	}
+	wg.Wait()
+	if fe.err != nil {
+		closeAll(conns)
+		return nil, fe.err
+	}
+	return conns, nil
+}
+
+// appendMaskedFrame appends a masked text frame of payload to dst.
+func appendMaskedFrame(dst, payload []byte) []byte {
+	f := maskedFrame(ws.OpText, payload) // small: one allocation per message is fine
+	return append(dst, f...)
+}
+
+// runSIOEchoAck runs a closed loop of clients each emitting "echo" with an
+// ack and waiting for the ack.
+func runSIOEchoAck(ctx context.Context, e *env, clients int) (*result, error) {
+	conns, err := openManySIO(ctx, e, clients)
+	if err != nil {
+		return nil, err
+	}
+	defer closeAll(conns)
+	var p phases
+	fe := newFirstErr()
+	lat := make([][]int64, clients)
+	var wg sync.WaitGroup
+	for i, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l := make([]int64, 0, 1<<16)
+			var out, want, frame []byte
+			for id := 1; !p.stopped(); id++ {
+				out = append(strconv.AppendInt(append(out[:0], "42"...), int64(id), 10), `["echo",`+echoText+`]`...)
+				want = append(strconv.AppendInt(append(want[:0], "43"...), int64(id), 10), `[`+echoText+`]`...)
+				frame = appendMaskedFrame(frame[:0], out)
+				t := time.Now()
+				if err := c.write(frame); err != nil {
+					fe.set(err)
+					return
+				}
+				if err := c.expectMessage(want); err != nil {
+					fe.set(err)
+					return
+				}
+				if p.measuring() {
+					l = append(l, int64(time.Since(t)))
+				}
+			}
+			lat[i] = l
+		}()
+	}
+	r := &result{}
+	w, err := measure(ctx, e, &p, fe.ch, cpuProfileDuring(e, fmt.Sprintf("sio-echo-ack-%d", clients), r))
+	if err != nil && fe.err != nil {
+		err = fe.err
+	}
+	if err != nil {
+		closeAll(conns)
+		wg.Wait()
+		return nil, err
+	}
+	wg.Wait()
+	n, p50, p99 := latencies(lat)
+	if n == 0 {
+		return nil, errors.New("no round trip completed")
+	}
+	w.finish(r)
+	r.add("rt_per_s", "round trips/s", float64(n)/w.duration.Seconds(), false)
+	r.add("p50_us", "p50 µs", p50, true)
+	r.add("p99_us", "p99 µs", p99, true)
+	r.add("cpu_us_per_rt", "server CPU µs/round trip", 1e6*w.serverCPU()/float64(n), true)
+	r.info("round_trips", n)
+	return r, nil
+}
+
+// runSIOBroadcast joins size clients to a room, then a separate client asks
+// the server to broadcast to the room at rate broadcasts per second. Each
+// broadcast carries its send time (wall clock, ns); a receiver's latency is
+// taken from the kernel's receive timestamp of the segment that completed
+// the frame (SO_TIMESTAMPNS), so that the load generator's own scheduling
+// of 1,000 readers does not count as server latency.
+func runSIOBroadcast(ctx context.Context, e *env, size, rate int) (*result, error) {
+	if err := checkNofile(e, size+1); err != nil {
+		return nil, err
+	}
+	conns, err := openManySIO(ctx, e, size)
+	if err != nil {
+		return nil, err
+	}
+	defer closeAll(conns)
+	join := maskedFrame(ws.OpText, []byte(`420["join","bench"]`))
+	for _, c := range conns {
+		if err := c.write(join); err != nil {
+			return nil, err
+		}
+	}
+	for i, c := range conns {
+		if err := c.expectMessage([]byte("430[]")); err != nil {
+			return nil, fmt.Errorf("join %d: %w", i, err)
+		}
+		if c.br.Buffered() > 0 {
+			return nil, errors.New("unexpected data after the join ack")
+		}
+	}
+	sender, err := dialSIO(ctx, e.srv.Addr)
+	if err != nil {
+		return nil, err
+	}
+	defer sender.Close()
+	go sender.idle()
+
+	var (
+		winStart, winEnd atomic.Int64 // wall-clock ns bounds of the measured broadcasts
+		fe               = newFirstErr()
+		lat              = make([][]int64, size)
+		userLat          = make([][]int64, size)
+		wg               sync.WaitGroup
+	)
+	winStart.Store(1<<63 - 1)
+	for i, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l, u, err := receiveBroadcasts(c, &winStart, &winEnd)
+			lat[i], userLat[i] = l, u
+			if err != nil && !errors.Is(err, net.ErrClosed) {
+				fe.set(fmt.Errorf("receiver %d: %w", i, err))
+			}
+		}()
+	}
+	var p phases
+	var sent atomic.Int64
+	go func() {
+		tick := time.NewTicker(time.Second / time.Duration(rate))
+		defer tick.Stop()
+		var out, frame []byte
+		for !p.stopped() {
+			<-tick.C
+			now := time.Now().UnixNano()
+			if p.measuring() && winStart.Load() > now {
+				winStart.Store(now)
+			}
+			out = strconv.AppendInt(append(out[:0], `42["broadcast","bench",`...), now, 10)
+			out = append(out, ']')
+			frame = appendMaskedFrame(frame[:0], out)
+			if err := sender.write(frame); err != nil {
+				fe.set(err)
+				return
+			}
+			if p.measuring() {
+				sent.Add(1)
+				winEnd.Store(now)
+			}
+		}
+	}()
+	r := &result{}
+	w, err := measure(ctx, e, &p, fe.ch, cpuProfileDuring(e, fmt.Sprintf("sio-broadcast-%d", size), r))
+	if err != nil && fe.err != nil {
+		err = fe.err
+	}
+	// Let the last broadcasts arrive, then end the receivers.
+	time.Sleep(500 * time.Millisecond)
+	closeAll(conns)
+	wg.Wait()
+	if err != nil {
+		return nil, err
+	}
+	n, p50, p99 := latencies(lat)
+	if n == 0 {
+		return nil, errors.New("no broadcast delivered")
+	}
+	_, up50, up99 := latencies(userLat)
+	w.finish(r)
+	r.add("deliveries_per_s", "deliveries/s", float64(n)/w.duration.Seconds(), false)
+	r.add("p50_us", "delivery p50 µs", p50, true)
+	r.add("p99_us", "delivery p99 µs", p99, true)
+	r.add("cpu_us_per_delivery", "server CPU µs/delivery", 1e6*w.serverCPU()/float64(n), true)
+	r.info("broadcasts_sent", sent.Load())
+	r.info("deliveries", n)
+	r.info("deliveries_expected", sent.Load()*int64(size))
+	r.info("client_read_p50_us", up50)
+	r.info("client_read_p99_us", up99)
+	r.info("server_cpu_cores", w.serverCPU()/w.duration.Seconds())
+	return r, nil
+}
+
+// receiveBroadcasts reads c with recvmsg and SO_TIMESTAMPNS until it
+// fails, and returns the latency (ns) of each broadcast sent within the
+// window: from the kernel's receive timestamp, and from the time the
+// client read it.
+func receiveBroadcasts(c *wsClient, winStart, winEnd *atomic.Int64) (kernel, user []int64, err error) {
+	tc, ok := c.conn.(*net.TCPConn)
+	if !ok {
+		return nil, nil, errors.New("not a TCP connection")
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return nil, nil, err
+	}
+	var serr error
+	rc.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1)
+	})
+	if serr != nil {
+		return nil, nil, serr
+	}
+	buf := make([]byte, 4096)
+	oob := make([]byte, 128)
+	var pending []byte
+	prefix := []byte(`42["broadcast",`)
+	for {
+		var n, oobn int
+		var rerr error
+		err := rc.Read(func(fd uintptr) bool {
+			n, oobn, _, _, rerr = syscall.Recvmsg(int(fd), buf, oob, 0)
+			return rerr != syscall.EAGAIN
+		})
+		if err != nil {
+			return kernel, user, err
+		}
+		if rerr != nil {
+			return kernel, user, rerr
+		}
+		if n == 0 {
+			return kernel, user, net.ErrClosed
+		}
+		readAt := time.Now().UnixNano()
+		kts := readAt
+		if msgs, err := syscall.ParseSocketControlMessage(oob[:oobn]); err == nil {
+			for _, m := range msgs {
+				if m.Header.Level == syscall.SOL_SOCKET && m.Header.Type == syscall.SO_TIMESTAMPNS && len(m.Data) >= int(unsafe.Sizeof(syscall.Timespec{})) {
+					sec := int64(binary.NativeEndian.Uint64(m.Data[0:8]))
+					nsec := int64(binary.NativeEndian.Uint64(m.Data[8:16]))
+					kts = sec*1e9 + nsec
+				}
+			}
+		}
+		pending = append(pending, buf[:n]...)
+		for {
+			payload, op, size, ok := parseServerFrame(pending)
+			if !ok {
+				break
+			}
+			switch {
+			case op == ws.OpText && bytes.HasPrefix(payload, prefix):
+				ts, err := strconv.ParseInt(string(bytes.TrimSuffix(payload[len(prefix):], []byte("]"))), 10, 64)
+				if err != nil {
+					return kernel, user, fmt.Errorf("bad broadcast %q", payload)
+				}
+				if ts >= winStart.Load() && ts <= winEnd.Load() {
+					kernel = append(kernel, kts-ts)
+					user = append(user, readAt-ts)
+				}
+			case op == ws.OpText && len(payload) == 1 && payload[0] == '2':
+				if err := c.write(c.pong); err != nil {
+					return kernel, user, err
+				}
+			case op == ws.OpClose:
+				return kernel, user, net.ErrClosed
+			}
+			pending = pending[:copy(pending, pending[size:])]
+		}
+	}
+}
+
+// parseServerFrame parses one unmasked, unfragmented frame at the start of
+// b; ok is false until b holds the whole frame.
+func parseServerFrame(b []byte) (payload []byte, op ws.OpCode, size int, ok bool) {
+	if len(b) < 2 {
+		return nil, 0, 0, false
+	}
+	op = ws.OpCode(b[0] & 0x0f)
+	n, h := int(b[1]&0x7f), 2
+	switch n {
+	case 126:
+		if len(b) < 4 {
+			return nil, 0, 0, false
+		}
+		n, h = int(binary.BigEndian.Uint16(b[2:4])), 4
+	case 127:
+		if len(b) < 10 {
+			return nil, 0, 0, false
+		}
+		n, h = int(binary.BigEndian.Uint64(b[2:10])), 10
+	}
+	if len(b) < h+n {
+		return nil, 0, 0, false
+	}
+	return b[h : h+n], op, h + n, true
+}
