@@ -279,6 +279,11 @@ func (a Args) substituteBase64(v any, depth int) any {
 	return v
 }
 
+// NewArgs splits the payload of an EVENT (event true: the event name
+// comes first and is returned) or of an ACK into Args. Adapters use it for
+// the events and acknowledgements they receive from other servers.
+func NewArgs(p *Packet, event bool) (name string, args Args, err error) { return argsOf(p, event) }
+
 // argsOf splits an EVENT or ACK payload. For events it also returns the
 // event name; numeric event names are turned into their decimal text.
 func argsOf(p *Packet, event bool) (name string, args Args, err error) {

@@ -102,7 +102,7 @@ func (b BroadcastOperator) EmitWithAck(ctx context.Context, event string, args .
 			mu.Unlock()
 		},
 	}
-	p := &Packet{Type: PacketEvent, Namespace: b.nsp.name, ID: b.nsp.ackID(), HasID: true, Data: data, Attachments: atts}
+	p := &Packet{Type: PacketEvent, Namespace: b.nsp.name, ID: b.nsp.NextAckID(), HasID: true, Data: data, Attachments: atts}
 	if err := b.nsp.adapter.Broadcast(ctx, p, b.opts, acks); err != nil {
 		return nil, err
 	}

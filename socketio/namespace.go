@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -50,7 +51,7 @@ type Namespace struct {
 	onConnection []func(*Socket)
 	sockets      map[string]*Socket
 	serverEvents map[string]ServerEventHandler
-	nextAck      int64
+	nextAck      atomic.Int64
 }
 
 func newNamespace(s *Server, name string, parent *ParentNamespace) *Namespace {
@@ -158,13 +159,11 @@ func (n *Namespace) SocketCount() int {
 	return len(n.sockets)
 }
 
-func (n *Namespace) ackID() int64 {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	id := n.nextAck
-	n.nextAck++
-	return id
-}
+// NextAckID returns a new acknowledgement id. One counter per namespace
+// serves every emit that waits for acks, from a socket or a broadcast, as
+// in Node, so that a socket never has two waiters under one id; adapters
+// that send acked broadcasts for other servers take their ids here too.
+func (n *Namespace) NextAckID() int64 { return n.nextAck.Add(1) - 1 }
 
 func (n *Namespace) operator() BroadcastOperator { return BroadcastOperator{nsp: n} }
 

@@ -77,7 +77,6 @@ type Socket struct {
 	onDisconnecting []func(*Socket, string)
 	onDisconnect    []func(*Socket, string)
 	acks            map[int64]func(Args)
-	nextAck         int64
 	data            any
 }
 
@@ -231,9 +230,8 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (Ar
 	ctx, cancel := s.c.srv.ackContext(ctx)
 	defer cancel()
 	ch := make(chan Args, 1)
+	id := s.nsp.NextAckID()
 	s.mu.Lock()
-	id := s.nextAck
-	s.nextAck++
 	if s.acks == nil {
 		s.acks = make(map[int64]func(Args))
 	}

@@ -1,0 +1,437 @@
+package redisadapter
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/pierhq/pier/internal/notepack"
+	"github.com/pierhq/pier/socketio"
+)
+
+// Options configures the adapter. A nil *Options, and every zero field,
+// means the default (the default of @socket.io/redis-adapter where it has
+// one).
+type Options struct {
+	// Key is the prefix of every channel. Default "socket.io". Every node of
+	// a cluster, and every emitter, must use the same.
+	Key string
+	// RequestsTimeout bounds the wait for the other nodes' answers to
+	// FetchSockets, AllRooms, Sockets and ServerSideEmit with acks. Default 5s.
+	RequestsTimeout time.Duration
+	// PublishOnSpecificResponseChannel sends answers to the requesting
+	// node's own channel ({Key}-response#{nsp}#{uid}#) instead of the
+	// channel every node reads. Answers to ServerSideEmit always go to the
+	// common channel, as in Node. Default false.
+	PublishOnSpecificResponseChannel bool
+	// LegacyPeers is for clusters that still have socket.io-redis 6 or
+	// @sailshq/socket.io-redis 6 nodes, which crash on msgpack read from
+	// the request and response channels: the adapter then publishes only
+	// JSON there. EmitWithAck reaches this server's clients only, and the
+	// acknowledgements this server relays to 8.x nodes travel as JSON
+	// (binary as Node's JSON form of a Buffer). Default false.
+	LegacyPeers bool
+	// Logger receives Redis outages and malformed messages. Default
+	// slog.Default().
+	Logger *slog.Logger
+	// OnRedisDisconnect is called when the subscriber connection to Redis
+	// is lost (once per outage), OnRedisReconnect when it is subscribed
+	// again. They run on the adapter's reading goroutine: return quickly.
+	OnRedisDisconnect func(err error)
+	OnRedisReconnect  func()
+}
+
+// DefaultRequestsTimeout is the default of Options.RequestsTimeout.
+const DefaultRequestsTimeout = 5 * time.Second
+
+// ErrTimeout is wrapped by the errors of requests that did not get every
+// node's answer in time.
+var ErrTimeout = errors.New("redisadapter: timeout reached")
+
+// New returns an AdapterFactory for socketio.Options.Adapter: the
+// namespaces of the server share Redis through rdb (a *redis.Client,
+// *redis.ClusterClient or Sentinel failover client), speaking the classic
+// protocol of @socket.io/redis-adapter 8.3.0. All namespaces of one factory
+// share one subscriber connection; use one factory per server.
+func New(rdb redis.UniversalClient, opts *Options) socketio.AdapterFactory {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Key == "" {
+		o.Key = "socket.io"
+	}
+	if o.RequestsTimeout <= 0 {
+		o.RequestsTimeout = DefaultRequestsTimeout
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	h := newHub(rdb, o)
+	return func(n *socketio.Namespace) socketio.Adapter { return newAdapter(h, n) }
+}
+
+// Adapter is the adapter of one namespace: rooms of this server's sockets
+// (the embedded LocalAdapter) and the cluster-wide operations over Redis.
+//
+// Concurrency: safe for concurrent use. Messages from other nodes are
+// handled one at a time, in order, on a goroutine of the namespace: remote
+// broadcasts, room changes, disconnections, and the server-side event
+// handlers (OnServerSideEmit), which should therefore not block for long.
+type Adapter struct {
+	*socketio.LocalAdapter
+	h   *hub
+	nsp *socketio.Namespace
+	uid string
+
+	pattern, broadcastChannel                        string
+	requestChannel, responseChannel, specificChannel string
+
+	queue     chan func()
+	stop      chan struct{}
+	workerEnd chan struct{}
+	closeOnce sync.Once
+
+	mu       sync.Mutex
+	requests map[string]*request
+}
+
+var (
+	_ socketio.Adapter      = (*Adapter)(nil)
+	_ socketio.SessionStore = (*Adapter)(nil)
+)
+
+func newAdapter(h *hub, n *socketio.Namespace) *Adapter {
+	prefix := h.opts.Key
+	a := &Adapter{
+		LocalAdapter:     socketio.NewLocal(n),
+		h:                h,
+		nsp:              n,
+		uid:              uid2(6),
+		broadcastChannel: prefix + "#" + n.Name() + "#",
+		requestChannel:   prefix + "-request#" + n.Name() + "#",
+		responseChannel:  prefix + "-response#" + n.Name() + "#",
+		queue:            make(chan func(), 1024),
+		stop:             make(chan struct{}),
+		workerEnd:        make(chan struct{}),
+		requests:         make(map[string]*request),
+	}
+	a.pattern = a.broadcastChannel + "*"
+	a.specificChannel = a.responseChannel + a.uid + "#"
+	go a.worker()
+	h.add(a)
+	return a
+}
+
+// UID returns the node id of this namespace on the wire.
+func (a *Adapter) UID() string { return a.uid }
+
+// Close unsubscribes the namespace; Server.Shutdown calls it.
+func (a *Adapter) Close() error {
+	a.closeOnce.Do(func() {
+		close(a.stop) // first: the hub's reader never waits on a closed adapter
+		a.h.remove(a)
+		<-a.workerEnd
+		a.mu.Lock()
+		for id, r := range a.requests {
+			r.mu.Lock()
+			r.finish()
+			r.mu.Unlock()
+			delete(a.requests, id)
+		}
+		a.mu.Unlock()
+	})
+	return nil
+}
+
+func (a *Adapter) enqueue(f func()) {
+	select {
+	case a.queue <- f:
+	case <-a.stop:
+	}
+}
+
+func (a *Adapter) worker() {
+	defer close(a.workerEnd)
+	for {
+		select {
+		case f := <-a.queue:
+			f()
+		case <-a.stop:
+			return
+		}
+	}
+}
+
+func (a *Adapter) logBad(what string, err error) {
+	a.h.log.Debug("redisadapter: ignoring malformed message", "what", what, "nsp", a.nsp.Name(), "err", err)
+}
+
+// ServerCount returns the number of servers serving this namespace, this
+// one included (PUBSUB NUMSUB of the request channel).
+func (a *Adapter) ServerCount(ctx context.Context) (int, error) {
+	return a.h.numSub(ctx, a.requestChannel)
+}
+
+// localSocket reports whether opts selects exactly one socket of this
+// server by its id: such emits need not go through Redis.
+func (a *Adapter) localSocket(opts socketio.BroadcastOptions) bool {
+	return len(opts.Rooms) == 1 && len(opts.Except) == 0 && a.nsp.Socket(string(opts.Rooms[0])) != nil
+}
+
+// Broadcast sends p to the selected sockets of every server. With acks, it
+// returns once every server has said how many clients it sent p to (or ctx
+// ended: each server that did not answer then counts as one missing
+// acknowledgement, so EmitWithAck reports a timeout).
+func (a *Adapter) Broadcast(ctx context.Context, p *socketio.Packet, opts socketio.BroadcastOptions, acks *socketio.BroadcastAcks) error {
+	if opts.Local || a.localSocket(opts) || (acks != nil && a.h.opts.LegacyPeers) {
+		return a.LocalAdapter.Broadcast(ctx, p, opts, acks)
+	}
+	pkt, err := wirePacket(p, a.nsp.Name())
+	if err != nil {
+		return err
+	}
+	if acks != nil {
+		return a.broadcastWithAck(ctx, p, pkt, opts, acks)
+	}
+	flags := notepack.Map{}
+	if opts.Volatile {
+		flags = append(flags, notepack.Entry{Key: "volatile", Value: true})
+	}
+	msg, err := notepack.Encode([]any{a.uid, pkt, wireOpts(opts, flags)})
+	if err != nil {
+		return err
+	}
+	channel := a.broadcastChannel
+	if len(opts.Rooms) == 1 {
+		channel += string(opts.Rooms[0]) + "#"
+	}
+	perr := a.h.publish(ctx, channel, msg)
+	if err := a.LocalAdapter.Broadcast(ctx, p, opts, nil); err != nil {
+		return err
+	}
+	return perr
+}
+
+func (a *Adapter) broadcastWithAck(ctx context.Context, p *socketio.Packet, pkt notepack.Map, opts socketio.BroadcastOptions, acks *socketio.BroadcastAcks) error {
+	flags := notepack.Map{}
+	if dl, ok := ctx.Deadline(); ok {
+		flags = append(flags, notepack.Entry{Key: "timeout", Value: max(time.Until(dl).Milliseconds(), 1)})
+	}
+	id := uid2(6)
+	msg, err := notepack.Encode(notepack.Map{
+		{Key: "uid", Value: a.uid},
+		{Key: "requestId", Value: id},
+		{Key: "type", Value: reqBroadcast},
+		{Key: "packet", Value: pkt},
+		{Key: "opts", Value: wireOpts(opts, flags)},
+	})
+	if err != nil {
+		return err
+	}
+	r := a.register(id, reqBroadcast, -1)
+	r.acks = acks
+	// Acknowledgements keep coming after Broadcast returns: the request is
+	// forgotten once complete (see onResponse) or when ctx ends.
+	context.AfterFunc(ctx, func() { a.forget(id) })
+	if err := a.h.publish(ctx, a.requestChannel, msg); err != nil {
+		a.forget(id)
+		return a.LocalAdapter.Broadcast(ctx, p, opts, acks)
+	}
+	if err := a.LocalAdapter.Broadcast(ctx, p, opts, acks); err != nil {
+		a.forget(id)
+		return err
+	}
+	n, err := a.ServerCount(ctx)
+	if err != nil {
+		n = 1
+	}
+	r.setWant(n - 1)
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		missing := r.missing()
+		a.forget(id)
+		for range missing {
+			acks.ClientCount(1)
+		}
+	}
+	return nil
+}
+
+// Apply changes the rooms of, or disconnects, the selected sockets of every
+// server: this server's at once, the others' when they read the request.
+func (a *Adapter) Apply(ctx context.Context, opts socketio.BroadcastOptions, op socketio.RoomOp) error {
+	if err := a.LocalAdapter.Apply(ctx, opts, op); err != nil || opts.Local {
+		return err
+	}
+	var errs []error
+	send := func(m notepack.Map) {
+		b, err := encodeJSON(m)
+		if err == nil {
+			err = a.h.publish(ctx, a.requestChannel, b)
+		}
+		errs = append(errs, err)
+	}
+	if len(op.Join) > 0 {
+		send(notepack.Map{{Key: "uid", Value: a.uid}, {Key: "type", Value: reqRemoteJoin}, {Key: "opts", Value: wireOpts(opts, nil)}, {Key: "rooms", Value: roomList(op.Join)}})
+	}
+	if len(op.Leave) > 0 {
+		send(notepack.Map{{Key: "uid", Value: a.uid}, {Key: "type", Value: reqRemoteLeave}, {Key: "opts", Value: wireOpts(opts, nil)}, {Key: "rooms", Value: roomList(op.Leave)}})
+	}
+	if op.Disconnect {
+		send(notepack.Map{{Key: "uid", Value: a.uid}, {Key: "type", Value: reqRemoteDisconnect}, {Key: "opts", Value: wireOpts(opts, nil)}, {Key: "close", Value: op.Close}})
+	}
+	return errors.Join(errs...)
+}
+
+// FetchSockets describes the selected sockets of every server. When a
+// server does not answer within RequestsTimeout it returns what it got
+// with an error wrapping ErrTimeout.
+func (a *Adapter) FetchSockets(ctx context.Context, opts socketio.BroadcastOptions) ([]socketio.SocketInfo, error) {
+	local, err := a.LocalAdapter.FetchSockets(ctx, opts)
+	if err != nil || opts.Local {
+		return local, err
+	}
+	r, err := a.ask(ctx, reqRemoteFetch, 1, func(id string) notepack.Map {
+		return notepack.Map{{Key: "uid", Value: a.uid}, {Key: "requestId", Value: id}, {Key: "type", Value: reqRemoteFetch}, {Key: "opts", Value: wireOpts(opts, nil)}}
+	})
+	if r == nil {
+		return local, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append(local, r.sockets...), err
+}
+
+// AllRooms returns the rooms of every server (socket id rooms included).
+func (a *Adapter) AllRooms(ctx context.Context) ([]socketio.Room, error) {
+	rooms := a.LocalAdapter.Rooms()
+	r, err := a.ask(ctx, reqAllRooms, 1, func(id string) notepack.Map {
+		return notepack.Map{{Key: "uid", Value: a.uid}, {Key: "requestId", Value: id}, {Key: "type", Value: reqAllRooms}}
+	})
+	if r == nil {
+		return rooms, err
+	}
+	seen := make(map[socketio.Room]struct{}, len(rooms))
+	for _, x := range rooms {
+		seen[x] = struct{}{}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, x := range r.rooms {
+		if _, dup := seen[x]; !dup {
+			seen[x] = struct{}{}
+			rooms = append(rooms, x)
+		}
+	}
+	return rooms, err
+}
+
+// Sockets returns the ids of the sockets in any of rooms (all when empty)
+// on every server: the SOCKETS request of socket.io-redis 6, which Node's
+// allSockets() sends there.
+func (a *Adapter) Sockets(ctx context.Context, rooms ...socketio.Room) ([]string, error) {
+	local, _ := a.LocalAdapter.FetchSockets(ctx, socketio.BroadcastOptions{Rooms: rooms})
+	ids := make([]string, 0, len(local))
+	seen := make(map[string]struct{})
+	for _, s := range local {
+		ids = append(ids, s.ID)
+		seen[s.ID] = struct{}{}
+	}
+	r, err := a.ask(ctx, reqSockets, 1, func(id string) notepack.Map {
+		return notepack.Map{{Key: "uid", Value: a.uid}, {Key: "requestId", Value: id}, {Key: "type", Value: reqSockets}, {Key: "rooms", Value: roomList(rooms)}}
+	})
+	if r == nil {
+		return ids, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, id := range r.ids {
+		if _, dup := seen[id]; !dup {
+			seen[id] = struct{}{}
+			ids = append(ids, id)
+		}
+	}
+	return ids, err
+}
+
+// ServerSideEmit sends an event to the namespace on the other servers.
+// With ack, it waits (RequestsTimeout at most) for one answer per server.
+func (a *Adapter) ServerSideEmit(ctx context.Context, event string, args []any, ack func(socketio.Args)) error {
+	data := append([]any{event}, args...)
+	if ack == nil {
+		b, err := encodeJSON(notepack.Map{{Key: "uid", Value: a.uid}, {Key: "type", Value: reqServerSideEmit}, {Key: "data", Value: data}})
+		if err != nil {
+			return err
+		}
+		return a.h.publish(ctx, a.requestChannel, b)
+	}
+	r, err := a.ask(ctx, reqServerSideEmit, 1, func(id string) notepack.Map {
+		return notepack.Map{{Key: "uid", Value: a.uid}, {Key: "requestId", Value: id}, {Key: "type", Value: reqServerSideEmit}, {Key: "data", Value: data}}
+	})
+	if r == nil {
+		return err
+	}
+	r.mu.Lock()
+	got := append([]socketio.Args(nil), r.ssAcks...)
+	r.mu.Unlock()
+	for _, x := range got {
+		ack(x)
+	}
+	return err
+}
+
+// ask counts the servers, publishes the request built by build (given the
+// request id) and waits for one answer per other server, RequestsTimeout
+// at most. It returns nil when there is no other server.
+func (a *Adapter) ask(ctx context.Context, typ, self int, build func(id string) notepack.Map) (*request, error) {
+	n, err := a.ServerCount(ctx)
+	if err != nil {
+		return nil, err
+	}
+	want := n - self
+	if want <= 0 {
+		return nil, nil
+	}
+	id := uid2(6)
+	b, err := encodeJSON(build(id))
+	if err != nil {
+		return nil, err
+	}
+	r := a.register(id, typ, want)
+	defer a.forget(id)
+	if err := a.h.publish(ctx, a.requestChannel, b); err != nil {
+		return nil, err
+	}
+	t := time.NewTimer(a.h.opts.RequestsTimeout)
+	defer t.Stop()
+	select {
+	case <-r.done:
+		return r, nil
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	r.mu.Lock()
+	got := r.got
+	r.mu.Unlock()
+	return r, timeoutError(requestName(typ), got, want)
+}
+
+func requestName(typ int) string {
+	switch typ {
+	case reqSockets:
+		return "sockets"
+	case reqAllRooms:
+		return "allRooms"
+	case reqRemoteFetch:
+		return "fetchSockets"
+	case reqServerSideEmit:
+		return "serverSideEmit"
+	}
+	return "request"
+}

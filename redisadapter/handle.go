@@ -1,0 +1,384 @@
+package redisadapter
+
+import (
+	"context"
+	"sync"
+
+	"github.com/pierhq/pier/internal/notepack"
+	"github.com/pierhq/pier/socketio"
+)
+
+// request is one of this node's requests waiting for answers.
+type request struct {
+	typ  int
+	done chan struct{}
+
+	mu       sync.Mutex
+	want     int // answers expected from the other servers; -1 while unknown
+	got      int
+	finished bool
+	sockets  []socketio.SocketInfo
+	rooms    []socketio.Room
+	ids      []string
+	ssAcks   []socketio.Args
+	acks     *socketio.BroadcastAcks // broadcast with acks
+	clients  int                     // broadcast: clients the other servers sent to
+	acked    int                     // broadcast: acknowledgements received from them
+}
+
+// finish closes done once; r.mu must be held.
+func (r *request) finish() {
+	if !r.finished {
+		r.finished = true
+		close(r.done)
+	}
+}
+
+func (r *request) setWant(n int) {
+	r.mu.Lock()
+	r.want = n
+	if r.got >= n {
+		r.finish()
+	}
+	r.mu.Unlock()
+}
+
+// missing is the number of servers that have not answered.
+func (r *request) missing() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.want < 0 {
+		return 0
+	}
+	return max(r.want-r.got, 0)
+}
+
+func (a *Adapter) register(id string, typ, want int) *request {
+	r := &request{typ: typ, want: want, done: make(chan struct{})}
+	a.mu.Lock()
+	a.requests[id] = r
+	a.mu.Unlock()
+	return r
+}
+
+func (a *Adapter) forget(id string) {
+	a.mu.Lock()
+	delete(a.requests, id)
+	a.mu.Unlock()
+}
+
+// onResponse handles an answer to one of this node's requests; it runs on
+// the hub's reading goroutine, so that a request waited for from a
+// namespace handler still gets its answers.
+func (a *Adapter) onResponse(payload []byte) {
+	m, err := decodeMessage(payload)
+	if err != nil {
+		a.logBad("response", err)
+		return
+	}
+	id, _ := getString(m, "requestId")
+	a.mu.Lock()
+	r := a.requests[id]
+	a.mu.Unlock()
+	if r == nil {
+		return
+	}
+	if r.typ == reqBroadcast {
+		a.onBroadcastResponse(id, r, m)
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.finished {
+		return
+	}
+	switch r.typ {
+	case reqRemoteFetch:
+		list, _ := getArray(m, "sockets")
+		for _, v := range list {
+			if s, ok := socketOf(v); ok {
+				r.sockets = append(r.sockets, s)
+			}
+		}
+	case reqSockets:
+		list, _ := getArray(m, "sockets")
+		for _, v := range list {
+			if s, ok := v.(string); ok {
+				r.ids = append(r.ids, s)
+			}
+		}
+	case reqAllRooms:
+		v, _ := m.Get("rooms")
+		r.rooms = append(r.rooms, roomsOf(v)...)
+	case reqServerSideEmit:
+		var vals []any
+		if v, ok := m.Get("data"); ok {
+			if _, u := v.(notepack.Undefined); !u {
+				vals = []any{v}
+			}
+		}
+		_, args, err := argsFromValues(append([]any{}, vals...), false)
+		if err != nil {
+			a.logBad("serverSideEmit response", err)
+		}
+		r.ssAcks = append(r.ssAcks, args)
+	}
+	r.got++
+	if r.want >= 0 && r.got >= r.want {
+		r.finish()
+	}
+}
+
+func (a *Adapter) onBroadcastResponse(id string, r *request, m notepack.Map) {
+	t, _ := getNumber(m, "type")
+	switch t {
+	case reqBroadcastClientCount:
+		n, _ := getNumber(m, "clientCount")
+		// Count the clients before the server, so that Broadcast never
+		// returns with a count missing.
+		r.acks.ClientCount(int(n))
+		r.mu.Lock()
+		r.clients += int(n)
+		r.got++
+		if r.want >= 0 && r.got >= r.want {
+			r.finish()
+		}
+	case reqBroadcastAck:
+		var vals []any
+		if v, ok := m.Get("packet"); ok {
+			vals = []any{v}
+		}
+		_, args, err := argsFromValues(vals, false)
+		if err != nil {
+			a.logBad("broadcast ack", err)
+			return
+		}
+		r.acks.Ack(args)
+		r.mu.Lock()
+		r.acked++
+	default:
+		return
+	}
+	complete := r.finished && r.acked >= r.clients
+	r.mu.Unlock()
+	if complete {
+		a.forget(id)
+	}
+}
+
+// respond publishes an answer to req: on the requester's own channel when
+// PublishOnSpecificResponseChannel is set and the request says who sent it.
+func (a *Adapter) respond(req notepack.Map, msg notepack.Map, asMsgpack bool) {
+	channel := a.responseChannel
+	if uid, ok := getString(req, "uid"); ok && a.h.opts.PublishOnSpecificResponseChannel {
+		channel += uid + "#"
+	}
+	a.publishTo(channel, msg, asMsgpack)
+}
+
+func (a *Adapter) publishTo(channel string, msg notepack.Map, asMsgpack bool) {
+	var b []byte
+	var err error
+	if asMsgpack {
+		b, err = notepack.Encode(msg)
+	} else {
+		b, err = encodeJSON(msg)
+	}
+	if err != nil {
+		a.h.log.Warn("redisadapter: encoding a response", "err", err)
+		return
+	}
+	a.h.publish(context.Background(), channel, b)
+}
+
+// onRequest handles a request of another node (or of an emitter), on the
+// namespace's goroutine.
+func (a *Adapter) onRequest(payload []byte) {
+	m, err := decodeMessage(payload)
+	if err != nil {
+		a.logBad("request", err)
+		return
+	}
+	if uid, ok := getString(m, "uid"); ok && uid == a.uid {
+		return // our own request: applied locally already, or not for us
+	}
+	typ, _ := getNumber(m, "type")
+	id, hasID := getString(m, "requestId")
+	ctx := context.Background()
+	switch typ {
+	case reqSockets:
+		if !hasID {
+			return
+		}
+		v, _ := m.Get("rooms")
+		local, _ := a.LocalAdapter.FetchSockets(ctx, socketio.BroadcastOptions{Rooms: roomsOf(v)})
+		ids := make([]any, len(local))
+		for i, s := range local {
+			ids[i] = s.ID
+		}
+		a.respond(m, notepack.Map{{Key: "requestId", Value: id}, {Key: "sockets", Value: ids}}, false)
+	case reqAllRooms:
+		if !hasID {
+			return
+		}
+		a.respond(m, notepack.Map{{Key: "requestId", Value: id}, {Key: "rooms", Value: roomList(a.LocalAdapter.Rooms())}}, false)
+	case reqRemoteJoin, reqRemoteLeave, reqRemoteDisconnect:
+		a.onRoomRequest(m, int(typ), id)
+	case reqRemoteFetch:
+		if !hasID {
+			return
+		}
+		o, _ := getMap(m, "opts")
+		local, _ := a.LocalAdapter.FetchSockets(ctx, optsOf(o))
+		list := make([]any, len(local))
+		for i, s := range local {
+			list[i] = socketValue(s)
+		}
+		a.respond(m, notepack.Map{{Key: "requestId", Value: id}, {Key: "sockets", Value: list}}, false)
+	case reqServerSideEmit:
+		data, ok := getArray(m, "data")
+		if !ok || len(data) == 0 {
+			return
+		}
+		name, args, err := argsFromValues(data, true)
+		if err != nil {
+			a.logBad("serverSideEmit", err)
+			return
+		}
+		var ack func(args ...any)
+		if hasID {
+			var once sync.Once
+			ack = func(args ...any) {
+				once.Do(func() {
+					var v any = notepack.Undefined{}
+					if len(args) > 0 {
+						v = args[0]
+					}
+					// Always on the common channel, as 8.3.0 does.
+					a.publishTo(a.responseChannel, notepack.Map{{Key: "type", Value: reqServerSideEmit}, {Key: "requestId", Value: id}, {Key: "data", Value: v}}, false)
+				})
+			}
+		}
+		a.nsp.HandleServerSideEmit(name, args, ack)
+	case reqBroadcast:
+		if !hasID {
+			return
+		}
+		a.mu.Lock()
+		_, mine := a.requests[id]
+		a.mu.Unlock()
+		if mine {
+			return
+		}
+		pm, ok := getMap(m, "packet")
+		if !ok {
+			return
+		}
+		p, err := packetOf(pm, a.nsp.Name())
+		if err != nil {
+			a.logBad("broadcast request", err)
+			return
+		}
+		p.ID, p.HasID = a.nsp.NextAckID(), true
+		o, _ := getMap(m, "opts")
+		acks := &socketio.BroadcastAcks{
+			ClientCount: func(n int) {
+				a.respond(m, notepack.Map{{Key: "type", Value: reqBroadcastClientCount}, {Key: "requestId", Value: id}, {Key: "clientCount", Value: n}}, false)
+			},
+			Ack: func(args socketio.Args) {
+				a.respond(m, notepack.Map{{Key: "type", Value: reqBroadcastAck}, {Key: "requestId", Value: id}, {Key: "packet", Value: argValue(args, 0)}}, !a.h.opts.LegacyPeers)
+			},
+		}
+		a.LocalAdapter.Broadcast(ctx, p, optsOf(o), acks)
+	}
+}
+
+// onRoomRequest applies a remote join, leave or disconnect: to the sockets
+// its opts select, or (the socket.io-redis 6 form) to the socket sid, then
+// answered.
+func (a *Adapter) onRoomRequest(m notepack.Map, typ int, id string) {
+	ctx := context.Background()
+	if o, ok := getMap(m, "opts"); ok {
+		var op socketio.RoomOp
+		switch typ {
+		case reqRemoteJoin, reqRemoteLeave:
+			v, ok := m.Get("rooms")
+			if !ok {
+				return
+			}
+			rooms := roomsOf(v)
+			if typ == reqRemoteJoin {
+				op.Join = rooms
+			} else {
+				op.Leave = rooms
+			}
+		default:
+			op.Disconnect, op.Close = true, getBool(m, "close")
+		}
+		a.LocalAdapter.Apply(ctx, optsOf(o), op)
+		return
+	}
+	sid, _ := getString(m, "sid")
+	s := a.nsp.Socket(sid)
+	if s == nil {
+		return
+	}
+	switch typ {
+	case reqRemoteJoin, reqRemoteLeave:
+		v, _ := m.Get("room")
+		room, ok := roomOf(v)
+		if !ok {
+			return
+		}
+		if typ == reqRemoteJoin {
+			s.Join(room)
+		} else {
+			s.Leave(room)
+		}
+	default:
+		s.Disconnect(getBool(m, "close"))
+	}
+	a.respond(m, notepack.Map{{Key: "requestId", Value: id}}, false)
+}
+
+// onBroadcast delivers a broadcast of another node to this server's
+// sockets.
+func (a *Adapter) onBroadcast(channel string, payload []byte) {
+	v, err := notepack.Decode(payload)
+	if err != nil {
+		a.logBad("broadcast", err)
+		return
+	}
+	arr, ok := v.([]any)
+	if !ok || len(arr) < 3 {
+		a.logBad("broadcast", errMalformed)
+		return
+	}
+	if uid, _ := arr[0].(string); uid == a.uid {
+		return
+	}
+	pm, ok := arr[1].(notepack.Map)
+	if !ok {
+		return
+	}
+	nsp := "/"
+	if v, ok := pm.Get("nsp"); ok {
+		if _, u := v.(notepack.Undefined); !u {
+			nsp, _ = v.(string)
+		}
+	}
+	if nsp != a.nsp.Name() {
+		return
+	}
+	om, ok := arr[2].(notepack.Map)
+	if !ok {
+		a.logBad("broadcast", errMalformed)
+		return
+	}
+	p, err := packetOf(pm, nsp)
+	if err != nil {
+		a.logBad("broadcast", err)
+		return
+	}
+	a.LocalAdapter.Broadcast(context.Background(), p, optsOf(om), nil)
+}

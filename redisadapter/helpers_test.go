@@ -1,0 +1,205 @@
+package redisadapter_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/pierhq/pier/internal/redistest"
+	"github.com/pierhq/pier/internal/wiretest"
+	"github.com/pierhq/pier/redisadapter"
+	"github.com/pierhq/pier/socketio"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// keyFor gives each test its own channel prefix on the shared redis-server.
+func keyFor(t *testing.T) string {
+	return "t-" + strings.NewReplacer("/", "-", " ", "_").Replace(t.Name())
+}
+
+// node is a Socket.IO server with the Redis adapter, its own Redis client
+// and an httptest server. Clients pass {"rooms":[...],"data":...} as auth
+// to join rooms and set their data at connection.
+type node struct {
+	name string
+	srv  *socketio.Server
+	http *httptest.Server
+	rdb  *redis.Client
+	url  string
+}
+
+func newNode(t *testing.T, addr, key, name string, tweak func(*redisadapter.Options)) *node {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	o := &redisadapter.Options{Key: key, RequestsTimeout: 2 * time.Second, Logger: quiet}
+	if tweak != nil {
+		tweak(o)
+	}
+	srv, err := socketio.NewServer(&socketio.Options{Adapter: redisadapter.New(rdb, o), Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &node{name: name, srv: srv, rdb: rdb}
+	for _, nsp := range []*socketio.Namespace{srv.Of("/"), srv.Of("/chat")} {
+		nsp.OnConnection(func(s *socketio.Socket) {
+			var auth struct {
+				Rooms []string        `json:"rooms"`
+				Data  json.RawMessage `json:"data"`
+			}
+			s.Handshake().DecodeAuth(&auth)
+			for _, r := range auth.Rooms {
+				s.Join(socketio.Room(r))
+			}
+			if auth.Data != nil {
+				s.SetData(auth.Data)
+			}
+			s.On("echo", func(s *socketio.Socket, e *socketio.Event) { e.Ack(e.Values()...) })
+		})
+	}
+	n.http = httptest.NewServer(srv)
+	n.url = n.http.URL
+	t.Cleanup(n.close)
+	return n
+}
+
+func (n *node) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	n.srv.Shutdown(ctx)
+	n.http.Close()
+	n.rdb.Close()
+}
+
+func (n *node) adapter(nsp string) *redisadapter.Adapter {
+	return n.srv.Of(nsp).Adapter().(*redisadapter.Adapter)
+}
+
+// client is a raw Socket.IO v5 client over websocket.
+type client struct {
+	t   *testing.T
+	c   *wiretest.Conn
+	sid string
+	nsp string
+}
+
+func dial(t *testing.T, n *node, nsp string, auth string) *client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := wiretest.Dial(ctx, n.url, "/socket.io/", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	prefix := "40"
+	if nsp != "/" {
+		prefix += nsp + ","
+	}
+	if err := c.Send(prefix + auth); err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.Read(5 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(p, prefix) {
+		t.Fatalf("connect answered %q", p)
+	}
+	var v struct{ Sid string }
+	if err := json.Unmarshal([]byte(p[len(prefix):]), &v); err != nil {
+		t.Fatalf("connect answered %q: %v", p, err)
+	}
+	return &client{t: t, c: c, sid: v.Sid, nsp: nsp}
+}
+
+// read returns the next packet, failing the test after timeout.
+func (c *client) read(timeout time.Duration) string {
+	c.t.Helper()
+	p, err := c.c.Read(timeout)
+	if err != nil {
+		c.t.Fatalf("client %s: read: %v", c.sid, err)
+	}
+	return p
+}
+
+// expect reads the next packet and checks it is want.
+func (c *client) expect(want string) {
+	c.t.Helper()
+	if got := c.read(5 * time.Second); got != want {
+		c.t.Fatalf("client %s: got %q, want %q", c.sid, got, want)
+	}
+}
+
+// eventually polls cond until it holds or 5s pass.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func sharedAddr(t *testing.T) string { return redistest.Shared(t).Addr() }
+
+// sniffer records every message published under a key prefix (PSUBSCRIBE,
+// so it does not change the server count).
+type sniffer struct {
+	ps  *redis.PubSub
+	mu  sync.Mutex
+	got []*redis.Message
+}
+
+func sniff(t *testing.T, addr, key string) *sniffer {
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	ps := rdb.PSubscribe(context.Background(), key+"*")
+	if _, err := ps.Receive(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s := &sniffer{ps: ps}
+	ch := ps.Channel()
+	go func() {
+		for m := range ch {
+			s.mu.Lock()
+			s.got = append(s.got, m)
+			s.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { ps.Close(); rdb.Close() })
+	return s
+}
+
+// wait returns the first message on channel accepted by match.
+func (s *sniffer) wait(t *testing.T, channel string, match func(payload string) bool) string {
+	t.Helper()
+	var out string
+	eventually(t, "a message on "+channel, func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for _, m := range s.got {
+			if m.Channel == channel && (match == nil || match(m.Payload)) {
+				out = m.Payload
+				return true
+			}
+		}
+		return false
+	})
+	return out
+}
