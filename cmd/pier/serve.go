@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"net/http"
+	"os"
 
 	"github.com/pierhq/pier/socketio"
 )
@@ -51,6 +53,7 @@ func newDefaultApp(opts *socketio.Options) (*socketio.Server, error) {
 
 func runServe(args []string) error {
 	fs, addr, level := flags("pier", ":1337")
+	redisURL := fs.String("redis", os.Getenv("REDIS_URL"), "Redis URL (redis://host:port/db) for the adapter and the sessions; default $REDIS_URL, or in memory")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -58,7 +61,12 @@ func runServe(args []string) error {
 	if err != nil {
 		return err
 	}
-	io, err := newDefaultApp(&socketio.Options{Logger: log})
+	be, err := newBackend(context.Background(), *redisURL, log)
+	if err != nil {
+		return err
+	}
+	defer be.close()
+	io, err := newDefaultApp(&socketio.Options{Logger: log, Adapter: be.adapter})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/pierhq/pier/redisadapter"
+	"github.com/pierhq/pier/session"
+	"github.com/pierhq/pier/session/redisstore"
+	"github.com/pierhq/pier/socketio"
+)
+
+// backend is where Pier keeps its shared state: in memory by default, or
+// in Redis when a Redis URL is given, so that several Pier (and Node)
+// servers share rooms, broadcasts and sessions.
+type backend struct {
+	adapter  socketio.AdapterFactory // nil: in-memory
+	sessions session.Store
+	close    func() error
+}
+
+// newBackend builds the backend for redisURL ("" for in memory).
+func newBackend(ctx context.Context, redisURL string, log *slog.Logger) (*backend, error) {
+	if redisURL == "" {
+		mem := session.NewMemoryStore(nil)
+		return &backend{sessions: mem, close: func() error { mem.Close(); return nil }}, nil
+	}
+	opt, err := redis.ParseURL(redisURL)
+	if err != nil {
+		return nil, fmt.Errorf("redis URL: %w", err)
+	}
+	rdb := redis.NewClient(opt)
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		rdb.Close()
+		return nil, fmt.Errorf("redis %s: %w", opt.Addr, err)
+	}
+	log.Info("pier: using Redis for the adapter and the sessions", "addr", opt.Addr)
+	return &backend{
+		adapter:  redisadapter.New(rdb, &redisadapter.Options{Logger: log}),
+		sessions: redisstore.New(rdb, nil),
+		close:    rdb.Close,
+	}, nil
+}
+
+// sessionSecrets returns the session secrets from PIER_SESSION_SECRET
+// (comma-free, the first signs), or a random one for this process only.
+func sessionSecrets(log *slog.Logger) []string {
+	if s := os.Getenv("PIER_SESSION_SECRET"); s != "" {
+		return []string{s}
+	}
+	var b [32]byte
+	rand.Read(b[:])
+	log.Warn("pier: PIER_SESSION_SECRET is not set: sessions are signed with a random secret and end with this process")
+	return []string{hex.EncodeToString(b[:])}
+}
