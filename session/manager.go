@@ -174,6 +174,13 @@ func FromContext(ctx context.Context) *Session {
 	return s
 }
 
+// NewContext returns a context carrying s, which FromContext returns: for
+// code that loads a session outside Middleware (a socket's afterDisconnect,
+// say) and calls handlers that look for it there.
+func NewContext(ctx context.Context, s *Session) context.Context {
+	return context.WithValue(ctx, sessionKey, s)
+}
+
 // WithoutSession returns a context with which Middleware neither loads nor
 // saves a session, and FromContext returns nil: for requests that must not
 // touch the session, such as Sails' virtual requests with a "nosession"
