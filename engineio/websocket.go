@@ -55,7 +55,9 @@ type wsConn struct {
 }
 
 func (s *Server) acceptWebSocket(w http.ResponseWriter, r *http.Request) (*wsConn, error) {
-	u := ws.HTTPUpgrader{Timeout: 10 * time.Second}
+	// Headers set by middleware around the server (CORS, say) go on the
+	// 101 too.
+	u := ws.HTTPUpgrader{Timeout: 10 * time.Second, Header: w.Header().Clone()}
 	var ext *wsflate.Extension
 	if s.opts.PerMessageDeflate {
 		// No context takeover either way: each message is compressed on

@@ -42,7 +42,9 @@ type Event struct {
 func (e *Event) WantsAck() bool { return e.ack }
 
 // Ack sends the acknowledgement the client asked for, with args. It does
-// nothing when no ack was asked for or one was already sent.
+// nothing when no ack was asked for or one was already sent. It may be
+// called after the handler has returned, from another goroutine (a slow
+// reply computed in the background), but not concurrently with itself.
 func (e *Event) Ack(args ...any) error {
 	if !e.ack || e.acked {
 		return nil
