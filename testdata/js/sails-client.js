@@ -329,6 +329,16 @@ const SCENARIOS = {
     s.disconnect();
   },
 
+  // Sessions: the Go handler counts visits in the session, which the
+  // socket names with --cookie (a session made over HTTP) or with the
+  // cookie the server made when it connected.
+  async session() {
+    const s = await connect(0);
+    await req(s, 'v1', { method: 'get', url: '/session/visit' });
+    await req(s, 'v2', { method: 'get', url: '/session/visit' });
+    s.disconnect();
+  },
+
   // Options.Timeout.
   async timeout() {
     const s = await connect(0);
