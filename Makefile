@@ -4,11 +4,18 @@ GO        ?= go
 FUZZTIME  ?= 8s
 ARGS      ?=
 
-.PHONY: run build test deps vet unit fuzz conformance bench clean
+.PHONY: run demo-deps build test deps vet unit fuzz conformance bench clean
 
-## run: serve Pier on :1337 with its embedded defaults (ARGS="-addr host:port" to change)
-run:
+## run: serve Pier on :1337 with its embedded defaults (ARGS="-addr host:port" to change).
+## The demo page loads the pinned sails.io.js bundle, installed with npm first
+## (Pier serves without it if npm is missing).
+run: demo-deps
 	$(GO) run ./cmd/pier $(ARGS)
+
+demo-deps:
+	@test -f testdata/js/node_modules/sails.io.js/dist/sails.io.js || \
+	  (cd testdata/js && npm ci --no-audit --no-fund --loglevel=error) || \
+	  echo "npm ci failed: the demo page will not find sails.io.js (Pier still serves)"
 
 build:
 	$(GO) build -o bin/pier ./cmd/pier

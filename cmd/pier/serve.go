@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
-	"net/http"
 	"os"
 
+	"github.com/pierhq/pier/session"
 	"github.com/pierhq/pier/socketio"
 )
 
@@ -54,6 +54,7 @@ func newDefaultApp(opts *socketio.Options) (*socketio.Server, error) {
 func runServe(args []string) error {
 	fs, addr, level := flags("pier", ":1337")
 	redisURL := fs.String("redis", os.Getenv("REDIS_URL"), "Redis URL (redis://host:port/db) for the adapter and the sessions; default $REDIS_URL, or in memory")
+	sailsJS := fs.String("sails-js", "testdata/js/node_modules/sails.io.js/dist/sails.io.js", "the sails.io.js browser bundle the demo page loads")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -70,15 +71,13 @@ func runServe(args []string) error {
 	if err != nil {
 		return err
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/socket.io/", io)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/" {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Write([]byte("Pier is running. Socket.IO clients connect to /socket.io/.\n"))
-	})
-	return serve(*addr, mux, log, io)
+	sessions, err := session.New(be.sessions, &session.Options{Secrets: sessionSecrets(log), Logger: log})
+	if err != nil {
+		return err
+	}
+	h, err := newDemo(io, sessions, *sailsJS, log)
+	if err != nil {
+		return err
+	}
+	return serve(*addr, h, log, io)
 }
