@@ -176,7 +176,4 @@
 //     New since they can never match.
 //   - The client's per-request Host and forwarding headers are ignored
 //     (Sails takes Host from the payload).
-//   - The 101 of an allowed websocket upgrade lacks
-//     Access-Control-Allow-Origin (the engine writes it; browsers do not
-//     check it); polling responses have it.
 package sailsbridge
