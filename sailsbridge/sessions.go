@@ -2,6 +2,7 @@ package sailsbridge
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 
 	"github.com/pierhq/pier/session"
@@ -20,7 +21,13 @@ type managerSessions struct{ m *session.Manager }
 
 func (p managerSessions) Connect(s *socketio.Socket, hs *http.Request) string {
 	sess, err := p.m.FromRequest(hs)
-	if err != nil || !sess.IsNew() {
+	if err != nil {
+		return ""
+	}
+	if !sess.IsNew() {
+		if id, ok := passportUser(sess); ok {
+			s.Join(UserRoom(id))
+		}
 		return ""
 	}
 	if sess.Save(s.Context()) != nil {
@@ -60,4 +67,44 @@ func SessionMiddleware(m *session.Manager, h http.Handler) http.Handler {
 		}
 		inner.ServeHTTP(w, r)
 	})
+}
+
+// UserRoom is the room of the sockets whose session belongs to a
+// passport user: Sessions joins a socket to it when the session it
+// connects with has session.passport.user (the user id as text: a number
+// in the session gives its decimal form). A login that happens after the
+// socket connected joins it with JoinUser.
+func UserRoom(userID string) socketio.Room { return socketio.Room("user:" + userID) }
+
+// JoinUser joins the socket behind a virtual request (if r is one) to its
+// user's room: call it from a login handler.
+func JoinUser(r *http.Request, userID string) {
+	if s := FromContext(r.Context()); s != nil {
+		s.Join(UserRoom(userID))
+	}
+}
+
+// UserSockets lists a user's sockets in ns, on every server of the
+// cluster (passport.socketio's filterSocketsByUser).
+func UserSockets(ctx context.Context, ns *socketio.Namespace, userID string) ([]*socketio.RemoteSocket, error) {
+	return ns.In(UserRoom(userID)).FetchSockets(ctx)
+}
+
+// DisconnectUser closes every connection of a user in ns, on every server
+// of the cluster: log out everywhere, after destroying the session.
+func DisconnectUser(ctx context.Context, ns *socketio.Namespace, userID string) error {
+	return ns.In(UserRoom(userID)).DisconnectSockets(ctx, true)
+}
+
+// passportUser returns session.passport.user as text.
+func passportUser(s *session.Session) (string, bool) {
+	var raw json.RawMessage
+	if ok, err := s.PassportUser(&raw); !ok || err != nil {
+		return "", false
+	}
+	var str string
+	if json.Unmarshal(raw, &str) == nil {
+		return str, str != ""
+	}
+	return string(raw), len(raw) > 0 // a number, as its JSON text
 }

@@ -1,7 +1,10 @@
 package sailsbridge_test
 
 import (
+	"time"
+
 	"context"
+	"github.com/pierhq/pier/internal/jstest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -21,6 +24,7 @@ import (
 type sessionApp struct {
 	testApp
 	m         *session.Manager
+	io        *socketio.Server
 	mu        sync.Mutex
 	afterUser string
 	afterN    float64
@@ -37,7 +41,9 @@ func newSessionApp(t *testing.T) *sessionApp {
 	a := &sessionApp{m: m, after: make(chan struct{}, 1)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/login", func(w http.ResponseWriter, r *http.Request) {
-		session.FromContext(r.Context()).Set("user", "alice")
+		s := session.FromContext(r.Context())
+		s.Set("user", "alice")
+		s.Set("passport", map[string]any{"user": 42})
 		w.Write([]byte("ok"))
 	})
 	mux.HandleFunc("/session/visit", func(w http.ResponseWriter, r *http.Request) {
@@ -72,6 +78,7 @@ func newSessionApp(t *testing.T) *sessionApp {
 	if err != nil {
 		t.Fatal(err)
 	}
+	a.io = io
 	bridge.Attach(io.Of("/"))
 	root := http.NewServeMux()
 	root.Handle("/socket.io/", bridge.Guard(io))
@@ -138,6 +145,67 @@ func TestSessionsCookieless(t *testing.T) {
 		if body["visits"] != want {
 			t.Errorf("%s = %v, want %v visits", name, rs[name].Body, want)
 		}
+	}
+	<-a.after
+}
+
+func login(t *testing.T, url string) string {
+	t.Helper()
+	res, err := http.Get(url + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	for _, c := range res.Cookies() {
+		if c.Name == session.DefaultCookieName {
+			return c.Name + "=" + c.Value
+		}
+	}
+	t.Fatal("no session cookie from /login")
+	return ""
+}
+
+// TestUserSockets: a socket whose session has a passport user is in the
+// user's room, UserSockets finds it and DisconnectUser kicks it.
+func TestUserSockets(t *testing.T) {
+	t.Parallel()
+	a := newSessionApp(t)
+	cookie := login(t, a.url)
+	type result struct {
+		events []jstest.Event
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		events, err := jstest.Run(ctx, t, "sails-client.js", "--url", a.url, "--scenario", "kicked", "--cookie", cookie)
+		done <- result{events, err}
+	}()
+	ctx := context.Background()
+	ns := a.io.Of("/")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		socks, err := sailsbridge.UserSockets(ctx, ns, "42")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(socks) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("UserSockets = %d sockets, want 1", len(socks))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if socks, _ := sailsbridge.UserSockets(ctx, ns, "43"); len(socks) != 0 {
+		t.Fatalf("another user has %d sockets", len(socks))
+	}
+	if err := sailsbridge.DisconnectUser(ctx, ns, "42"); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-done; r.err != nil || len(jstest.Filter(r.events, "kicked")) != 1 {
+		t.Fatalf("the client was not disconnected: %v %v", r.events, r.err)
 	}
 	<-a.after
 }

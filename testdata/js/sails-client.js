@@ -339,6 +339,12 @@ const SCENARIOS = {
     s.disconnect();
   },
 
+  // Stays connected until the server disconnects it (DisconnectUser).
+  async kicked() {
+    const s = await connect(0);
+    await new Promise((resolve) => s.on('disconnect', () => { out({ event: 'kicked' }); resolve(); }));
+  },
+
   // Options.Timeout.
   async timeout() {
     const s = await connect(0);
