@@ -237,43 +237,34 @@ func (a Args) placeholderOf(v map[string]any) (int, bool) {
 	return int(f), true
 }
 
-// substitute replaces placeholders in v by their attachments. The depth is
-// bounded by the decoder's nesting limit; maxEncodeDepth guards it again.
+// substitute replaces placeholders in v by their attachments, as []byte.
 func (a Args) substitute(v any, depth int) any {
-	if depth > maxEncodeDepth {
-		return v
-	}
-	switch t := v.(type) {
-	case map[string]any:
-		if n, ok := a.placeholderOf(t); ok {
-			return a.atts[n]
-		}
-		for k, e := range t {
-			t[k] = a.substitute(e, depth+1)
-		}
-	case []any:
-		for i, e := range t {
-			t[i] = a.substitute(e, depth+1)
-		}
-	}
-	return v
+	return a.walk(v, depth, func(b []byte) any { return b })
 }
 
+// substituteBase64 replaces placeholders in v by their attachments as
+// base64 text, which encoding/json decodes into []byte fields.
 func (a Args) substituteBase64(v any, depth int) any {
+	return a.walk(v, depth, func(b []byte) any { return base64.StdEncoding.EncodeToString(b) })
+}
+
+// walk replaces each placeholder in v by leaf(attachment). The depth is
+// bounded by the decoder's nesting limit; maxEncodeDepth guards it again.
+func (a Args) walk(v any, depth int, leaf func([]byte) any) any {
 	if depth > maxEncodeDepth {
 		return v
 	}
 	switch t := v.(type) {
 	case map[string]any:
 		if n, ok := a.placeholderOf(t); ok {
-			return base64.StdEncoding.EncodeToString(a.atts[n])
+			return leaf(a.atts[n])
 		}
 		for k, e := range t {
-			t[k] = a.substituteBase64(e, depth+1)
+			t[k] = a.walk(e, depth+1, leaf)
 		}
 	case []any:
 		for i, e := range t {
-			t[i] = a.substituteBase64(e, depth+1)
+			t[i] = a.walk(e, depth+1, leaf)
 		}
 	}
 	return v

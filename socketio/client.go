@@ -65,12 +65,18 @@ func (c *client) enqueue(fn func()) {
 		}
 		c.qmu.Lock()
 	}
+	c.pushLocked(fn)
+	c.qmu.Unlock()
+}
+
+// pushLocked queues fn and starts the drain goroutine if none runs. c.qmu
+// is held.
+func (c *client) pushLocked(fn func()) {
 	c.queue = append(c.queue, fn)
 	if !c.running {
 		c.running = true
 		go c.drain()
 	}
-	c.qmu.Unlock()
 }
 
 func (c *client) drain() {
@@ -333,11 +339,7 @@ func (c *client) onClose(cause error) {
 // enqueueAlways queues fn even when the queue is full.
 func (c *client) enqueueAlways(fn func()) {
 	c.qmu.Lock()
-	c.queue = append(c.queue, fn)
-	if !c.running {
-		c.running = true
-		go c.drain()
-	}
+	c.pushLocked(fn)
 	c.qmu.Unlock()
 }
 

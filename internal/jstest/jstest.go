@@ -118,8 +118,7 @@ func Dir(t testing.TB) string {
 }
 
 var (
-	installMu   sync.Mutex
-	installDone bool
+	installMu sync.Mutex
 )
 
 // Install makes sure testdata/js/node_modules matches package-lock.json,
@@ -127,67 +126,7 @@ var (
 // (or, when an install is needed, npm) is missing or the install fails.
 func Install(t testing.TB) {
 	t.Helper()
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Fatalf("jstest: node is not on PATH (%v); the JavaScript interop tests need Node.js 20+ and npm installed", err)
-	}
-	installMu.Lock()
-	defer installMu.Unlock()
-	if installDone {
-		return
-	}
-	dir := Dir(t)
-	want, err := markerContent(dir)
-	if err != nil {
-		t.Fatalf("jstest: %v", err)
-	}
-	if installed(dir, want) {
-		installDone = true
-		return
-	}
-
-	unlock, err := lockFile(filepath.Join(dir, installLock))
-	if err != nil {
-		t.Fatalf("jstest: locking %s: %v", filepath.Join(dir, installLock), err)
-	}
-	defer unlock()
-	// Another test binary may have installed while we waited for the lock.
-	if installed(dir, want) {
-		installDone = true
-		return
-	}
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		t.Fatalf("jstest: npm is not on PATH (%v); it is needed to install testdata/js/node_modules", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), npmTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund")
-	cmd.Dir = dir
-	cmd.WaitDelay = waitDelay
-	start := time.Now()
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("jstest: npm ci in %s: %v\n%s", dir, err, out)
-	}
-	t.Logf("jstest: npm ci in %s took %v", dir, time.Since(start).Round(time.Millisecond))
-	// npm ci wrote node_modules/.package-lock.json; record it with the lock.
-	want, err = markerContent(dir)
-	if err != nil {
-		t.Fatalf("jstest: %v", err)
-	}
-	hidden, err := fileHash(filepath.Join(dir, "node_modules", hiddenLock))
-	if err != nil {
-		t.Fatalf("jstest: after npm ci: %v", err)
-	}
-	marker := filepath.Join(dir, "node_modules", markerName)
-	tmp := marker + ".tmp"
-	if err := os.WriteFile(tmp, []byte(want+"\nnode_modules/"+hiddenLock+" "+hidden+"\n"), 0o644); err != nil {
-		t.Fatalf("jstest: writing install marker: %v", err)
-	}
-	if err := os.Rename(tmp, marker); err != nil {
-		t.Fatalf("jstest: writing install marker: %v", err)
-	}
-	installDone = true
+	InstallDir(t, Dir(t))
 }
 
 // markerContent is the first line of the install marker: the hash of
