@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/pierhq/pier/internal/jsonstr"
 )
 
 // Cookie is the session cookie's settings as express-session keeps them in
@@ -275,7 +277,4 @@ func marshal(v any) (json.RawMessage, error) {
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
 
-func appendJSONString(b []byte, s string) []byte {
-	raw, _ := marshal(s) // a string always encodes
-	return append(b, raw...)
-}
+func appendJSONString(b []byte, s string) []byte { return jsonstr.Append(b, s) }

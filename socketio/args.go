@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+
+	"github.com/pierhq/pier/internal/jsonstr"
 )
 
 // maxEncodeDepth bounds the nesting of []any and map[string]any values
@@ -85,18 +87,7 @@ func appendArgs(dst []byte, atts *[][]byte, v any, depth int) ([]byte, error) {
 	return append(dst, b...), nil
 }
 
-func appendJSONString(dst []byte, s string) []byte {
-	// Fast path for the common case: ASCII without characters to escape.
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x7f || c == '<' || c == '>' || c == '&' {
-			b, _ := json.Marshal(s)
-			return append(dst, b...)
-		}
-	}
-	dst = append(dst, '"')
-	dst = append(dst, s...)
-	return append(dst, '"')
-}
+func appendJSONString(dst []byte, s string) []byte { return jsonstr.Append(dst, s) }
 
 // encodeEvent builds the payload of an EVENT: ["name", args...].
 func encodeEvent(event string, args []any) (data []byte, atts [][]byte, err error) {
