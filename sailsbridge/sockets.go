@@ -18,11 +18,27 @@ const DefaultEvent = "message"
 //
 // Concurrency: all methods may be called concurrently.
 type Sockets struct {
-	ns *socketio.Namespace
+	ns  *socketio.Namespace
+	bus RoomBus
 }
 
 // NewSockets returns the sails.sockets API of ns (Sails uses "/").
 func NewSockets(ns *socketio.Namespace) *Sockets { return &Sockets{ns: ns} }
+
+// RoomBus carries room operations to servers the adapter does not reach:
+// Node Sails servers listen for them on the Sails admin bus
+// (redisadapter.SailsBus implements it). Each call asks the other servers
+// to apply the operation to their own members of sourceRoom.
+type RoomBus interface {
+	PublishJoin(ctx context.Context, sourceRoom string, destRooms []string) error
+	PublishLeave(ctx context.Context, sourceRoom string, destRooms []string) error
+	PublishLeaveAll(ctx context.Context, sourceRoom string) error
+}
+
+// WithBus returns a copy of k that also publishes its room operations
+// (Join, Leave, AddRoomMembersToRooms, RemoveRoomMembersFromRooms,
+// LeaveAll) on bus, as Sails servers do on their admin bus.
+func (k *Sockets) WithBus(bus RoomBus) *Sockets { return &Sockets{ns: k.ns, bus: bus} }
 
 // Namespace returns the namespace.
 func (k *Sockets) Namespace() *socketio.Namespace { return k.ns }
@@ -39,6 +55,11 @@ func (k *Sockets) Join(ctx context.Context, id, room string) error {
 		s.Join(socketio.Room(room))
 		return nil
 	}
+	if k.bus != nil {
+		if err := k.bus.PublishJoin(ctx, id, []string{room}); err != nil {
+			return err
+		}
+	}
 	return k.ns.To(socketio.Room(id)).SocketsJoin(ctx, socketio.Room(room))
 }
 
@@ -47,6 +68,11 @@ func (k *Sockets) Leave(ctx context.Context, id, room string) error {
 	if s := k.ns.Socket(id); s != nil {
 		s.Leave(socketio.Room(room))
 		return nil
+	}
+	if k.bus != nil {
+		if err := k.bus.PublishLeave(ctx, id, []string{room}); err != nil {
+			return err
+		}
 	}
 	return k.ns.To(socketio.Room(id)).SocketsLeave(ctx, socketio.Room(room))
 }
@@ -80,6 +106,11 @@ func (k *Sockets) AddRoomMembersToRooms(ctx context.Context, src string, dests .
 	if len(dests) == 0 {
 		return nil
 	}
+	if k.bus != nil {
+		if err := k.bus.PublishJoin(ctx, src, dests); err != nil {
+			return err
+		}
+	}
 	return k.ns.In(socketio.Room(src)).SocketsJoin(ctx, toRooms(dests)...)
 }
 
@@ -89,12 +120,22 @@ func (k *Sockets) RemoveRoomMembersFromRooms(ctx context.Context, src string, de
 	if len(dests) == 0 {
 		return nil
 	}
+	if k.bus != nil {
+		if err := k.bus.PublishLeave(ctx, src, dests); err != nil {
+			return err
+		}
+	}
 	return k.ns.In(socketio.Room(src)).SocketsLeave(ctx, toRooms(dests)...)
 }
 
 // LeaveAll makes every member of src, on every server, leave all its
 // rooms, src included, except its own id room (sails.sockets.leaveAll).
 func (k *Sockets) LeaveAll(ctx context.Context, src string) error {
+	if k.bus != nil {
+		if err := k.bus.PublishLeaveAll(ctx, src); err != nil {
+			return err
+		}
+	}
 	members, err := k.ns.In(socketio.Room(src)).FetchSockets(ctx)
 	if err != nil {
 		return err

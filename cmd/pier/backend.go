@@ -22,6 +22,7 @@ import (
 type backend struct {
 	adapter  socketio.AdapterFactory // nil: in-memory
 	sessions session.Store
+	rdb      redis.UniversalClient // nil: in-memory
 	close    func() error
 }
 
@@ -44,6 +45,7 @@ func newBackend(ctx context.Context, redisURL string, log *slog.Logger) (*backen
 	return &backend{
 		adapter:  redisadapter.New(rdb, &redisadapter.Options{Logger: log}),
 		sessions: redisstore.New(rdb, nil),
+		rdb:      rdb,
 		close:    rdb.Close,
 	}, nil
 }

@@ -19,10 +19,14 @@ var indexHTML []byte
 // newDemo returns the demo application of `pier`: a few Go HTTP handlers
 // that serve both plain HTTP and the sails.io.js virtual requests of
 // sockets (through the Sails bridge attached to io's "/" namespace), with
-// one session for both, and the page at "/" that uses them. sailsJS is
-// the path of the sails.io.js browser bundle.
-func newDemo(io *socketio.Server, m *session.Manager, sailsJS string, log *slog.Logger) (http.Handler, error) {
+// one session for both, and the page at "/" that uses them. bus, when not
+// nil, carries room operations to Node Sails servers; sailsJS is the path
+// of the sails.io.js browser bundle.
+func newDemo(io *socketio.Server, m *session.Manager, bus sailsbridge.RoomBus, sailsJS string, log *slog.Logger) (http.Handler, error) {
 	socks := sailsbridge.NewSockets(io.Of("/"))
+	if bus != nil {
+		socks = socks.WithBus(bus)
+	}
 	api := http.NewServeMux()
 	api.HandleFunc("GET /api/hello", func(w http.ResponseWriter, r *http.Request) {
 		s := session.FromContext(r.Context())

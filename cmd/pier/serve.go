@@ -4,6 +4,8 @@ import (
 	"context"
 	"os"
 
+	"github.com/pierhq/pier/redisadapter"
+	"github.com/pierhq/pier/sailsbridge"
 	"github.com/pierhq/pier/session"
 	"github.com/pierhq/pier/socketio"
 )
@@ -75,7 +77,17 @@ func runServe(args []string) error {
 	if err != nil {
 		return err
 	}
-	h, err := newDemo(io, sessions, *sailsJS, log)
+	var bus sailsbridge.RoomBus
+	if be.rdb != nil {
+		// Sails servers sharing the Redis hear our room operations too.
+		sb, err := redisadapter.NewSailsBus(context.Background(), be.rdb, io.Of("/"), &redisadapter.SailsBusOptions{Logger: log})
+		if err != nil {
+			return err
+		}
+		defer sb.Close()
+		bus = sb
+	}
+	h, err := newDemo(io, sessions, bus, *sailsJS, log)
 	if err != nil {
 		return err
 	}
