@@ -154,6 +154,22 @@ func (f *firstErr) set(err error) {
 }
 
 // latencies merges per-worker samples (ns) and returns p50 and p99 in µs.
+// roundTrips closes the window w of a closed-loop scenario and records its
+// round trips: rate, p50, p99 and server CPU per round trip.
+func roundTrips(w *window, r *result, lat [][]int64) error {
+	n, p50, p99 := latencies(lat)
+	if n == 0 {
+		return errors.New("no round trip completed")
+	}
+	w.finish(r)
+	r.add("rt_per_s", "round trips/s", float64(n)/w.duration.Seconds(), false)
+	r.add("p50_us", "p50 µs", p50, true)
+	r.add("p99_us", "p99 µs", p99, true)
+	r.add("cpu_us_per_rt", "server CPU µs/round trip", 1e6*w.serverCPU()/float64(n), true)
+	r.info("round_trips", n)
+	return nil
+}
+
 func latencies(per [][]int64) (n int, p50, p99 float64) {
 	var all []int64
 	for _, l := range per {
@@ -406,16 +422,9 @@ func runWSEcho(ctx context.Context, e *env, clients, protocol int) (*result, err
 		return nil, err
 	}
 	wg.Wait()
-	n, p50, p99 := latencies(lat)
-	if n == 0 {
-		return nil, errors.New("no round trip completed")
+	if err := roundTrips(w, r, lat); err != nil {
+		return nil, err
 	}
-	w.finish(r)
-	r.add("rt_per_s", "round trips/s", float64(n)/w.duration.Seconds(), false)
-	r.add("p50_us", "p50 µs", p50, true)
-	r.add("p99_us", "p99 µs", p99, true)
-	r.add("cpu_us_per_rt", "server CPU µs/round trip", 1e6*w.serverCPU()/float64(n), true)
-	r.info("round_trips", n)
 	r.info("server_cpu_cores", w.serverCPU()/w.duration.Seconds())
 	return r, nil
 }
@@ -688,16 +697,9 @@ func runPollingEcho(ctx context.Context, e *env, clients int) (*result, error) {
 		return nil, err
 	}
 	wg.Wait()
-	n, p50, p99 := latencies(lat)
-	if n == 0 {
-		return nil, errors.New("no round trip completed")
+	if err := roundTrips(w, r, lat); err != nil {
+		return nil, err
 	}
-	w.finish(r)
-	r.add("rt_per_s", "round trips/s", float64(n)/w.duration.Seconds(), false)
-	r.add("p50_us", "p50 µs", p50, true)
-	r.add("p99_us", "p99 µs", p99, true)
-	r.add("cpu_us_per_rt", "server CPU µs/round trip", 1e6*w.serverCPU()/float64(n), true)
-	r.info("round_trips", n)
 	r.info("requests_per_round_trip", 2)
 	return r, nil
 }

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -11,12 +9,11 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
-	"os/signal"
 	"runtime"
-	"syscall"
 	"time"
 
 	"github.com/pierhq/pier/engineio"
+	"github.com/pierhq/pier/internal/httpserve"
 	"github.com/pierhq/pier/socketio"
 )
 
@@ -30,9 +27,7 @@ const exitModeUnavailable = 3
 // the same modes with the same behaviour.
 type pierMode func(log *slog.Logger) (http.Handler, shutdowner, error)
 
-type shutdowner interface {
-	Shutdown(ctx context.Context) error
-}
+type shutdowner = httpserve.Shutdowner
 
 // pierModes lists the modes serve-pier serves: "eio" (Engine.IO echo) and
 // "sio", the Socket.IO fixture of testdata/bench/server.js (events "echo"
@@ -144,32 +139,10 @@ func runServePier(args []string) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
 	json.NewEncoder(os.Stdout).Encode(map[string]any{
 		"event": "listening", "addr": ln.Addr().String(), "mode": *mode, "pid": os.Getpid(),
 		"gomaxprocs": runtime.GOMAXPROCS(0), "nofile": nofile,
 		"versions": map[string]string{"go": runtime.Version()},
 	})
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	part.Shutdown(sctx)
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
-	return nil
+	return httpserve.Run(ln, h, log, 2*time.Second, part)
 }

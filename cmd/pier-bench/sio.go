@@ -154,16 +154,9 @@ func runSIOEchoAck(ctx context.Context, e *env, clients int) (*result, error) {
 		return nil, err
 	}
 	wg.Wait()
-	n, p50, p99 := latencies(lat)
-	if n == 0 {
-		return nil, errors.New("no round trip completed")
+	if err := roundTrips(w, r, lat); err != nil {
+		return nil, err
 	}
-	w.finish(r)
-	r.add("rt_per_s", "round trips/s", float64(n)/w.duration.Seconds(), false)
-	r.add("p50_us", "p50 µs", p50, true)
-	r.add("p99_us", "p99 µs", p99, true)
-	r.add("cpu_us_per_rt", "server CPU µs/round trip", 1e6*w.serverCPU()/float64(n), true)
-	r.info("round_trips", n)
 	return r, nil
 }
 

@@ -5,17 +5,15 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
+
+	"github.com/pierhq/pier/internal/httpserve"
 )
 
 func main() {
@@ -38,46 +36,17 @@ func main() {
 }
 
 // shutdowner is what a served component must do on exit.
-type shutdowner interface {
-	Shutdown(ctx context.Context) error
-}
+type shutdowner = httpserve.Shutdowner
 
-// serve runs h on addr until SIGINT or SIGTERM, then shuts down the HTTP
-// server and each component within grace.
+// serve runs h on addr until SIGINT or SIGTERM, then shuts down each
+// component and the HTTP server.
 func serve(addr string, h http.Handler, log *slog.Logger, parts ...shutdowner) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
 	log.Info("pier: listening", "addr", ln.Addr().String())
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-	}
-	log.Info("pier: shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for _, p := range parts {
-		if err := p.Shutdown(sctx); err != nil {
-			log.Warn("pier: shutdown", "err", err)
-		}
-	}
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return httpserve.Run(ln, h, log, 10*time.Second, parts...)
 }
 
 func newLogger(level string) (*slog.Logger, error) {
