@@ -21,7 +21,7 @@ import (
 // starts (other tests' leftovers) are ignored, and no other test of this
 // package runs meanwhile (parallel tests wait for the sequential ones).
 func TestNoGoroutineLeak(t *testing.T) {
-	ignore := goleak.IgnoreCurrent()
+	ignore := []goleak.Option{goleak.IgnoreCurrent()}
 
 	h := newRecHandler()
 	opts := &engineio.Options{
@@ -29,8 +29,10 @@ func TestNoGoroutineLeak(t *testing.T) {
 		PingTimeout:       300 * time.Millisecond,
 		UpgradeTimeout:    5 * time.Second,
 		MaxHTTPBufferSize: 10_000,
+		ParkIdleAfter:     5 * time.Millisecond, // idle websockets go through the poller
 		Logger:            quietLogger(),
 	}
+	parkedBefore := engineio.ParkedCount()
 	srv, err := engineio.NewServer(h, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -249,8 +251,12 @@ func TestNoGoroutineLeak(t *testing.T) {
 
 	// Wait (longer than goleak's own retries) for goroutines to end, then
 	// report those that did not.
-	eventually(5*time.Second, func() bool { return goleak.Find(ignore) == nil })
-	goleak.VerifyNone(t, ignore)
+	eventually(5*time.Second, func() bool { return goleak.Find(ignore...) == nil })
+	goleak.VerifyNone(t, ignore...)
+	// Every closed connection left the poller's table.
+	if !eventually(5*time.Second, func() bool { return engineio.ParkedCount() <= parkedBefore }) {
+		t.Errorf("%d connections still parked, %d before the test", engineio.ParkedCount(), parkedBefore)
+	}
 }
 
 // expectSkippingPings reads text frames until want, skipping server pings.

@@ -92,6 +92,17 @@ type Options struct {
 	// CPU on every poll for little gain on small payloads).
 	HTTPCompression bool
 
+	// ParkIdleAfter is how long a websocket waits for its next message on
+	// a goroutine of its own. After that it is parked: on Linux its socket
+	// is watched by one process-wide epoll set and it holds no goroutine
+	// and no buffer until data arrives, which is what keeps an idle
+	// connection at a few KB. A negative value never parks (elsewhere than
+	// Linux, and for connections that are not plain sockets, such as TLS
+	// served by net/http, connections are never parked). Default 1s: a
+	// connection quiet that long is most likely quiet until its next
+	// heartbeat, and parking or resuming one costs a few microseconds.
+	ParkIdleAfter time.Duration
+
 	// Logger receives session lifecycle and error logs at Debug and Warn
 	// levels. Default slog.Default().
 	Logger *slog.Logger
@@ -106,6 +117,7 @@ const (
 	DefaultMaxHTTPBufferSize  = 1_000_000
 	DefaultMaxBufferedPackets = 16384
 	DefaultMaxBufferedBytes   = 16 << 20
+	DefaultParkIdleAfter      = time.Second
 )
 
 // withDefaults returns a copy of o with every zero field set to its
@@ -129,6 +141,9 @@ func (o *Options) withDefaults() (*Options, error) {
 	}
 	if c.UpgradeTimeout <= 0 {
 		c.UpgradeTimeout = DefaultUpgradeTimeout
+	}
+	if c.ParkIdleAfter == 0 {
+		c.ParkIdleAfter = DefaultParkIdleAfter
 	}
 	if c.MaxHTTPBufferSize <= 0 {
 		c.MaxHTTPBufferSize = DefaultMaxHTTPBufferSize

@@ -270,7 +270,7 @@ func (s *Session) closeWith(reason string, err error, mode int) {
 		s.srv.remove(s)
 	}
 	if probe != nil && !finishUpgrade {
-		probe.conn.Close()
+		probe.close()
 	}
 	if ws != nil && mode != closeGraceful {
 		ws.closeWith(closeCode(s.cause))
@@ -294,7 +294,7 @@ func (s *Session) abortTransport() {
 	s.mu.Unlock()
 	for _, c := range []*wsConn{ws, probe} {
 		if c != nil {
-			c.conn.Close()
+			c.close()
 		}
 	}
 }

@@ -9,7 +9,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"sync"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -42,8 +44,13 @@ func (e *wsError) Error() string { return fmt.Sprintf("websocket: %s (close %d)"
 
 var errClientClosed = errors.New("websocket: closed by client")
 
+// errNotParked reports that a connection could not be parked (no poller,
+// or its socket is already closed); the caller keeps reading it.
+var errNotParked = errors.New("engineio: connection not parked")
+
 // wsConn is a server-side websocket connection. Reads happen on one
-// goroutine; writes are serialised by wmu.
+// goroutine at a time: the one serving it, or, once it is parked, the one
+// the poller starts when data arrives. Writes are serialised by wmu.
 type wsConn struct {
 	conn      net.Conn
 	br        frameReader
@@ -52,6 +59,14 @@ type wsConn struct {
 	wmu       sync.Mutex
 	closeOnce sync.Once
 	writeWait time.Duration
+
+	// Parking (see Options.ParkIdleAfter); poller is nil when c cannot
+	// be parked.
+	poller     *poller
+	rc         syscall.RawConn
+	fd         int32
+	registered bool     // in the poller's epoll set (reading goroutine only)
+	sess       *Session // whose read loop a wake-up resumes
 }
 
 func (s *Server) acceptWebSocket(w http.ResponseWriter, r *http.Request) (*wsConn, error) {
@@ -80,6 +95,9 @@ func (s *Server) acceptWebSocket(w http.ResponseWriter, r *http.Request) (*wsCon
 		writeWait: s.opts.PingInterval + s.opts.PingTimeout,
 	}
 	c.br.conn = conn
+	if s.opts.ParkIdleAfter > 0 {
+		c.setParkable()
+	}
 	if ext != nil {
 		_, c.deflate = ext.Accepted()
 	}
@@ -93,6 +111,37 @@ func (s *Server) acceptWebSocket(w http.ResponseWriter, r *http.Request) (*wsCon
 	return c, nil
 }
 
+// setParkable lets c be parked, if the process has a poller and c is a
+// plain socket.
+func (c *wsConn) setParkable() {
+	p := getPoller()
+	sc, ok := c.conn.(syscall.Conn)
+	if p == nil || !ok {
+		return
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return
+	}
+	fd := int32(-1)
+	if rc.Control(func(f uintptr) { fd = int32(f) }) != nil || fd < 0 {
+		return
+	}
+	c.poller, c.rc, c.fd = p, rc, fd
+}
+
+// resume starts a goroutine reading c; the poller calls it when a parked
+// connection has data.
+func (c *wsConn) resume() { go c.sess.serveWebSocket(c) }
+
+// close closes the connection at once.
+func (c *wsConn) close() {
+	if c.poller != nil {
+		c.poller.forget(c)
+	}
+	c.conn.Close()
+}
+
 // frameReader reads a websocket connection through a pooled buffer that it
 // holds only while frames are being read: between messages, with nothing
 // buffered, it gives the buffer back and waits on the connection directly.
@@ -100,6 +149,10 @@ type frameReader struct {
 	conn net.Conn
 	buf  []byte
 	r, w int
+	// idleDeadline: the read deadline was set to park an idle connection
+	// (waitMessage). A message that outlasts it is read to its end: the
+	// deadline is lifted rather than reported.
+	idleDeadline bool
 }
 
 const readBufSize = 4096
@@ -107,6 +160,8 @@ const readBufSize = 4096
 var readBufPool = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
 
 func getReadBuf() []byte { return *readBufPool.Get().(*[]byte) }
+
+func putReadBuf(b []byte) { readBufPool.Put(&b) }
 
 func (f *frameReader) Read(p []byte) (int, error) {
 	if f.r < f.w {
@@ -116,9 +171,9 @@ func (f *frameReader) Read(p []byte) (int, error) {
 	}
 	if f.buf == nil || len(p) >= readBufSize {
 		// Idle (waiting for the next message) or a large read: no buffer.
-		return f.conn.Read(p)
+		return f.connRead(p)
 	}
-	n, err := f.conn.Read(f.buf)
+	n, err := f.connRead(f.buf)
 	f.r, f.w = 0, n
 	if n > 0 {
 		m := copy(p, f.buf[:n])
@@ -127,6 +182,19 @@ func (f *frameReader) Read(p []byte) (int, error) {
 	}
 	return 0, err
 }
+
+func (f *frameReader) connRead(p []byte) (int, error) {
+	n, err := f.conn.Read(p)
+	if n == 0 && err != nil && f.idleDeadline && errors.Is(err, os.ErrDeadlineExceeded) {
+		f.idleDeadline = false
+		f.conn.SetReadDeadline(time.Time{})
+		return f.conn.Read(p)
+	}
+	return n, err
+}
+
+// buffered reports whether data of the connection is in the buffer.
+func (f *frameReader) buffered() bool { return f.r < f.w }
 
 // startMessage makes the reader buffer the rest of a message.
 func (f *frameReader) startMessage() {
@@ -141,7 +209,7 @@ func (f *frameReader) release() {
 	if f.buf != nil && f.r >= f.w {
 		b := f.buf
 		f.buf, f.r, f.w = nil, 0, 0
-		readBufPool.Put(&b)
+		putReadBuf(b)
 	}
 }
 
@@ -354,7 +422,7 @@ func (c *wsConn) closeWith(code int) {
 			return
 		}
 		if code == closePolicy {
-			c.conn.Close()
+			c.close()
 			return
 		}
 		go func() {
@@ -371,6 +439,9 @@ func (c *wsConn) writeCloseLocked(code int) {
 	hdr := appendFrameHeader(frame[:0], ws.OpClose, 2)
 	hdr = binary.BigEndian.AppendUint16(hdr, uint16(code))
 	c.conn.Write(hdr)
+	if c.poller != nil {
+		c.poller.forget(c)
+	}
 	go linger(c.conn)
 }
 
@@ -422,7 +493,7 @@ func (s *Session) flushWebSocket(c *wsConn) {
 		s.mu.Unlock()
 		if err := c.writePackets(batch, s.protocol); err != nil {
 			s.closeWith(ReasonTransportError, err, closeAbort)
-			c.conn.Close()
+			c.close()
 			s.srv.remove(s)
 			return
 		}
@@ -440,8 +511,21 @@ func (s *Session) flushWebSocket(c *wsConn) {
 //
 // Every way out of the loop closes the session, which closes c (after a
 // close frame, and after the outbox for a graceful close).
+//
+// An idle connection is parked (waitMessage): the loop returns and the
+// poller starts it again on a new goroutine when data arrives.
 func (s *Session) serveWebSocket(c *wsConn) {
 	for {
+		if !c.br.buffered() {
+			err := s.waitMessage(c)
+			if err == errParked {
+				return
+			}
+			if err != nil {
+				s.onWebSocketError(err)
+				return
+			}
+		}
 		text, data, err := c.readMessage()
 		if err != nil {
 			s.onWebSocketError(err)
@@ -461,6 +545,53 @@ func (s *Session) serveWebSocket(c *wsConn) {
 			return
 		}
 	}
+}
+
+// errParked: waitMessage handed the connection to the poller.
+var errParked = errors.New("engineio: parked")
+
+// waitMessage waits up to ParkIdleAfter for the next message of c, with
+// the first bytes read into the frame buffer; when none comes it parks c
+// and returns errParked, after which c belongs to the poller. Without a
+// poller it returns at once and the read blocks as usual.
+func (s *Session) waitMessage(c *wsConn) error {
+	if c.poller == nil {
+		return nil
+	}
+	c.sess = s
+	c.conn.SetReadDeadline(time.Now().Add(s.srv.opts.ParkIdleAfter))
+	c.br.idleDeadline = true
+	var rerr error
+	err := c.rc.Read(func(fd uintptr) bool {
+		buf := getReadBuf()
+		n, ok, err := readNonBlocking(fd, buf)
+		if !ok || n <= 0 {
+			putReadBuf(buf)
+		}
+		switch {
+		case !ok:
+			return false
+		case err != nil:
+			rerr = err
+		case n == 0:
+			rerr = io.EOF
+		default:
+			c.br.buf, c.br.r, c.br.w = buf, 0, n
+		}
+		return true
+	})
+	if err == nil {
+		return rerr
+	}
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		return err
+	}
+	if c.poller.park(c) == nil {
+		return errParked
+	}
+	c.br.idleDeadline = false
+	c.conn.SetReadDeadline(time.Time{})
+	return nil
 }
 
 func (s *Session) onWebSocketError(err error) {

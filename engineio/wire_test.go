@@ -200,6 +200,11 @@ func newFixture(t testing.TB, opts *engineio.Options, h *recHandler) *fixture {
 	if o.Logger == nil {
 		o.Logger = quietLogger()
 	}
+	if o.ParkIdleAfter == 0 {
+		// Park idle websockets almost at once, so that every test reads
+		// its websockets through the poller as well as directly.
+		o.ParkIdleAfter = 5 * time.Millisecond
+	}
 	srv, err := engineio.NewServer(h, &o)
 	if err != nil {
 		t.Fatalf("NewServer: %v", err)

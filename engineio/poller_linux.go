@@ -1,0 +1,213 @@
+package engineio
+
+import (
+	"os"
+	"sync"
+	"syscall"
+)
+
+// poller watches the sockets of parked websockets with one epoll set for
+// the whole process, so that an idle connection needs no goroutine of its
+// own. The epoll descriptor is itself waited on through Go's netpoller: the
+// goroutine that serves it parks like any network read, no OS thread
+// blocks in epoll_wait.
+//
+// A socket is registered one-shot: it reports once, then stays silent until
+// it is parked again. The owner of a wsConn is the goroutine reading it,
+// or, while it is parked, the poller: a report hands it to a new reading
+// goroutine (wsConn.resume).
+//
+// The goroutine runs only while some connection is parked: it ends when the
+// table empties (a pipe in the epoll set wakes it when that happens by
+// forget), so that a server with no parked connection has no goroutine
+// here, as leak checkers expect.
+//
+// Concurrency: park, forget and the poller goroutine may run at once; mu
+// guards the table of parked connections and running.
+type poller struct {
+	epfd         int
+	file         *os.File
+	wakeR, wakeW int // pipe: a byte written wakes the goroutine
+
+	mu      sync.Mutex
+	parked  map[int32]*wsConn // by file descriptor
+	running bool              // the goroutine runs
+}
+
+var (
+	pollerOnce sync.Once
+	thePoller  *poller
+)
+
+// getPoller returns the process-wide poller, starting it on first use, or
+// nil if epoll is not available.
+func getPoller() *poller {
+	pollerOnce.Do(func() {
+		if p, err := newPoller(); err == nil {
+			thePoller = p
+		}
+	})
+	return thePoller
+}
+
+func newPoller() (*poller, error) {
+	fd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	// Non-blocking, so that os.NewFile hands it to the netpoller.
+	if err := syscall.SetNonblock(fd, true); err != nil {
+		syscall.Close(fd)
+		return nil, err
+	}
+	var pipe [2]int
+	if err := syscall.Pipe2(pipe[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
+		syscall.Close(fd)
+		return nil, err
+	}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(pipe[0])}
+	if err := syscall.EpollCtl(fd, syscall.EPOLL_CTL_ADD, pipe[0], &ev); err != nil {
+		syscall.Close(fd)
+		syscall.Close(pipe[0])
+		syscall.Close(pipe[1])
+		return nil, err
+	}
+	return &poller{
+		epfd: fd, file: os.NewFile(uintptr(fd), "engineio-epoll"),
+		wakeR: pipe[0], wakeW: pipe[1],
+		parked: make(map[int32]*wsConn),
+	}, nil
+}
+
+// run waits for parked sockets to become readable and resumes their
+// connections, until none is parked.
+func (p *poller) run() {
+	rc, err := p.file.SyscallConn()
+	if err != nil {
+		return
+	}
+	events := make([]syscall.EpollEvent, 256)
+	for {
+		var n int
+		var werr error
+		err := rc.Read(func(fd uintptr) bool {
+			for {
+				n, werr = syscall.EpollWait(int(fd), events, 0)
+				if werr != syscall.EINTR {
+					break
+				}
+			}
+			return n > 0 || werr != nil
+		})
+		if err == nil {
+			err = werr
+		}
+		if err != nil {
+			// Not expected: the descriptor is never closed. Parked
+			// connections then stay parked until their heartbeat closes
+			// them; say so loudly.
+			panic("engineio: epoll wait failed: " + err.Error())
+		}
+		for i := range events[:n] {
+			fd := events[i].Fd
+			if fd == int32(p.wakeR) {
+				var b [64]byte
+				for {
+					if k, _ := syscall.Read(p.wakeR, b[:]); k <= 0 {
+						break
+					}
+				}
+				continue
+			}
+			p.mu.Lock()
+			c := p.parked[fd]
+			delete(p.parked, fd)
+			p.mu.Unlock()
+			if c != nil {
+				c.resume()
+			}
+		}
+		p.mu.Lock()
+		if len(p.parked) == 0 {
+			p.running = false
+			p.mu.Unlock()
+			return
+		}
+		p.mu.Unlock()
+	}
+}
+
+// park hands c to the poller until its socket is readable or hung up. The
+// caller must not touch c's reading state after a nil return: another
+// goroutine may already be reading it.
+func (p *poller) park(c *wsConn) error {
+	p.mu.Lock()
+	p.parked[c.fd] = c
+	if !p.running {
+		p.running = true
+		go p.run()
+	}
+	p.mu.Unlock()
+	var cerr error
+	// Inside Control the descriptor cannot be closed, and so cannot be
+	// reused by another connection while it is registered.
+	err := c.rc.Control(func(fd uintptr) {
+		ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: int32(fd)}
+		if c.registered {
+			cerr = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, int(fd), &ev)
+			if cerr == nil {
+				return
+			}
+		}
+		// First park, or registered before but since dropped by the kernel
+		// (never expected while the descriptor is open).
+		cerr = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
+		if cerr == syscall.EEXIST {
+			cerr = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, int(fd), &ev)
+		}
+		c.registered = cerr == nil
+	})
+	if err == nil {
+		err = cerr
+	}
+	if err != nil {
+		p.forget(c)
+		return errNotParked
+	}
+	return nil
+}
+
+// forget drops c from the parked table, if it is there. The kernel drops
+// the registration itself when the socket is closed.
+func (p *poller) forget(c *wsConn) {
+	p.mu.Lock()
+	if p.parked[c.fd] == c {
+		delete(p.parked, c.fd)
+		if len(p.parked) == 0 && p.running {
+			syscall.Write(p.wakeW, []byte{1})
+		}
+	}
+	p.mu.Unlock()
+}
+
+// count returns the number of parked connections.
+func (p *poller) count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.parked)
+}
+
+// readNonBlocking reads from the socket fd into b without waiting: ok is
+// false when nothing is there yet.
+func readNonBlocking(fd uintptr, b []byte) (n int, ok bool, err error) {
+	for {
+		n, err = syscall.Read(int(fd), b)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err == syscall.EAGAIN {
+		return 0, false, nil
+	}
+	return n, true, err
+}

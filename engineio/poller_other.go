@@ -1,0 +1,15 @@
+//go:build !linux
+
+package engineio
+
+// Elsewhere than Linux there is no poller: every websocket keeps its
+// reading goroutine (see Options.ParkIdleAfter).
+type poller struct{}
+
+func getPoller() *poller { return nil }
+
+func (p *poller) park(c *wsConn) error { return errNotParked }
+func (p *poller) forget(c *wsConn)     {}
+func (p *poller) count() int           { return 0 }
+
+func readNonBlocking(fd uintptr, b []byte) (n int, ok bool, err error) { return 0, false, nil }
