@@ -117,7 +117,7 @@ const (
 	DefaultMaxHTTPBufferSize  = 1_000_000
 	DefaultMaxBufferedPackets = 16384
 	DefaultMaxBufferedBytes   = 16 << 20
-	DefaultParkIdleAfter      = time.Second
+	DefaultParkIdleAfter      = 100 * time.Millisecond
 )
 
 // withDefaults returns a copy of o with every zero field set to its
