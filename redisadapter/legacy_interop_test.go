@@ -1,7 +1,9 @@
 package redisadapter_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -108,6 +110,14 @@ func TestLegacyInterop(t *testing.T) {
 		if got := p.recv("c4", "n4"); got != `[4]` {
 			t.Errorf("c4 n4: %s", got)
 		}
+		// Sails' own broadcast and blast.
+		p.eval(nil, `sails.S.sockets.broadcast("goroom", "sb", {a: 1}); sails.S.sockets.blast("bl", {b: 2})`)
+		if got := p.recv("c3", "sb"); got != `[{"a":1}]` {
+			t.Errorf("c3 sails broadcast: %s", got)
+		}
+		if got := p.recv("c4", "bl"); got != `[{"b":2}]` {
+			t.Errorf("c4 sails blast: %s", got)
+		}
 		for c, want := range map[string][]string{"c3": {"n1", "n2"}, "c4": {"n1", "n3", "n4"}} {
 			if got := eventsIn(p.received(c), "n1", "n2", "n3", "n4"); !slices.Equal(got, want) {
 				t.Errorf("%s got %v, want %v", c, got, want)
@@ -145,6 +155,11 @@ func TestLegacyInterop(t *testing.T) {
 		if !slices.Equal(ids, []string{sid3}) {
 			t.Errorf("in(goroom).fetchSockets: %v", ids)
 		}
+		p.eval(nil, `const [s] = await io.S.in("goroom").fetchSockets(); s.emit("rs", "remote"); s.join("rsj")`)
+		if got := p.recv("c3", "rs"); got != `["remote"]` {
+			t.Errorf("RemoteSocket.emit: %s", got)
+		}
+		eventually(t, "c3 in rsj", func() bool { return slices.Contains(goRooms(sid3), "rsj") })
 		// allSockets is the SOCKETS request (type 0), which Sails' room
 		// functions send.
 		p.eval(&ids, `return [...await io.S.allSockets()]`)
@@ -245,9 +260,15 @@ func TestLegacyInterop(t *testing.T) {
 				t.Errorf("ack %s (%v)", a.Raw(0), err)
 			}
 		}
-		// Server-side events are unknown to socket.io-redis 6: ignored.
+		// Server-side events are unknown to socket.io-redis 6: ignored,
+		// and never answered, so a request with acks ends in a timeout.
 		if err := gns.ServerSideEmit(ctx, "s2s", "ignored"); err != nil {
 			t.Fatal(err)
+		}
+		short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+		if acks, err := gns.ServerSideEmitWithAck(short, "s2s", "unanswered"); !errors.Is(err, redisadapter.ErrTimeout) || len(acks) != 0 {
+			t.Errorf("ServerSideEmitWithAck: %v, %v; want a timeout", acks, err)
 		}
 		gns.Emit("am")
 		p.recv("c1", "am")
