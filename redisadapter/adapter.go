@@ -29,11 +29,14 @@ type Options struct {
 	// common channel, as in Node. Default false.
 	PublishOnSpecificResponseChannel bool
 	// LegacyPeers is for clusters that still have socket.io-redis 6 or
-	// @sailshq/socket.io-redis 6 nodes, which crash on msgpack read from
-	// the request and response channels: the adapter then publishes only
-	// JSON there. EmitWithAck reaches this server's clients only, and the
-	// acknowledgements this server relays to 8.x nodes travel as JSON
-	// (binary as Node's JSON form of a Buffer). Default false.
+	// @sailshq/socket.io-redis 6 nodes (Sails 1 with sails-hook-sockets
+	// 3), which crash on msgpack read from the request and response
+	// channels: the adapter then publishes only JSON there. EmitWithAck
+	// reaches this server's clients only, and the acknowledgements this
+	// server relays to 8.x nodes travel as JSON (binary as Node's JSON form
+	// of a Buffer). Legacy nodes ignore server-side events, so
+	// ServerSideEmitWithAck ends in a timeout while one is in the cluster.
+	// Default false.
 	LegacyPeers bool
 	// Logger receives Redis outages and malformed messages. Default
 	// slog.Default().

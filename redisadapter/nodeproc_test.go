@@ -16,9 +16,11 @@ import (
 	"github.com/pierhq/pier/internal/jstest"
 )
 
-// nodeProc is testdata/redis/cluster.js: Node servers with the official
-// Redis adapter, socket.io-client clients and the emitter, driven over
-// stdin/stdout (see the script's header).
+// nodeProc is testdata/redis/cluster.js (Node servers with the official
+// Redis adapter, socket.io-client clients and the emitter) or
+// testdata/redis-legacy/server.js (Sails-style servers with
+// @sailshq/socket.io-redis 6.1.2), driven over stdin/stdout (see the
+// scripts' headers).
 type nodeProc struct {
 	t     *testing.T
 	cmd   *exec.Cmd
@@ -40,13 +42,20 @@ type nodeReply struct {
 
 func startNodeProc(t *testing.T) *nodeProc {
 	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "testdata", "redis"))
+	return startNodeScript(t, "redis", "cluster.js")
+}
+
+// startNodeScript runs script of the Node project testdata/<project>, which
+// speaks cluster.js's stdin/stdout protocol.
+func startNodeScript(t *testing.T, project, script string) *nodeProc {
+	t.Helper()
+	dir, err := filepath.Abs(filepath.Join("..", "testdata", project))
 	if err != nil {
 		t.Fatal(err)
 	}
 	jstest.InstallDir(t, dir)
 	p := &nodeProc{t: t, waiting: map[int]chan nodeReply{}, changed: make(chan struct{}), exited: make(chan struct{})}
-	p.cmd = exec.Command("node", "cluster.js")
+	p.cmd = exec.Command("node", script)
 	p.cmd.Dir = dir
 	p.cmd.WaitDelay = 5 * time.Second
 	p.cmd.Stderr = &lockedWriter{mu: &p.mu, w: &p.stderr}
