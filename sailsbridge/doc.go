@@ -154,12 +154,12 @@
 //     consistent). The bridge passes the query untouched; the handler
 //     parses it the same way for HTTP and sockets (net/url is flat, like
 //     Sails' socket parsing).
-//  11. Admin bus channel "<key>" without "#sails#" (§4.3): not in this
-//     package. Join, Leave and the room-member operations go through the
+//  11. Admin bus channel "<key>" without "#sails#" (§4.3): compatible, in
+//     redisadapter.SailsBus (exactly "<key>" when a key is set, as Sails
+//     does). Join, Leave and the room-member operations go through the
 //     namespace's adapter (socketio's SocketsJoin/SocketsLeave with a room
-//     selection), which reaches other Pier nodes; talking to Node Sails
-//     nodes needs the Sails admin bus in the Redis adapter, which should
-//     then use "<key>" as Sails does (compatible).
+//     selection), which reaches other Pier nodes; Sockets.WithBus also
+//     publishes them on the admin bus, where Node Sails nodes apply them.
 //
 // Other differences from Sails, all deliberate:
 //
