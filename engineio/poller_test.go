@@ -3,7 +3,12 @@
 package engineio_test
 
 import (
+	"bufio"
+	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -175,4 +180,35 @@ func TestParkingDisabled(t *testing.T) {
 	}
 	c.sendText("4x")
 	c.expectText("4x")
+}
+
+// A websocket over TLS cannot be parked (the TLS layer buffers what it
+// reads): it keeps its goroutine and works as usual.
+func TestTLSWebSocketNotParked(t *testing.T) {
+	t.Parallel()
+	h := newRecHandler()
+	srv, err := engineio.NewServer(h, &engineio.Options{ParkIdleAfter: 5 * time.Millisecond, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewTLSServer(srv)
+	t.Cleanup(hs.Close)
+	d := ws.Dialer{Timeout: waitFor, TLSConfig: hs.Client().Transport.(*http.Transport).TLSClientConfig}
+	conn, br, _, err := d.Dial(context.Background(), "wss"+strings.TrimPrefix(hs.URL, "https")+eioPath+"?EIO=4&transport=websocket")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if br == nil {
+		br = bufio.NewReader(conn)
+	}
+	c := &wsClient{t: t, conn: conn, br: br}
+	sid := parseOpen(t, 4, c.readText())["sid"].(string)
+	s := h.session(t, sid)
+	time.Sleep(50 * time.Millisecond)
+	if engineio.Parked(s) {
+		t.Fatal("a TLS websocket was parked")
+	}
+	c.sendText("4over tls")
+	c.expectText("4over tls")
 }
