@@ -22,9 +22,12 @@
 // (Options.MaxBufferedPackets, MaxBufferedBytes); a client that does not
 // keep up is closed with ReasonSlowClient instead of blocking the sender.
 //
-// Goroutines: a websocket session has one, reading; writes are made by a
-// flusher goroutine that exists only while the outbox has data. A polling
-// session has none of its own: its requests' handler goroutines serve it.
+// Goroutines: a websocket session has one, reading, while messages arrive;
+// after Options.ParkIdleAfter of silence it is parked (on Linux): its socket
+// joins one epoll set shared by the process and the goroutine ends, until
+// data arrives. Writes are made by a flusher goroutine that exists only
+// while the outbox has data. A polling session has none of its own: its
+// requests' handler goroutines serve it.
 //
 // Protocol specifications: https://socket.io/docs/v4/engine-io-protocol/.
 package engineio
