@@ -3,6 +3,7 @@ package redisadapter_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -35,6 +36,7 @@ type node struct {
 	http *httptest.Server
 	rdb  *redis.Client
 	url  string
+	opts redisadapter.Options
 }
 
 func newNode(t *testing.T, addr, key, name string, tweak func(*redisadapter.Options)) *node {
@@ -48,7 +50,7 @@ func newNode(t *testing.T, addr, key, name string, tweak func(*redisadapter.Opti
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &node{name: name, srv: srv, rdb: rdb}
+	n := &node{name: name, srv: srv, rdb: rdb, opts: *o}
 	for _, nsp := range []*socketio.Namespace{srv.Of("/"), srv.Of("/chat")} {
 		nsp.OnConnection(func(s *socketio.Socket) {
 			var auth struct {
@@ -77,6 +79,22 @@ func (n *node) close() {
 	n.srv.Shutdown(ctx)
 	n.http.Close()
 	n.rdb.Close()
+}
+
+// waitRoom waits, with the sharded protocol in a dynamic subscription
+// mode, until want servers listen to the channel of room (servers
+// subscribe to it asynchronously when a socket joins), so that a
+// broadcast to the room reaches them all.
+func (n *node) waitRoom(t *testing.T, nsp, room string, want int) {
+	t.Helper()
+	if n.opts.Protocol != redisadapter.Sharded || n.opts.SubscriptionMode == redisadapter.SubscriptionStatic {
+		return
+	}
+	channel := n.opts.Key + "#" + nsp + "#" + room + "#"
+	eventually(t, fmt.Sprintf("%d subscribers of %s", want, channel), func() bool {
+		m, err := n.rdb.PubSubShardNumSub(context.Background(), channel).Result()
+		return err == nil && m[channel] == int64(want)
+	})
 }
 
 func (n *node) adapter(nsp string) *redisadapter.Adapter {

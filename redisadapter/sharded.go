@@ -220,7 +220,8 @@ func jsLength(s string) int {
 	return n
 }
 
-// hasBinary reports whether a wire value holds binary.
+// hasBinary reports whether a wire value holds binary ([]byte, which
+// notepack encodes as bin and JSON as Node's Buffer object).
 func hasBinary(v any, depth int) bool {
 	if depth > notepack.DefaultMaxDepth {
 		return false
@@ -235,6 +236,12 @@ func hasBinary(v any, depth int) bool {
 			}
 		}
 	case []any:
+		for _, e := range t {
+			if hasBinary(e, depth+1) {
+				return true
+			}
+		}
+	case map[string]any: // an acknowledgement's Go value
 		for _, e := range t {
 			if hasBinary(e, depth+1) {
 				return true
