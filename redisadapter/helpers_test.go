@@ -34,14 +34,19 @@ type node struct {
 	name string
 	srv  *socketio.Server
 	http *httptest.Server
-	rdb  *redis.Client
+	rdb  redis.UniversalClient
 	url  string
 	opts redisadapter.Options
 }
 
 func newNode(t *testing.T, addr, key, name string, tweak func(*redisadapter.Options)) *node {
 	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	return newNodeOn(t, redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1}), key, name, tweak)
+}
+
+// newNodeOn is newNode with its own Redis client (closed with the node).
+func newNodeOn(t *testing.T, rdb redis.UniversalClient, key, name string, tweak func(*redisadapter.Options)) *node {
+	t.Helper()
 	o := &redisadapter.Options{Key: key, RequestsTimeout: 2 * time.Second, Logger: quiet}
 	if tweak != nil {
 		tweak(o)
@@ -92,9 +97,40 @@ func (n *node) waitRoom(t *testing.T, nsp, room string, want int) {
 	}
 	channel := n.opts.Key + "#" + nsp + "#" + room + "#"
 	eventually(t, fmt.Sprintf("%d subscribers of %s", want, channel), func() bool {
-		m, err := n.rdb.PubSubShardNumSub(context.Background(), channel).Result()
-		return err == nil && m[channel] == int64(want)
+		return numSub(t, n.rdb, true, channel) == want
 	})
+}
+
+// numSub is PUBSUB NUMSUB (or SHARDNUMSUB) of channel, summed over the
+// masters of a Redis Cluster.
+func numSub(t *testing.T, rdb redis.UniversalClient, sharded bool, channel string) int {
+	t.Helper()
+	ctx := ctxT(t)
+	count := func(c redis.Cmdable) int {
+		cmd := c.PubSubNumSub(ctx, channel)
+		if sharded {
+			cmd = c.PubSubShardNumSub(ctx, channel)
+		}
+		m, err := cmd.Result()
+		if err != nil {
+			t.Error(err) // may run on a goroutine of ForEachMaster
+		}
+		return int(m[channel])
+	}
+	cc, ok := rdb.(*redis.ClusterClient)
+	if !ok {
+		return count(rdb)
+	}
+	var mu sync.Mutex
+	total := 0
+	cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+		n := count(c)
+		mu.Lock()
+		total += n
+		mu.Unlock()
+		return nil
+	})
+	return total
 }
 
 func (n *node) adapter(nsp string) *redisadapter.Adapter {

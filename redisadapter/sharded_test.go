@@ -43,15 +43,8 @@ func TestShardedSubscriptionModes(t *testing.T) {
 			b := newNode(t, addr, key, "B", tweak)
 			c := dial(t, b, "/", `{"rooms":["r1","`+twenty+`"]}`)
 			ctx := ctxT(t)
-			subs := func(room string) int64 {
-				ch := key + "#/#" + room + "#"
-				m, err := a.rdb.PubSubShardNumSub(ctx, ch).Result()
-				if err != nil {
-					t.Fatal(err)
-				}
-				return m[ch]
-			}
-			b2i := func(b bool) int64 {
+			subs := func(room string) int { return numSub(t, a.rdb, true, key+"#/#"+room+"#") }
+			b2i := func(b bool) int {
 				if b {
 					return 1
 				}
