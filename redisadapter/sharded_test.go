@@ -27,8 +27,8 @@ func msgPayload(m any) string {
 func TestShardedSubscriptionModes(t *testing.T) {
 	const twenty = "abcdefghijklmnopqrst" // as long as a socket id
 	for _, tc := range []struct {
-		name          string
-		mode          redisadapter.SubscriptionMode
+		name           string
+		mode           redisadapter.SubscriptionMode
 		rooms, sidsToo bool // room channels for public rooms, for socket ids
 	}{
 		{"dynamic", redisadapter.SubscriptionDynamic, true, false},
