@@ -182,7 +182,9 @@ func (a *Adapter) onBroadcastResponse(id string, r *request, m notepack.Map) {
 func (a *Adapter) respond(req notepack.Map, msg notepack.Map, asMsgpack bool) {
 	uid, hasUID := getString(req, "uid")
 	if a.sharded {
-		a.publishSharded(context.Background(), msg, uid)
+		if uid != "" {
+			a.publishSharded(context.Background(), msg, uid)
+		}
 		return
 	}
 	channel := a.responseChannel
