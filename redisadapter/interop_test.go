@@ -19,13 +19,15 @@ import (
 // clients c1@A, c2@B (in room1) and c3@G (in goroom and "123"). It plays
 // the scenarios of the shared spec §11 in both directions: with the
 // classic protocol, with and without publishOnSpecificResponseChannel, and
-// with the sharded one (createShardedAdapter, default "dynamic"
-// subscription mode), which has no allRooms and no emitter.
+// with the sharded one (createShardedAdapter, in its default "dynamic"
+// subscription mode and in "dynamic-private"), which has no allRooms and
+// no emitter.
 func TestInteropNode(t *testing.T) {
 	for _, tc := range []struct {
-		name              string
-		specific, sharded bool
-	}{{"specific=false", false, false}, {"specific=true", true, false}, {"sharded", false, true}} {
+		name     string
+		specific bool
+		sharded  string // the subscription mode of the sharded protocol; "" for classic
+	}{{"specific=false", false, ""}, {"specific=true", true, ""}, {"sharded", false, "dynamic"}, {"sharded-private", false, "dynamic-private"}} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			interopScenarios(t, tc.specific, tc.sharded)
@@ -33,16 +35,20 @@ func TestInteropNode(t *testing.T) {
 	}
 }
 
-func interopScenarios(t *testing.T, specific, sharded bool) {
+func interopScenarios(t *testing.T, specific bool, shardedMode string) {
 	rs := redistest.Shared(t)
 	key := keyFor(t)
 	p := startNodeProc(t)
-	portA, _ := p.server("A", rs.URL(), key, specific, sharded)
-	portB, _ := p.server("B", rs.URL(), key, specific, sharded)
+	sharded := shardedMode != ""
+	portA, _ := p.server("A", rs.URL(), key, specific, shardedMode)
+	portB, _ := p.server("B", rs.URL(), key, specific, shardedMode)
 	g := newNode(t, rs.Addr(), key, "G", func(o *redisadapter.Options) {
 		o.PublishOnSpecificResponseChannel = specific
 		if sharded {
 			o.Protocol = redisadapter.Sharded
+		}
+		if shardedMode == "dynamic-private" {
+			o.SubscriptionMode = redisadapter.SubscriptionDynamicPrivate
 		}
 	})
 	gns := g.srv.Of("/")
@@ -59,6 +65,11 @@ func interopScenarios(t *testing.T, specific, sharded bool) {
 	ctx := ctxT(t)
 	for _, room := range []string{"room1", "goroom", "123"} {
 		g.waitRoom(t, "/", room, 1)
+	}
+	if shardedMode == "dynamic-private" {
+		for _, sid := range []string{sid1, sid2, sid3} {
+			g.waitRoom(t, "/", sid, 1)
+		}
 	}
 
 	// G14: every server counts three.
@@ -106,6 +117,16 @@ func interopScenarios(t *testing.T, specific, sharded bool) {
 		}
 		if got := p.recv("c3", "g4n"); got != `[1]` {
 			t.Errorf("numeric room: %s", got)
+		}
+		// Node except: c1@A and c3@G, not c2@B in room1 (B's marker comes after).
+		p.eval(nil, `io.B.except("room1").emit("g4x"); io.B.emit("g4m")`)
+		for _, c := range []string{"c1", "c2", "c3"} {
+			p.recv(c, "g4m")
+		}
+		p.recv("c1", "g4x")
+		p.recv("c3", "g4x")
+		if slices.Contains(p.received("c2"), "g4x") {
+			t.Error("c2 in room1 got the except broadcast")
 		}
 		if sharded {
 			return // the emitter speaks the classic protocol only

@@ -217,14 +217,15 @@ func (p *nodeProc) received(clientName string) []string {
 }
 
 // server starts a Node server with the classic adapter (specific:
-// publishOnSpecificResponseChannel) or, sharded, createShardedAdapter in
-// its default subscription mode.
-func (p *nodeProc) server(name, redisURL, key string, specific, sharded bool) (port int, uid string) {
+// publishOnSpecificResponseChannel) or, when shardedMode is a
+// subscriptionMode, createShardedAdapter.
+func (p *nodeProc) server(name, redisURL, key string, specific bool, shardedMode string) (port int, uid string) {
 	var r struct {
 		Port int
 		UID  string
 	}
-	json.Unmarshal(p.do(map[string]any{"cmd": "server", "name": name, "redis": redisURL, "key": key, "specific": specific, "sharded": sharded}), &r)
+	json.Unmarshal(p.do(map[string]any{"cmd": "server", "name": name, "redis": redisURL, "key": key, "specific": specific,
+		"sharded": shardedMode != "", "subscriptionMode": shardedMode}), &r)
 	return r.Port, r.UID
 }
 
