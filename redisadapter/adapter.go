@@ -17,8 +17,16 @@ import (
 // means the default (the default of @socket.io/redis-adapter where it has
 // one).
 type Options struct {
-	// Key is the prefix of every channel. Default "socket.io". Every node of
-	// a cluster, and every emitter, must use the same.
+	// Protocol selects the wire protocol: Classic (the default) or Sharded.
+	// Every node of a cluster must use the same.
+	Protocol Protocol
+	// SubscriptionMode is how the Sharded protocol spreads broadcasts to
+	// one room (ignored by Classic). Default SubscriptionDynamic, as Node.
+	// Every node of a cluster must use the same.
+	SubscriptionMode SubscriptionMode
+	// Key is the prefix of every channel (Node's key option, channelPrefix
+	// for the sharded adapter). Default "socket.io". Every node of a
+	// cluster, and every emitter, must use the same.
 	Key string
 	// RequestsTimeout bounds the wait for the other nodes' answers to
 	// FetchSockets, AllRooms, Sockets and ServerSideEmit with acks. Default 5s.
@@ -26,7 +34,8 @@ type Options struct {
 	// PublishOnSpecificResponseChannel sends answers to the requesting
 	// node's own channel ({Key}-response#{nsp}#{uid}#) instead of the
 	// channel every node reads. Answers to ServerSideEmit always go to the
-	// common channel, as in Node. Default false.
+	// common channel, as in Node. Default false. Classic only: Sharded
+	// nodes always answer on the requester's channel.
 	PublishOnSpecificResponseChannel bool
 	// LegacyPeers is for clusters that still have socket.io-redis 6 or
 	// @sailshq/socket.io-redis 6 nodes (Sails 1 with sails-hook-sockets
@@ -36,7 +45,7 @@ type Options struct {
 	// server relays to 8.x nodes travel as JSON (binary as Node's JSON form
 	// of a Buffer). Legacy nodes ignore server-side events, so
 	// ServerSideEmitWithAck ends in a timeout while one is in the cluster.
-	// Default false.
+	// Default false. Classic only.
 	LegacyPeers bool
 	// Logger receives Redis outages and malformed messages. Default
 	// slog.Default().
@@ -58,8 +67,10 @@ var ErrTimeout = errors.New("redisadapter: timeout reached")
 // New returns an AdapterFactory for socketio.Options.Adapter: the
 // namespaces of the server share Redis through rdb (a *redis.Client,
 // *redis.ClusterClient or Sentinel failover client), speaking the classic
-// protocol of @socket.io/redis-adapter 8.3.0. All namespaces of one factory
-// share one subscriber connection; use one factory per server.
+// protocol of @socket.io/redis-adapter 8.3.0 (createAdapter), or its
+// sharded one (createShardedAdapter) when opts.Protocol is Sharded. All
+// namespaces of one factory share their subscriber connections; use one
+// factory per server.
 func New(rdb redis.UniversalClient, opts *Options) socketio.AdapterFactory {
 	var o Options
 	if opts != nil {
@@ -74,6 +85,9 @@ func New(rdb redis.UniversalClient, opts *Options) socketio.AdapterFactory {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.Protocol == Sharded {
+		o.PublishOnSpecificResponseChannel, o.LegacyPeers = false, false
+	}
 	h := newHub(rdb, o)
 	return func(n *socketio.Namespace) socketio.Adapter { return newAdapter(h, n) }
 }
@@ -87,12 +101,19 @@ func New(rdb redis.UniversalClient, opts *Options) socketio.AdapterFactory {
 // handlers (OnServerSideEmit), which should therefore not block for long.
 type Adapter struct {
 	*socketio.LocalAdapter
-	h   *hub
-	nsp *socketio.Namespace
-	uid string
+	h       *hub
+	nsp     *socketio.Namespace
+	uid     string
+	sharded bool
 
-	pattern, broadcastChannel                        string
+	// broadcastChannel is also the sharded main channel; countChannel is
+	// the one whose subscribers are counted (classic: the request channel);
+	// responseChannel is the sharded node's own channel. Classic only:
+	// pattern, requestChannel, specificChannel.
+	pattern, broadcastChannel, countChannel          string
 	requestChannel, responseChannel, specificChannel string
+
+	rooms *roomSubs // sharded dynamic subscription modes only
 
 	queue     chan func()
 	stop      chan struct{}
@@ -114,20 +135,53 @@ func newAdapter(h *hub, n *socketio.Namespace) *Adapter {
 		LocalAdapter:     socketio.NewLocal(n),
 		h:                h,
 		nsp:              n,
-		uid:              uid2(6),
+		sharded:          h.opts.Protocol == Sharded,
 		broadcastChannel: prefix + "#" + n.Name() + "#",
-		requestChannel:   prefix + "-request#" + n.Name() + "#",
-		responseChannel:  prefix + "-response#" + n.Name() + "#",
 		queue:            make(chan func(), 1024),
 		stop:             make(chan struct{}),
 		workerEnd:        make(chan struct{}),
 		requests:         make(map[string]*request),
 	}
-	a.pattern = a.broadcastChannel + "*"
-	a.specificChannel = a.responseChannel + a.uid + "#"
+	if a.sharded {
+		a.uid = hexID()
+		a.countChannel = a.broadcastChannel
+		a.responseChannel = a.broadcastChannel + a.uid + "#"
+		if h.opts.SubscriptionMode != SubscriptionStatic {
+			a.rooms = newRoomSubs()
+			go a.roomSubscriber()
+		}
+	} else {
+		a.uid = uid2(6)
+		a.pattern = a.broadcastChannel + "*"
+		a.requestChannel = prefix + "-request#" + n.Name() + "#"
+		a.responseChannel = prefix + "-response#" + n.Name() + "#"
+		a.specificChannel = a.responseChannel + a.uid + "#"
+		a.countChannel = a.requestChannel
+	}
 	go a.worker()
 	h.add(a)
 	return a
+}
+
+// subscriptions lists the channels a namespace always listens to.
+func (a *Adapter) subscriptions() []sub {
+	if a.sharded {
+		return []sub{{name: a.broadcastChannel, kind: routeMessage}, {name: a.responseChannel, kind: routeResponse}}
+	}
+	return []sub{
+		{name: a.pattern, kind: routeBroadcast, pattern: true},
+		{name: a.requestChannel, kind: routeRequest},
+		{name: a.responseChannel, kind: routeResponse},
+		{name: a.specificChannel, kind: routeResponse},
+	}
+}
+
+// newID returns a request id in the form the protocol's Node nodes use.
+func (a *Adapter) newID() string {
+	if a.sharded {
+		return hexID()
+	}
+	return uid2(6)
 }
 
 // UID returns the node id of this namespace on the wire.
@@ -137,6 +191,9 @@ func (a *Adapter) UID() string { return a.uid }
 func (a *Adapter) Close() error {
 	a.closeOnce.Do(func() {
 		close(a.stop) // first: the hub's reader never waits on a closed adapter
+		if a.rooms != nil {
+			<-a.rooms.end // no room subscription after remove
+		}
 		a.h.remove(a)
 		<-a.workerEnd
 		a.mu.Lock()
@@ -175,9 +232,10 @@ func (a *Adapter) logBad(what string, err error) {
 }
 
 // ServerCount returns the number of servers serving this namespace, this
-// one included (PUBSUB NUMSUB of the request channel).
+// one included (PUBSUB NUMSUB of the request channel; Sharded: PUBSUB
+// SHARDNUMSUB of the main channel).
 func (a *Adapter) ServerCount(ctx context.Context) (int, error) {
-	return a.h.numSub(ctx, a.requestChannel)
+	return a.h.numSub(ctx, a.countChannel)
 }
 
 // localSocket reports whether opts selects exactly one socket of this
@@ -205,6 +263,20 @@ func (a *Adapter) Broadcast(ctx context.Context, p *socketio.Packet, opts socket
 	if opts.Volatile {
 		flags = append(flags, notepack.Entry{Key: "volatile", Value: true})
 	}
+	perr := a.publishBroadcast(ctx, pkt, opts, flags)
+	if err := a.LocalAdapter.Broadcast(ctx, p, opts, nil); err != nil {
+		return err
+	}
+	return perr
+}
+
+// publishBroadcast publishes a broadcast without acknowledgements: the
+// classic [uid, packet, opts] on the broadcast channel (of the room when
+// there is one), or a sharded BROADCAST message.
+func (a *Adapter) publishBroadcast(ctx context.Context, pkt notepack.Map, opts socketio.BroadcastOptions, flags notepack.Map) error {
+	if a.sharded {
+		return a.publishSharded(ctx, notepack.Map{{Key: "uid", Value: a.uid}, {Key: "type", Value: reqBroadcast}, {Key: "packet", Value: pkt}, {Key: "opts", Value: wireOpts(opts, flags)}}, "")
+	}
 	msg, err := notepack.Encode([]any{a.uid, pkt, wireOpts(opts, flags)})
 	if err != nil {
 		return err
@@ -213,11 +285,28 @@ func (a *Adapter) Broadcast(ctx context.Context, p *socketio.Packet, opts socket
 	if len(opts.Rooms) == 1 {
 		channel += string(opts.Rooms[0]) + "#"
 	}
-	perr := a.h.publish(ctx, channel, msg)
-	if err := a.LocalAdapter.Broadcast(ctx, p, opts, nil); err != nil {
+	return a.h.publish(ctx, channel, msg)
+}
+
+// publishRequest publishes a request (in the classic shape: uid,
+// requestId, type and the type's fields): classic ones as JSON on the
+// request channel (msgpack for broadcasts with acks), sharded ones
+// translated.
+func (a *Adapter) publishRequest(ctx context.Context, m notepack.Map) error {
+	if a.sharded {
+		return a.publishSharded(ctx, m, "")
+	}
+	var b []byte
+	var err error
+	if msgType(m) == reqBroadcast {
+		b, err = notepack.Encode(m)
+	} else {
+		b, err = encodeJSON(m)
+	}
+	if err != nil {
 		return err
 	}
-	return perr
+	return a.h.publish(ctx, a.requestChannel, b)
 }
 
 func (a *Adapter) broadcastWithAck(ctx context.Context, p *socketio.Packet, pkt notepack.Map, opts socketio.BroadcastOptions, acks *socketio.BroadcastAcks) error {
@@ -225,23 +314,20 @@ func (a *Adapter) broadcastWithAck(ctx context.Context, p *socketio.Packet, pkt 
 	if dl, ok := ctx.Deadline(); ok {
 		flags = append(flags, notepack.Entry{Key: "timeout", Value: max(time.Until(dl).Milliseconds(), 1)})
 	}
-	id := uid2(6)
-	msg, err := notepack.Encode(notepack.Map{
+	id := a.newID()
+	msg := notepack.Map{
 		{Key: "uid", Value: a.uid},
 		{Key: "requestId", Value: id},
 		{Key: "type", Value: reqBroadcast},
 		{Key: "packet", Value: pkt},
 		{Key: "opts", Value: wireOpts(opts, flags)},
-	})
-	if err != nil {
-		return err
 	}
 	r := a.register(id, reqBroadcast, -1)
 	r.acks = acks
 	// Acknowledgements keep coming after Broadcast returns: the request is
 	// forgotten once complete (see onResponse) or when ctx ends.
 	context.AfterFunc(ctx, func() { a.forget(id) })
-	if err := a.h.publish(ctx, a.requestChannel, msg); err != nil {
+	if err := a.publishRequest(ctx, msg); err != nil {
 		a.forget(id)
 		return a.LocalAdapter.Broadcast(ctx, p, opts, acks)
 	}
@@ -273,13 +359,7 @@ func (a *Adapter) Apply(ctx context.Context, opts socketio.BroadcastOptions, op 
 		return err
 	}
 	var errs []error
-	send := func(m notepack.Map) {
-		b, err := encodeJSON(m)
-		if err == nil {
-			err = a.h.publish(ctx, a.requestChannel, b)
-		}
-		errs = append(errs, err)
-	}
+	send := func(m notepack.Map) { errs = append(errs, a.publishRequest(ctx, m)) }
 	if len(op.Join) > 0 {
 		send(notepack.Map{{Key: "uid", Value: a.uid}, {Key: "type", Value: reqRemoteJoin}, {Key: "opts", Value: wireOpts(opts, nil)}, {Key: "rooms", Value: roomList(op.Join)}})
 	}
@@ -313,6 +393,9 @@ func (a *Adapter) FetchSockets(ctx context.Context, opts socketio.BroadcastOptio
 
 // AllRooms returns the rooms of every server (socket id rooms included).
 func (a *Adapter) AllRooms(ctx context.Context) ([]socketio.Room, error) {
+	if a.sharded {
+		return a.fetchRooms(ctx)
+	}
 	rooms := a.LocalAdapter.Rooms()
 	r, err := a.ask(ctx, reqAllRooms, 1, func(id string) notepack.Map {
 		return notepack.Map{{Key: "uid", Value: a.uid}, {Key: "requestId", Value: id}, {Key: "type", Value: reqAllRooms}}
@@ -339,6 +422,9 @@ func (a *Adapter) AllRooms(ctx context.Context) ([]socketio.Room, error) {
 // on every server: the SOCKETS request of socket.io-redis 6, which Node's
 // allSockets() sends there.
 func (a *Adapter) Sockets(ctx context.Context, rooms ...socketio.Room) ([]string, error) {
+	if a.sharded {
+		return a.fetchIDs(ctx, rooms)
+	}
 	local, _ := a.LocalAdapter.FetchSockets(ctx, socketio.BroadcastOptions{Rooms: rooms})
 	ids := make([]string, 0, len(local))
 	seen := make(map[string]struct{})
@@ -368,11 +454,7 @@ func (a *Adapter) Sockets(ctx context.Context, rooms ...socketio.Room) ([]string
 func (a *Adapter) ServerSideEmit(ctx context.Context, event string, args []any, ack func(socketio.Args)) error {
 	data := append([]any{event}, args...)
 	if ack == nil {
-		b, err := encodeJSON(notepack.Map{{Key: "uid", Value: a.uid}, {Key: "type", Value: reqServerSideEmit}, {Key: "data", Value: data}})
-		if err != nil {
-			return err
-		}
-		return a.h.publish(ctx, a.requestChannel, b)
+		return a.publishRequest(ctx, notepack.Map{{Key: "uid", Value: a.uid}, {Key: "type", Value: reqServerSideEmit}, {Key: "data", Value: data}})
 	}
 	r, err := a.ask(ctx, reqServerSideEmit, 1, func(id string) notepack.Map {
 		return notepack.Map{{Key: "uid", Value: a.uid}, {Key: "requestId", Value: id}, {Key: "type", Value: reqServerSideEmit}, {Key: "data", Value: data}}
@@ -401,14 +483,10 @@ func (a *Adapter) ask(ctx context.Context, typ, self int, build func(id string) 
 	if want <= 0 {
 		return nil, nil
 	}
-	id := uid2(6)
-	b, err := encodeJSON(build(id))
-	if err != nil {
-		return nil, err
-	}
+	id := a.newID()
 	r := a.register(id, typ, want)
 	defer a.forget(id)
-	if err := a.h.publish(ctx, a.requestChannel, b); err != nil {
+	if err := a.publishRequest(ctx, build(id)); err != nil {
 		return nil, err
 	}
 	t := time.NewTimer(a.h.opts.RequestsTimeout)

@@ -24,12 +24,28 @@ func cluster3(t *testing.T, tweak func(*redisadapter.Options)) (a, b, c *node, c
 	c1 = dial(t, a, "/", `{"rooms":["r1"],"data":{"n":1}}`)
 	c2 = dial(t, b, "/", `{"rooms":["r1","r2"]}`)
 	c3 = dial(t, c, "/", `{}`)
+	a.waitRoom(t, "/", "r1", 2)
+	a.waitRoom(t, "/", "r2", 1)
 	return
 }
 
-func TestServerCount(t *testing.T) {
-	t.Parallel()
-	a, _, c, _, _, _ := cluster3(t, nil)
+// eachProtocol runs a test once per wire protocol, in parallel.
+func eachProtocol(t *testing.T, f func(t *testing.T, proto func(*redisadapter.Options))) {
+	for _, p := range []struct {
+		name  string
+		proto redisadapter.Protocol
+	}{{"classic", redisadapter.Classic}, {"sharded", redisadapter.Sharded}} {
+		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
+			f(t, func(o *redisadapter.Options) { o.Protocol = p.proto })
+		})
+	}
+}
+
+func TestServerCount(t *testing.T) { eachProtocol(t, testServerCount) }
+
+func testServerCount(t *testing.T, proto func(*redisadapter.Options)) {
+	a, _, c, _, _, _ := cluster3(t, proto)
 	ctx := ctxT(t)
 	n, err := a.adapter("/").ServerCount(ctx)
 	if err != nil || n != 3 {
@@ -47,9 +63,10 @@ func TestServerCount(t *testing.T) {
 	}
 }
 
-func TestBroadcast(t *testing.T) {
-	t.Parallel()
-	a, b, _, c1, c2, c3 := cluster3(t, nil)
+func TestBroadcast(t *testing.T) { eachProtocol(t, testBroadcast) }
+
+func testBroadcast(t *testing.T, proto func(*redisadapter.Options)) {
+	a, b, _, c1, c2, c3 := cluster3(t, proto)
 	all := []*client{c1, c2, c3}
 
 	a.srv.Of("/").Emit("hello", "world", 1, 1.5, map[string]any{"nested": true}, nil)
@@ -101,9 +118,10 @@ func TestBroadcast(t *testing.T) {
 	}
 }
 
-func TestNamespaces(t *testing.T) {
-	t.Parallel()
-	a, b, _, c1, _, _ := cluster3(t, nil)
+func TestNamespaces(t *testing.T) { eachProtocol(t, testNamespaces) }
+
+func testNamespaces(t *testing.T, proto func(*redisadapter.Options)) {
+	a, b, _, c1, _, _ := cluster3(t, proto)
 	x := dial(t, b, "/chat", `{}`)
 	a.srv.Of("/chat").Emit("in-chat")
 	x.expect(`42/chat,["in-chat"]`)
@@ -113,9 +131,10 @@ func TestNamespaces(t *testing.T) {
 	x.expect(`42/chat,["again"]`) // nothing from "/" in between
 }
 
-func TestRemoteRoomOps(t *testing.T) {
-	t.Parallel()
-	a, b, c, c1, c2, c3 := cluster3(t, nil)
+func TestRemoteRoomOps(t *testing.T) { eachProtocol(t, testRemoteRoomOps) }
+
+func testRemoteRoomOps(t *testing.T, proto func(*redisadapter.Options)) {
+	a, b, c, c1, c2, c3 := cluster3(t, proto)
 	ctx := ctxT(t)
 	inRoom := func(n *node, sid, room string) bool {
 		s := n.srv.Of("/").Socket(sid)
@@ -125,6 +144,7 @@ func TestRemoteRoomOps(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "c3 in r9", func() bool { return inRoom(c, c3.sid, "r9") })
+	c.waitRoom(t, "/", "r9", 1)
 	b.srv.Of("/").To("r9").Emit("r9")
 	c3.expect(`42["r9"]`)
 
@@ -151,9 +171,10 @@ func TestRemoteRoomOps(t *testing.T) {
 	eventually(t, "c1 gone", func() bool { return a.srv.Of("/").Socket(c1.sid) == nil })
 }
 
-func TestFetchSockets(t *testing.T) {
-	t.Parallel()
-	a, b, _, c1, c2, c3 := cluster3(t, nil)
+func TestFetchSockets(t *testing.T) { eachProtocol(t, testFetchSockets) }
+
+func testFetchSockets(t *testing.T, proto func(*redisadapter.Options)) {
+	a, b, _, c1, c2, c3 := cluster3(t, proto)
 	ctx := ctxT(t)
 	socks, err := b.srv.Of("/").FetchSockets(ctx)
 	if err != nil {
@@ -211,10 +232,14 @@ func TestFetchSockets(t *testing.T) {
 	}
 }
 
-func TestServerSideEmit(t *testing.T) {
-	t.Parallel()
+func TestServerSideEmit(t *testing.T) { eachProtocol(t, testServerSideEmit) }
+
+func testServerSideEmit(t *testing.T, proto func(*redisadapter.Options)) {
+	var o redisadapter.Options
+	proto(&o)
+	sharded := o.Protocol == redisadapter.Sharded
 	addr, key := sharedAddr(t), keyFor(t)
-	nodes := []*node{newNode(t, addr, key, "A", nil), newNode(t, addr, key, "B", nil), newNode(t, addr, key, "C", nil)}
+	nodes := []*node{newNode(t, addr, key, "A", proto), newNode(t, addr, key, "B", proto), newNode(t, addr, key, "C", proto)}
 	var mu sync.Mutex
 	got := map[string][]string{}
 	for _, n := range nodes {
@@ -242,15 +267,18 @@ func TestServerSideEmit(t *testing.T) {
 	}
 	from := []string{}
 	for _, a := range acks {
-		var v struct {
-			From string
-			Bin  struct{ Type string }
-		}
+		var v struct{ From string }
 		if err := a.Decode(&v); err != nil {
 			t.Fatal(err)
 		}
-		if a.Len() != 1 || v.Bin.Type != "Buffer" {
-			t.Errorf("ack %d args %s", a.Len(), a.Raw(0))
+		// Binary travels as JSON (Node's Buffer object) in classic, as
+		// msgpack in sharded.
+		binary := strings.Contains(string(a.Raw(0)), `"bin":{"type":"Buffer","data":[7]}`)
+		if sharded {
+			binary = len(a.Attachments()) == 1 && string(a.Attachments()[0]) == "\x07"
+		}
+		if a.Len() != 1 || !binary {
+			t.Errorf("ack %d args %s %x", a.Len(), a.Raw(0), a.Attachments())
 		}
 		from = append(from, v.From)
 	}
@@ -268,9 +296,10 @@ func TestServerSideEmit(t *testing.T) {
 	}
 }
 
-func TestEmitWithAck(t *testing.T) {
-	t.Parallel()
-	a, _, _, c1, c2, c3 := cluster3(t, nil)
+func TestEmitWithAck(t *testing.T) { eachProtocol(t, testEmitWithAck) }
+
+func testEmitWithAck(t *testing.T, proto func(*redisadapter.Options)) {
+	a, _, _, c1, c2, c3 := cluster3(t, proto)
 	type res struct {
 		acks []socketio.Args
 		err  error

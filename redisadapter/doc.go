@@ -1,9 +1,9 @@
 // Package redisadapter runs the namespaces of many Socket.IO servers as one
 // cluster over Redis pub/sub, wire-compatible with Node's
-// @socket.io/redis-adapter 8.3.0 (its classic createAdapter protocol) and
-// @socket.io/redis-emitter 5.1.0: Go and Node.js servers can serve one
-// cluster side by side, and Node jobs using the emitter reach the clients of
-// Go servers.
+// @socket.io/redis-adapter 8.3.0 (both its classic createAdapter protocol
+// and its sharded createShardedAdapter one) and @socket.io/redis-emitter
+// 5.1.0: Go and Node.js servers can serve one cluster side by side, and
+// Node jobs using the emitter reach the clients of Go servers.
 //
 // [New] returns the socketio.AdapterFactory to put in
 // socketio.Options.Adapter:
@@ -19,10 +19,38 @@
 // [NewEmitter] publishes events and room operations from processes that are
 // not servers, with the bytes @socket.io/redis-emitter publishes.
 // Options.LegacyPeers keeps every request and response JSON for clusters
-// that still hold socket.io-redis 6 (Sails) nodes. The sharded protocol
-// (createShardedAdapter) is not implemented.
+// that still hold socket.io-redis 6 (Sails) nodes.
 //
-// Wire format (channels {key}#{nsp}#[room#], {key}-request#{nsp}#,
+// # Sharded pub/sub
+//
+// Options.Protocol = Sharded speaks createShardedAdapter's protocol
+// instead: Redis 7 sharded pub/sub (SPUBLISH, SSUBSCRIBE), which a Redis
+// Cluster spreads over its shards where classic PUBLISH goes to every
+// node. Every node of the cluster must use it (and the same Key, Node's
+// channelPrefix, and SubscriptionMode); emitters cannot reach it.
+// Messages are socket.io-adapter's ClusterAdapter messages {type, data,
+// uid, nsp} (types 3 to 12), JSON unless they hold binary, then msgpack,
+// on {Key}#{nsp}# (requests) and {Key}#{nsp}#{uid}# (answers to node uid).
+// With SubscriptionDynamic (the default, as in Node) a broadcast to one
+// room that is not a socket id travels on {Key}#{nsp}#{room}#, which a
+// server subscribes to while it has sockets in the room;
+// SubscriptionStatic keeps everything on the main channel and
+// SubscriptionDynamicPrivate gives socket ids their channel too. Servers
+// are counted with PUBSUB SHARDNUMSUB of the main channel. The protocol
+// has no allRooms request: AllRooms and Sockets are answered with
+// FetchSockets. LegacyPeers and PublishOnSpecificResponseChannel do not
+// apply.
+//
+// # Redis Cluster
+//
+// Pass a *redis.ClusterClient. Classic: one subscriber connection, server
+// counts summed over every node (go-redis alone asks one node). Sharded:
+// one subscriber connection per hash slot in use (SSUBSCRIBE takes the
+// channels of one slot only), so a dynamic mode costs one connection per
+// slot of the rooms this server has; a Key holding a {hashtag} puts every
+// channel in one slot, on one shard.
+//
+// Classic wire format (channels {key}#{nsp}#[room#], {key}-request#{nsp}#,
 // {key}-response#{nsp}#[uid#]; msgpack broadcasts [uid, packet, opts];
 // JSON requests and responses, msgpack for acknowledged broadcasts) and the
 // Node behaviours it mirrors are described in the shared redis-adapter

@@ -72,10 +72,18 @@ func (a *Adapter) forget(id string) {
 // namespace handler still gets its answers.
 func (a *Adapter) onResponse(payload []byte) {
 	m, err := decodeMessage(payload)
+	if err == nil && a.sharded {
+		m, _, err = fromSharded(m)
+	}
 	if err != nil {
 		a.logBad("response", err)
 		return
 	}
+	a.handleResponse(m)
+}
+
+// handleResponse handles an answer in the classic shape.
+func (a *Adapter) handleResponse(m notepack.Map) {
 	id, _ := getString(m, "requestId")
 	a.mu.Lock()
 	r := a.requests[id]
@@ -166,17 +174,23 @@ func (a *Adapter) onBroadcastResponse(id string, r *request, m notepack.Map) {
 	}
 }
 
-// respond publishes an answer to req: on the requester's own channel when
-// PublishOnSpecificResponseChannel is set and the request says who sent it.
+// respond publishes an answer (in the classic shape) to req. Sharded:
+// on the requester's own channel. Classic: there too when
+// PublishOnSpecificResponseChannel is set and the request says who sent
+// it, except answers to ServerSideEmit, always on the common channel as
+// 8.3.0 does; asMsgpack selects the classic encoding.
 func (a *Adapter) respond(req notepack.Map, msg notepack.Map, asMsgpack bool) {
+	uid, hasUID := getString(req, "uid")
+	if a.sharded {
+		if uid != "" {
+			a.publishSharded(context.Background(), msg, uid)
+		}
+		return
+	}
 	channel := a.responseChannel
-	if uid, ok := getString(req, "uid"); ok && a.h.opts.PublishOnSpecificResponseChannel {
+	if msgType(msg) != reqServerSideEmit && hasUID && a.h.opts.PublishOnSpecificResponseChannel {
 		channel += uid + "#"
 	}
-	a.publishTo(channel, msg, asMsgpack)
-}
-
-func (a *Adapter) publishTo(channel string, msg notepack.Map, asMsgpack bool) {
 	var b []byte
 	var err error
 	if asMsgpack {
@@ -191,14 +205,19 @@ func (a *Adapter) publishTo(channel string, msg notepack.Map, asMsgpack bool) {
 	a.h.publish(context.Background(), channel, b)
 }
 
-// onRequest handles a request of another node (or of an emitter), on the
-// namespace's goroutine.
+// onRequest handles a classic request of another node (or of an
+// emitter), on the namespace's goroutine.
 func (a *Adapter) onRequest(payload []byte) {
 	m, err := decodeMessage(payload)
 	if err != nil {
 		a.logBad("request", err)
 		return
 	}
+	a.handleRequest(m)
+}
+
+// handleRequest handles a request in the classic shape.
+func (a *Adapter) handleRequest(m notepack.Map) {
 	if uid, ok := getString(m, "uid"); ok && uid == a.uid {
 		return // our own request: applied locally already, or not for us
 	}
@@ -254,8 +273,7 @@ func (a *Adapter) onRequest(payload []byte) {
 					if len(args) > 0 {
 						v = args[0]
 					}
-					// Always on the common channel, as 8.3.0 does.
-					a.publishTo(a.responseChannel, notepack.Map{{Key: "type", Value: reqServerSideEmit}, {Key: "requestId", Value: id}, {Key: "data", Value: v}}, false)
+					a.respond(m, notepack.Map{{Key: "type", Value: reqServerSideEmit}, {Key: "requestId", Value: id}, {Key: "data", Value: v}}, false)
 				})
 			}
 		}
@@ -341,9 +359,9 @@ func (a *Adapter) onRoomRequest(m notepack.Map, typ int, id string) {
 	a.respond(m, notepack.Map{{Key: "requestId", Value: id}}, false)
 }
 
-// onBroadcast delivers a broadcast of another node to this server's
-// sockets.
-func (a *Adapter) onBroadcast(channel string, payload []byte) {
+// onBroadcast delivers a classic broadcast of another node to this
+// server's sockets.
+func (a *Adapter) onBroadcast(payload []byte) {
 	v, err := notepack.Decode(payload)
 	if err != nil {
 		a.logBad("broadcast", err)
@@ -375,7 +393,13 @@ func (a *Adapter) onBroadcast(channel string, payload []byte) {
 		a.logBad("broadcast", errMalformed)
 		return
 	}
-	p, err := packetOf(pm, nsp)
+	a.deliver(pm, om)
+}
+
+// deliver sends a broadcast of another node (its wire packet and opts) to
+// this server's sockets.
+func (a *Adapter) deliver(pm, om notepack.Map) {
+	p, err := packetOf(pm, a.nsp.Name())
 	if err != nil {
 		a.logBad("broadcast", err)
 		return

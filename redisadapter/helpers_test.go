@@ -3,6 +3,7 @@ package redisadapter_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -33,13 +34,19 @@ type node struct {
 	name string
 	srv  *socketio.Server
 	http *httptest.Server
-	rdb  *redis.Client
+	rdb  redis.UniversalClient
 	url  string
+	opts redisadapter.Options
 }
 
 func newNode(t *testing.T, addr, key, name string, tweak func(*redisadapter.Options)) *node {
 	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	return newNodeOn(t, redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1}), key, name, tweak)
+}
+
+// newNodeOn is newNode with its own Redis client (closed with the node).
+func newNodeOn(t *testing.T, rdb redis.UniversalClient, key, name string, tweak func(*redisadapter.Options)) *node {
+	t.Helper()
 	o := &redisadapter.Options{Key: key, RequestsTimeout: 2 * time.Second, Logger: quiet}
 	if tweak != nil {
 		tweak(o)
@@ -48,7 +55,7 @@ func newNode(t *testing.T, addr, key, name string, tweak func(*redisadapter.Opti
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &node{name: name, srv: srv, rdb: rdb}
+	n := &node{name: name, srv: srv, rdb: rdb, opts: *o}
 	for _, nsp := range []*socketio.Namespace{srv.Of("/"), srv.Of("/chat")} {
 		nsp.OnConnection(func(s *socketio.Socket) {
 			var auth struct {
@@ -77,6 +84,53 @@ func (n *node) close() {
 	n.srv.Shutdown(ctx)
 	n.http.Close()
 	n.rdb.Close()
+}
+
+// waitRoom waits, with the sharded protocol in a dynamic subscription
+// mode, until want servers listen to the channel of room (servers
+// subscribe to it asynchronously when a socket joins), so that a
+// broadcast to the room reaches them all.
+func (n *node) waitRoom(t *testing.T, nsp, room string, want int) {
+	t.Helper()
+	if n.opts.Protocol != redisadapter.Sharded || n.opts.SubscriptionMode == redisadapter.SubscriptionStatic {
+		return
+	}
+	channel := n.opts.Key + "#" + nsp + "#" + room + "#"
+	eventually(t, fmt.Sprintf("%d subscribers of %s", want, channel), func() bool {
+		return numSub(t, n.rdb, true, channel) == want
+	})
+}
+
+// numSub is PUBSUB NUMSUB (or SHARDNUMSUB) of channel, summed over the
+// masters of a Redis Cluster.
+func numSub(t *testing.T, rdb redis.UniversalClient, sharded bool, channel string) int {
+	t.Helper()
+	ctx := ctxT(t)
+	count := func(c redis.Cmdable) int {
+		cmd := c.PubSubNumSub(ctx, channel)
+		if sharded {
+			cmd = c.PubSubShardNumSub(ctx, channel)
+		}
+		m, err := cmd.Result()
+		if err != nil {
+			t.Error(err) // may run on a goroutine of ForEachMaster
+		}
+		return int(m[channel])
+	}
+	cc, ok := rdb.(*redis.ClusterClient)
+	if !ok {
+		return count(rdb)
+	}
+	var mu sync.Mutex
+	total := 0
+	cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+		n := count(c)
+		mu.Lock()
+		total += n
+		mu.Unlock()
+		return nil
+	})
+	return total
 }
 
 func (n *node) adapter(nsp string) *redisadapter.Adapter {

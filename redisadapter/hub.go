@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,68 +12,107 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// hub owns the subscriber connection shared by the adapters (one per
+// routeKind says what arrives on a subscribed channel or pattern.
+type routeKind int
+
+const (
+	routeBroadcast routeKind = iota // classic broadcast pattern
+	routeRequest                    // classic request channel
+	routeResponse                   // classic response channels; the sharded node's own channel
+	routeMessage                    // sharded main channel and room channels
+)
+
+// sub is one channel (or classic pattern) an adapter listens to.
+type sub struct {
+	name    string
+	kind    routeKind
+	pattern bool
+}
+
+type route struct {
+	a    *Adapter
+	kind routeKind
+}
+
+// subConn is one subscriber connection and its reading goroutines.
+type subConn struct {
+	ps       *redis.PubSub
+	stop     chan struct{}
+	done     chan struct{}
+	channels int          // sharded channels on a per-slot connection
+	lastMsg  atomic.Int64 // unix nanos of the last thing read
+}
+
+// hub owns the subscriber connections shared by the adapters (one per
 // namespace) of one factory, as a Node server shares its subClient: one
-// SUBSCRIBE per request channel, so PUBSUB NUMSUB counts this server once.
+// subscription per counted channel, so PUBSUB NUMSUB (SHARDNUMSUB) counts
+// this server once.
+//
+// Classic subscriptions, and sharded ones outside Redis Cluster, share one
+// connection. On a Redis Cluster, sharded channels are grouped by hash
+// slot, one connection per slot in use: SSUBSCRIBE (and go-redis, which
+// subscribes again to all of a connection's channels in one command after
+// a reconnection) takes channels of a single slot only.
 type hub struct {
-	rdb  redis.UniversalClient
-	opts Options
-	log  *slog.Logger
+	rdb     redis.UniversalClient
+	cluster *redis.ClusterClient // sharded on a Redis Cluster
+	opts    Options
+	log     *slog.Logger
+
+	subMu sync.Mutex // serializes the per-slot connections' changes
 
 	mu        sync.RWMutex
-	ps        *redis.PubSub
-	patterns  map[string]*Adapter // broadcast pattern → adapter
-	requests  map[string]*Adapter // request channel → adapter
-	responses map[string]*Adapter // response channels → adapter
+	adapters  int
+	conn      *subConn
+	slots     map[uint16]*subConn
+	routes    map[string]route // channel or pattern → adapter
 	confirmed map[string]chan struct{}
-	stop      chan struct{}
-	done      chan struct{}
 
-	down    atomic.Bool
-	lastMsg atomic.Int64 // unix nanos of the last thing read from the subscriber connection
+	down atomic.Bool
 }
 
 func newHub(rdb redis.UniversalClient, opts Options) *hub {
-	return &hub{
+	h := &hub{
 		rdb: rdb, opts: opts, log: opts.Logger,
-		patterns:  make(map[string]*Adapter),
-		requests:  make(map[string]*Adapter),
-		responses: make(map[string]*Adapter),
+		slots:     make(map[uint16]*subConn),
+		routes:    make(map[string]route),
 		confirmed: make(map[string]chan struct{}),
 	}
+	if cc, ok := rdb.(*redis.ClusterClient); ok && opts.Protocol == Sharded {
+		h.cluster = cc
+	}
+	return h
+}
+
+// start runs the reading goroutines of ps; h.mu must be held.
+func (h *hub) start(ps *redis.PubSub) *subConn {
+	c := &subConn{ps: ps, stop: make(chan struct{}), done: make(chan struct{})}
+	c.lastMsg.Store(time.Now().UnixNano())
+	go h.loop(c)
+	go h.health(c)
+	return c
+}
+
+func (c *subConn) close() {
+	close(c.stop)
+	c.ps.Close()
+	<-c.done
 }
 
 // add subscribes a's channels and waits (at most RequestsTimeout, and not
-// at all while Redis is known to be down) until Redis confirmed the request
-// channel, so that the server is counted when the namespace is ready.
+// at all while Redis is known to be down) until Redis confirmed the
+// counted channel, so that the server is counted when the namespace is
+// ready.
 func (h *hub) add(a *Adapter) {
 	h.mu.Lock()
-	if h.ps == nil {
-		h.ps = h.rdb.Subscribe(context.Background())
-		h.stop = make(chan struct{})
-		h.done = make(chan struct{})
-		h.lastMsg.Store(time.Now().UnixNano())
-		go h.loop(h.ps, h.stop, h.done)
-		go h.health(h.ps, h.stop)
-	}
-	ps := h.ps
-	h.patterns[a.pattern] = a
-	h.requests[a.requestChannel] = a
-	h.responses[a.responseChannel] = a
-	h.responses[a.specificChannel] = a
+	h.adapters++
 	confirm := make(chan struct{})
-	h.confirmed[a.requestChannel] = confirm
+	h.confirmed[a.countChannel] = confirm
 	h.mu.Unlock()
 
 	ctx, cancel := context.WithTimeout(context.Background(), h.opts.RequestsTimeout)
 	defer cancel()
-	err := ps.PSubscribe(ctx, a.pattern)
-	if err == nil {
-		err = ps.Subscribe(ctx, a.requestChannel, a.responseChannel, a.specificChannel)
-	} else {
-		ps.Subscribe(ctx, a.requestChannel, a.responseChannel, a.specificChannel)
-	}
-	if err != nil {
+	if err := h.watch(ctx, a, a.subscriptions()); err != nil {
 		h.log.Warn("redisadapter: subscribing failed; retried when Redis is back", "nsp", a.nsp.Name(), "err", err)
 		return
 	}
@@ -86,48 +126,177 @@ func (h *hub) add(a *Adapter) {
 	}
 }
 
-// remove unsubscribes a's channels; the last adapter closes the
-// subscriber connection.
-func (h *hub) remove(a *Adapter) {
+// subscribe sends the subscriptions of subs.
+func (h *hub) subscribe(ctx context.Context, subs []sub) error {
+	var patterns, channels, sharded []string
+	for _, s := range subs {
+		switch {
+		case s.pattern:
+			patterns = append(patterns, s.name)
+		case h.opts.Protocol == Sharded:
+			sharded = append(sharded, s.name)
+		default:
+			channels = append(channels, s.name)
+		}
+	}
+	var errs []error
+	if h.cluster != nil {
+		for _, ch := range sharded {
+			errs = append(errs, h.slotSubscribe(ctx, ch))
+		}
+		return errors.Join(errs...)
+	}
 	h.mu.Lock()
-	if h.patterns[a.pattern] != a {
+	if h.conn == nil {
+		h.conn = h.start(h.rdb.Subscribe(context.Background()))
+	}
+	ps := h.conn.ps
+	h.mu.Unlock()
+	if len(patterns) > 0 {
+		errs = append(errs, ps.PSubscribe(ctx, patterns...))
+	}
+	if len(channels) > 0 {
+		errs = append(errs, ps.Subscribe(ctx, channels...))
+	}
+	if len(sharded) > 0 {
+		errs = append(errs, ps.SSubscribe(ctx, sharded...))
+	}
+	return errors.Join(errs...)
+}
+
+// slotSubscribe subscribes ch on the connection of its hash slot (Redis
+// Cluster), opened on the slot's master when it is the first.
+func (h *hub) slotSubscribe(ctx context.Context, ch string) error {
+	slot := keySlot(ch)
+	h.subMu.Lock()
+	defer h.subMu.Unlock()
+	h.mu.Lock()
+	c := h.slots[slot]
+	h.mu.Unlock()
+	if c != nil {
+		c.channels++
+		return c.ps.SSubscribe(ctx, ch)
+	}
+	// Created with its channel, so that go-redis connects to the slot's
+	// node (the reading goroutine would otherwise pick a random one).
+	ps := h.cluster.SSubscribe(ctx, ch)
+	h.mu.Lock()
+	c = h.start(ps)
+	c.channels = 1
+	h.slots[slot] = c
+	h.mu.Unlock()
+	return nil
+}
+
+// unsubscribe drops subs; on a Redis Cluster, a slot's connection is
+// closed with its last channel.
+func (h *hub) unsubscribe(ctx context.Context, subs []sub) {
+	h.subMu.Lock()
+	defer h.subMu.Unlock()
+	h.unsubscribeLocked(ctx, subs)
+}
+
+// unsubscribeLocked is unsubscribe with h.subMu held.
+func (h *hub) unsubscribeLocked(ctx context.Context, subs []sub) {
+	h.mu.Lock()
+	type slotSub struct {
+		c       *subConn
+		channel string
+		last    bool
+	}
+	var slotSubs []slotSub
+	for _, s := range subs {
+		delete(h.routes, s.name)
+		delete(h.confirmed, s.name)
+		if h.cluster != nil {
+			slot := keySlot(s.name)
+			if c := h.slots[slot]; c != nil {
+				c.channels--
+				if c.channels <= 0 {
+					delete(h.slots, slot)
+				}
+				slotSubs = append(slotSubs, slotSub{c, s.name, c.channels <= 0})
+			}
+		}
+	}
+	conn := h.conn
+	h.mu.Unlock()
+	for _, s := range slotSubs {
+		if s.last {
+			s.c.close()
+		} else {
+			s.c.ps.SUnsubscribe(ctx, s.channel)
+		}
+	}
+	if conn == nil || h.cluster != nil {
+		return
+	}
+	for _, s := range subs {
+		switch {
+		case s.pattern:
+			conn.ps.PUnsubscribe(ctx, s.name)
+		case h.opts.Protocol == Sharded:
+			conn.ps.SUnsubscribe(ctx, s.name)
+		default:
+			conn.ps.Unsubscribe(ctx, s.name)
+		}
+	}
+}
+
+// remove unsubscribes a's channels; the last adapter closes the
+// subscriber connections.
+func (h *hub) remove(a *Adapter) {
+	h.subMu.Lock()
+	defer h.subMu.Unlock()
+	h.mu.Lock()
+	if h.routes[a.countChannel].a != a {
 		h.mu.Unlock()
 		return
 	}
-	delete(h.patterns, a.pattern)
-	delete(h.requests, a.requestChannel)
-	delete(h.responses, a.responseChannel)
-	delete(h.responses, a.specificChannel)
-	delete(h.confirmed, a.requestChannel)
-	ps, stop, done := h.ps, h.stop, h.done
-	last := len(h.patterns) == 0
-	if last {
-		h.ps = nil
+	var subs []sub
+	for name, r := range h.routes {
+		if r.a == a {
+			subs = append(subs, sub{name: name, kind: r.kind, pattern: r.kind == routeBroadcast})
+		}
 	}
-	h.mu.Unlock()
-	if last {
-		close(stop)
-		ps.Close()
-		<-done
+	h.adapters--
+	if h.adapters == 0 {
+		conns := make([]*subConn, 0, len(h.slots)+1)
+		if h.conn != nil {
+			conns = append(conns, h.conn)
+		}
+		for slot, c := range h.slots {
+			conns = append(conns, c)
+			delete(h.slots, slot)
+		}
+		for _, s := range subs {
+			delete(h.routes, s.name)
+			delete(h.confirmed, s.name)
+		}
+		h.conn = nil
+		h.mu.Unlock()
+		for _, c := range conns {
+			c.close()
+		}
 		return
 	}
+	h.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), h.opts.RequestsTimeout)
 	defer cancel()
-	ps.PUnsubscribe(ctx, a.pattern)
-	ps.Unsubscribe(ctx, a.requestChannel, a.responseChannel, a.specificChannel)
+	h.unsubscribeLocked(ctx, subs)
 }
 
-// loop reads the subscriber connection. go-redis reconnects it and
+// loop reads a subscriber connection. go-redis reconnects it and
 // subscribes again to every channel after an error; loop reports the
 // outage and the recovery.
-func (h *hub) loop(ps *redis.PubSub, stop, done chan struct{}) {
-	defer close(done)
+func (h *hub) loop(c *subConn) {
+	defer close(c.done)
 	backoff := 50 * time.Millisecond
 	for {
-		msg, err := ps.Receive(context.Background())
+		msg, err := c.ps.Receive(context.Background())
 		if err != nil {
 			select {
-			case <-stop:
+			case <-c.stop:
 				return
 			default:
 			}
@@ -136,7 +305,7 @@ func (h *hub) loop(ps *redis.PubSub, stop, done chan struct{}) {
 			}
 			h.setDown(err)
 			select {
-			case <-stop:
+			case <-c.stop:
 				return
 			case <-time.After(backoff):
 			}
@@ -144,13 +313,13 @@ func (h *hub) loop(ps *redis.PubSub, stop, done chan struct{}) {
 			continue
 		}
 		backoff = 50 * time.Millisecond
-		h.lastMsg.Store(time.Now().UnixNano())
+		c.lastMsg.Store(time.Now().UnixNano())
 		switch m := msg.(type) {
 		case *redis.Subscription:
-			if m.Kind == "subscribe" {
+			if m.Kind == "subscribe" || m.Kind == "ssubscribe" {
 				h.mu.Lock()
-				if c := h.confirmed[m.Channel]; c != nil {
-					close(c)
+				if ch := h.confirmed[m.Channel]; ch != nil {
+					close(ch)
 					delete(h.confirmed, m.Channel)
 				}
 				h.mu.Unlock()
@@ -182,23 +351,23 @@ func (h *hub) setUp() {
 	}
 }
 
-// health pings the subscriber connection when it has been idle, so that a
+// health pings a subscriber connection when it has been idle, so that a
 // broken connection is noticed (go-redis then reconnects it).
-func (h *hub) health(ps *redis.PubSub, stop chan struct{}) {
+func (h *hub) health(c *subConn) {
 	const every = 3 * time.Second
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
-		case <-stop:
+		case <-c.stop:
 			return
 		case <-t.C:
 		}
-		if time.Since(time.Unix(0, h.lastMsg.Load())) < every {
+		if time.Since(time.Unix(0, c.lastMsg.Load())) < every {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), every)
-		if err := ps.Ping(ctx); err != nil {
+		if err := c.ps.Ping(ctx); err != nil {
 			h.setDown(err)
 		}
 		cancel()
@@ -207,44 +376,54 @@ func (h *hub) health(ps *redis.PubSub, stop chan struct{}) {
 
 func (h *hub) dispatch(m *redis.Message) {
 	payload := []byte(m.Payload)
-	h.mu.RLock()
-	var a *Adapter
-	kind := 0
+	key := m.Channel
 	if m.Pattern != "" {
-		a, kind = h.patterns[m.Pattern], 1
-	} else if a = h.requests[m.Channel]; a != nil {
-		kind = 2
-	} else if a = h.responses[m.Channel]; a != nil {
-		kind = 3
+		key = m.Pattern
 	}
+	h.mu.RLock()
+	r, ok := h.routes[key]
 	h.mu.RUnlock()
-	if a == nil {
+	if !ok {
 		return
 	}
-	switch kind {
-	case 1:
-		a.enqueue(func() { a.onBroadcast(m.Channel, payload) })
-	case 2:
+	a := r.a
+	switch r.kind {
+	case routeBroadcast:
+		a.enqueue(func() { a.onBroadcast(payload) })
+	case routeRequest:
 		a.enqueue(func() { a.onRequest(payload) })
-	case 3:
+	case routeMessage:
+		a.enqueue(func() { a.onMessage(payload) })
+	case routeResponse:
 		a.onResponse(payload)
 	}
 }
 
-// numSub counts the subscribers of channel, summed over every node of a
+// numSub counts the subscribers of the counted channel (PUBSUB NUMSUB, or
+// SHARDNUMSUB for the sharded protocol), summed over every node of a
 // Redis Cluster (go-redis asks one arbitrary node otherwise).
 func (h *hub) numSub(ctx context.Context, channel string) (int, error) {
+	count := func(ctx context.Context, c redis.Cmdable) (int64, error) {
+		var m map[string]int64
+		var err error
+		if h.opts.Protocol == Sharded {
+			m, err = c.PubSubShardNumSub(ctx, channel).Result()
+		} else {
+			m, err = c.PubSubNumSub(ctx, channel).Result()
+		}
+		return m[channel], err
+	}
 	if cc, ok := h.rdb.(*redis.ClusterClient); ok {
 		var total atomic.Int64
 		err := cc.ForEachShard(ctx, func(ctx context.Context, c *redis.Client) error {
-			m, err := c.PubSubNumSub(ctx, channel).Result()
-			total.Add(m[channel])
+			n, err := count(ctx, c)
+			total.Add(n)
 			return err
 		})
 		return int(total.Load()), err
 	}
-	m, err := h.rdb.PubSubNumSub(ctx, channel).Result()
-	return int(m[channel]), err
+	n, err := count(ctx, h.rdb)
+	return int(n), err
 }
 
 func (h *hub) publish(ctx context.Context, channel string, payload []byte) error {
@@ -253,9 +432,46 @@ func (h *hub) publish(ctx context.Context, channel string, payload []byte) error
 		ctx, cancel = context.WithTimeout(ctx, h.opts.RequestsTimeout)
 		defer cancel()
 	}
-	err := h.rdb.Publish(ctx, channel, payload).Err()
+	var err error
+	if h.opts.Protocol == Sharded {
+		err = h.rdb.SPublish(ctx, channel, payload).Err()
+	} else {
+		err = h.rdb.Publish(ctx, channel, payload).Err()
+	}
 	if err != nil {
 		h.log.Warn("redisadapter: publish failed", "channel", channel, "err", err)
 	}
 	return err
+}
+
+// keySlot is the Redis Cluster hash slot of key: CRC16 (XMODEM) of the
+// key, or of its {hashtag} when it has a non-empty one, modulo 16384.
+func keySlot(key string) uint16 {
+	if i := strings.IndexByte(key, '{'); i >= 0 {
+		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
+			key = key[i+1 : i+1+j]
+		}
+	}
+	var crc uint16
+	for i := 0; i < len(key); i++ {
+		crc ^= uint16(key[i]) << 8
+		for range 8 {
+			if crc&0x8000 != 0 {
+				crc = crc<<1 ^ 0x1021
+			} else {
+				crc <<= 1
+			}
+		}
+	}
+	return crc % 16384
+}
+
+// watch routes subs to a and subscribes them.
+func (h *hub) watch(ctx context.Context, a *Adapter, subs []sub) error {
+	h.mu.Lock()
+	for _, s := range subs {
+		h.routes[s.name] = route{a, s.kind}
+	}
+	h.mu.Unlock()
+	return h.subscribe(ctx, subs)
 }

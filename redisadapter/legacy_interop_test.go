@@ -33,7 +33,7 @@ func TestLegacyInterop(t *testing.T) {
 	sn := sniff(t, rs.Addr(), key)
 	p := startNodeScript(t, "redis-legacy", "server.js")
 	t.Cleanup(func() { sailsErrors(t, p) })
-	portS, _ := p.server("S", rs.URL(), key, false)
+	portS, _ := p.server("S", rs.URL(), key, false, "")
 	urlS := fmt.Sprintf("http://127.0.0.1:%d", portS)
 	g := newNode(t, rs.Addr(), key, "G", func(o *redisadapter.Options) { o.LegacyPeers = true })
 	gns := g.srv.Of("/")

@@ -225,12 +225,16 @@ func (p *nodeProc) received(clientName string) []string {
 	return out
 }
 
-func (p *nodeProc) server(name, redisURL, key string, specific bool) (port int, uid string) {
+// server starts a Node server with the classic adapter (specific:
+// publishOnSpecificResponseChannel) or, when shardedMode is a
+// subscriptionMode, createShardedAdapter.
+func (p *nodeProc) server(name, redisURL, key string, specific bool, shardedMode string) (port int, uid string) {
 	var r struct {
 		Port int
 		UID  string
 	}
-	json.Unmarshal(p.do(map[string]any{"cmd": "server", "name": name, "redis": redisURL, "key": key, "specific": specific}), &r)
+	json.Unmarshal(p.do(map[string]any{"cmd": "server", "name": name, "redis": redisURL, "key": key, "specific": specific,
+		"sharded": shardedMode != "", "subscriptionMode": shardedMode}), &r)
 	return r.Port, r.UID
 }
 

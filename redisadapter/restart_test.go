@@ -14,19 +14,22 @@ import (
 // TestRedisRestart stops Redis under two nodes and starts it again: the
 // outage and the recovery are reported, nothing crashes, the subscriptions
 // come back (once each: the server count is right) and broadcasts flow.
-func TestRedisRestart(t *testing.T) {
-	t.Parallel()
+func TestRedisRestart(t *testing.T) { eachProtocol(t, testRedisRestart) }
+
+func testRedisRestart(t *testing.T, proto func(*redisadapter.Options)) {
 	rs := redistest.Start(t)
 	var downs, ups atomic.Int32
 	tweak := func(o *redisadapter.Options) {
 		o.OnRedisDisconnect = func(error) { downs.Add(1) }
 		o.OnRedisReconnect = func() { ups.Add(1) }
 		o.RequestsTimeout = 500 * time.Millisecond
+		proto(o)
 	}
 	a := newNode(t, rs.Addr(), "restart", "A", tweak)
 	b := newNode(t, rs.Addr(), "restart", "B", tweak)
 	c1 := dial(t, a, "/", `{"rooms":["r"]}`)
 	c2 := dial(t, b, "/", `{"rooms":["r"]}`)
+	a.waitRoom(t, "/", "r", 2)
 	a.srv.Of("/").To("r").Emit("before")
 	c1.expect(`42["before"]`)
 	c2.expect(`42["before"]`)
@@ -51,6 +54,7 @@ func TestRedisRestart(t *testing.T) {
 		n, err := a.adapter("/").ServerCount(ctx2)
 		return err == nil && n == 2
 	})
+	a.waitRoom(t, "/", "r", 2)
 	for i := range 3 {
 		b.srv.Of("/").To("r").Emit("after", i)
 		c1.expect(fmt.Sprintf(`42["after",%d]`, i))

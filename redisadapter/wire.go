@@ -77,6 +77,19 @@ func getNumber(m notepack.Map, key string) (float64, bool) {
 	return f, ok
 }
 
+// msgType is the type property of a message, read from the wire (a
+// float64) or built here (an int); -1 when it has none.
+func msgType(m notepack.Map) int {
+	v, _ := m.Get("type")
+	switch t := v.(type) {
+	case float64:
+		return int(t)
+	case int:
+		return t
+	}
+	return -1
+}
+
 func getMap(m notepack.Map, key string) (notepack.Map, bool) {
 	v, _ := m.Get(key)
 	mm, ok := v.(notepack.Map)

@@ -175,6 +175,13 @@ func (a *LocalAdapter) SocketRooms(id string) []Room {
 	return out
 }
 
+// HasRoom reports whether room r has members on this server.
+func (a *LocalAdapter) HasRoom(r Room) bool {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return len(a.rooms[r]) > 0
+}
+
 // Rooms returns the rooms that have members on this server.
 func (a *LocalAdapter) Rooms() []Room {
 	a.mu.RLock()

@@ -1,7 +1,9 @@
 // Package redistest starts real redis-server processes for tests: one per
-// test binary by default (Shared), or private ones for tests that stop and
-// restart Redis (Start). Tests fail, never skip, when redis-server is
-// missing: `make test` installs it (Debian package redis-server).
+// test binary by default (Shared), private ones for tests that stop and
+// restart Redis (Start), or a Redis Cluster of three masters
+// (StartCluster). Tests fail, never skip, when redis-server (or, for the
+// cluster, redis-cli) is missing: `make test` installs them (Debian
+// package redis-server).
 package redistest
 
 import (
@@ -20,10 +22,11 @@ import (
 
 // Server is a running redis-server on 127.0.0.1.
 type Server struct {
-	Port int
-	dir  string
-	cmd  *exec.Cmd
-	args []string
+	Port  int
+	dir   string
+	cmd   *exec.Cmd
+	args  []string
+	extra []string // arguments beyond the defaults (cluster mode)
 }
 
 // Addr returns host:port.
@@ -49,7 +52,7 @@ func Shared(t testing.TB) *Server {
 			sharedErr = err
 			return
 		}
-		shared, sharedErr = start(dir, 0)
+		shared, sharedErr = start(dir, 0, nil)
 	})
 	if sharedErr != nil {
 		t.Fatalf("redistest: %v", sharedErr)
@@ -60,7 +63,7 @@ func Shared(t testing.TB) *Server {
 // Start starts a private redis-server stopped at the end of the test.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	s, err := start(t.TempDir(), 0)
+	s, err := start(t.TempDir(), 0, nil)
 	if err != nil {
 		t.Fatalf("redistest: %v", err)
 	}
@@ -89,14 +92,14 @@ func (s *Server) Stop() {
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
 	s.Stop()
-	n, err := start(s.dir, s.Port)
+	n, err := start(s.dir, s.Port, s.extra)
 	if err != nil {
 		t.Fatalf("redistest: restart: %v", err)
 	}
 	s.cmd = n.cmd
 }
 
-func start(dir string, port int) (*Server, error) {
+func start(dir string, port int, extra []string) (*Server, error) {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		return nil, fmt.Errorf("redis-server not found (Debian: apt-get install redis-server; `make test` does it): %w", err)
@@ -108,13 +111,14 @@ func start(dir string, port int) (*Server, error) {
 	}
 	args := []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--dir", dir, "--protected-mode", "no", "--loglevel", "warning", "--logfile", filepath.Join(dir, "redis.log")}
+	args = append(args, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	cmd.SysProcAttr = procAttr()
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	s := &Server{Port: port, dir: dir, cmd: cmd, args: args}
+	s := &Server{Port: port, dir: dir, cmd: cmd, args: args, extra: extra}
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		if ping(s.Addr()) == nil {
@@ -154,4 +158,65 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Cluster is a Redis Cluster of three masters (no replicas) on 127.0.0.1.
+type Cluster struct {
+	Masters []*Server
+}
+
+// Addrs returns the host:port of every master, for
+// redis.ClusterOptions.Addrs.
+func (c *Cluster) Addrs() []string {
+	out := make([]string, len(c.Masters))
+	for i, s := range c.Masters {
+		out[i] = s.Addr()
+	}
+	return out
+}
+
+// StartCluster starts three redis-server processes in cluster mode, each
+// with its own port, bus port and directory, joins them with
+// `redis-cli --cluster create` (the 16384 slots split in three) and waits
+// until every node reports cluster_state:ok. The processes are stopped at
+// the end of the test (and, on Linux, signalled if the test process dies).
+func StartCluster(t testing.TB) *Cluster {
+	t.Helper()
+	cli, err := exec.LookPath("redis-cli")
+	if err != nil {
+		t.Fatalf("redistest: redis-cli not found (Debian: apt-get install redis-server): %v", err)
+	}
+	c := &Cluster{}
+	for range 3 {
+		bus, err := freePort()
+		if err != nil {
+			t.Fatalf("redistest: %v", err)
+		}
+		s, err := start(t.TempDir(), 0, []string{"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+			"--cluster-port", strconv.Itoa(bus), "--cluster-node-timeout", "5000"})
+		if err != nil {
+			t.Fatalf("redistest: cluster node: %v", err)
+		}
+		t.Cleanup(s.Stop)
+		c.Masters = append(c.Masters, s)
+	}
+	args := append([]string{"--cluster", "create"}, c.Addrs()...)
+	args = append(args, "--cluster-yes")
+	if out, err := exec.Command(cli, args...).CombinedOutput(); err != nil {
+		t.Fatalf("redistest: redis-cli --cluster create: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for _, s := range c.Masters {
+		for {
+			out, err := exec.Command(cli, "-p", strconv.Itoa(s.Port), "cluster", "info").Output()
+			if err == nil && strings.Contains(string(out), "cluster_state:ok") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("redistest: node %s not ok: %s %v", s.Addr(), out, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return c
 }

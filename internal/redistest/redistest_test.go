@@ -1,6 +1,9 @@
 package redistest
 
 import (
+	"os/exec"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -24,5 +27,18 @@ func TestStartRestart(t *testing.T) {
 	}
 	if sh := Shared(t); sh.Addr() == s.Addr() || ping(sh.Addr()) != nil {
 		t.Fatal("shared server not distinct or not answering")
+	}
+}
+
+func TestStartCluster(t *testing.T) {
+	c := StartCluster(t)
+	if len(c.Addrs()) != 3 {
+		t.Fatalf("addrs %v", c.Addrs())
+	}
+	for _, s := range c.Masters {
+		out, err := exec.Command("redis-cli", "-p", strconv.Itoa(s.Port), "cluster", "info").Output()
+		if err != nil || !strings.Contains(string(out), "cluster_known_nodes:3") || !strings.Contains(string(out), "cluster_slots_assigned:16384") {
+			t.Fatalf("%s: %s %v", s.Addr(), out, err)
+		}
 	}
 }

@@ -5,6 +5,8 @@
 //
 //   {"id":1,"cmd":"server","name":"A","redis":"redis://…","key":"…","specific":false}
 //       → {"id":1,"result":{"port":…,"uid":"…"}}
+//   ("sharded":true uses createShardedAdapter, with "subscriptionMode" when
+//   given, instead of createAdapter)
 //   {"id":2,"cmd":"client","name":"c1","url":"http://127.0.0.1:…","nsp":"/","auth":{…}}
 //       → {"id":2,"result":{"sid":"…"}}
 //   {"id":3,"cmd":"eval","code":"return await io.A.fetchSockets()…"}
@@ -20,7 +22,7 @@
 const http = require("http");
 const readline = require("readline");
 const { Server } = require("socket.io");
-const { createAdapter } = require("@socket.io/redis-adapter");
+const { createAdapter, createShardedAdapter } = require("@socket.io/redis-adapter");
 const { Emitter } = require("@socket.io/redis-emitter");
 const { createClient } = require("redis");
 const { io: connect } = require("socket.io-client");
@@ -62,12 +64,13 @@ async function redisPair(url) {
   return [pub, sub];
 }
 
-async function startServer({ name, redis, key, specific }) {
+async function startServer({ name, redis, key, specific, sharded, subscriptionMode }) {
   const [pub, sub] = await redisPair(redis);
   const httpServer = http.createServer();
-  const server = new Server(httpServer, {
-    adapter: createAdapter(pub, sub, { key, publishOnSpecificResponseChannel: !!specific }),
-  });
+  const adapter = sharded
+    ? createShardedAdapter(pub, sub, { channelPrefix: key, ...(subscriptionMode ? { subscriptionMode } : {}) })
+    : createAdapter(pub, sub, { key, publishOnSpecificResponseChannel: !!specific });
+  const server = new Server(httpServer, { adapter });
   for (const nsp of [server.of("/"), server.of("/chat")]) {
     nsp.on("connection", (socket) => {
       const auth = socket.handshake.auth || {};
