@@ -153,6 +153,8 @@ func (p *poller) park(c *wsConn) error {
 	// reused by another connection while it is registered.
 	err := c.rc.Control(func(fd uintptr) {
 		ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: int32(fd)}
+		// Once armed, c may be resumed on another goroutine at once: c is
+		// not touched after a successful EpollCtl.
 		if c.registered {
 			cerr = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, int(fd), &ev)
 			if cerr == nil {
@@ -161,11 +163,14 @@ func (p *poller) park(c *wsConn) error {
 		}
 		// First park, or registered before but since dropped by the kernel
 		// (never expected while the descriptor is open).
+		c.registered = true
 		cerr = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
 		if cerr == syscall.EEXIST {
 			cerr = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, int(fd), &ev)
 		}
-		c.registered = cerr == nil
+		if cerr != nil {
+			c.registered = false // not armed: still ours
+		}
 	})
 	if err == nil {
 		err = cerr
