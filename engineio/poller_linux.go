@@ -1,10 +1,17 @@
 package engineio
 
 import (
+	"errors"
 	"os"
 	"sync"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
+
+// rawIO: connections are read and written through their descriptors
+// when parked or written without waiting.
+const rawIO = true
 
 // poller watches the sockets of parked websockets with one epoll set for
 // the whole process, so that an idle connection needs no goroutine of its
@@ -216,3 +223,39 @@ func readNonBlocking(fd uintptr, b []byte) (n int, ok bool, err error) {
 	}
 	return n, true, err
 }
+
+// tryWriteLocked writes fb's frames to c's socket without waiting and
+// reports whether all of it was written; what was, is removed from fb.
+// c.wmu is held.
+func (c *wsConn) tryWriteLocked(fb *frameBuffers) (done bool, err error) {
+	var werr error
+	err = c.rc.Write(func(fd uintptr) bool {
+		for len(fb.bufs) > 0 {
+			n, err := unix.Writev(int(fd), fb.bufs[:min(len(fb.bufs), maxIovecs)])
+			if err == syscall.EINTR {
+				continue
+			}
+			if err == syscall.EAGAIN {
+				break
+			}
+			if err != nil {
+				werr = err
+				break
+			}
+			fb.consume(n)
+		}
+		return true
+	})
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		// A write deadline that expired (a blocking write timed out):
+		// let the blocking path report or reset it.
+		return false, nil
+	}
+	if err == nil {
+		err = werr
+	}
+	return err == nil && len(fb.bufs) == 0, err
+}
+
+// maxIovecs is IOV_MAX on Linux.
+const maxIovecs = 1024

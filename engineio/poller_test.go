@@ -212,3 +212,37 @@ func TestTLSWebSocketNotParked(t *testing.T) {
 	c.sendText("4over tls")
 	c.expectText("4over tls")
 }
+
+// Sends that the socket cannot take at once (the client stops reading)
+// are finished later, whole and in order, without blocking the sender.
+func TestSendToFullSocket(t *testing.T) {
+	t.Parallel()
+	f := parkedFixture(t, engineio.Options{})
+	c, sid := f.openWebSocket(4)
+	s := f.h.session(t, sid)
+	const n, size = 200, 50_000 // 10 MB: far more than the socket buffers
+	msgs := make([]string, n)
+	start := time.Now()
+	for i := range msgs {
+		b := make([]byte, size)
+		for j := range b {
+			b[j] = 'a' + byte((i+j)%26)
+		}
+		msgs[i] = string(b)
+		if err := s.Send(engineio.Text(msgs[i])); err != nil {
+			t.Fatalf("Send %d: %v", i, err)
+		}
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Send blocked: %v for %d sends to a client that does not read", d, n)
+	}
+	time.Sleep(50 * time.Millisecond) // the client is still not reading
+	for i, want := range msgs {
+		if got := c.readText(); got != "4"+want {
+			t.Fatalf("message %d: got %d bytes (%.20q...), want %d bytes (%.20q...)", i, len(got), got, len(want)+1, "4"+want)
+		}
+	}
+	// The session goes on: an echo still works.
+	c.sendText("4after")
+	c.expectText("4after")
+}

@@ -132,6 +132,14 @@ func (s *Session) Send(msgs ...Message) error {
 		s.queue = append(s.queue, packet{typ: typeMessage, binary: m.Binary, data: m.Data})
 	}
 	s.queueBytes += size
+	ws := s.ws
+	if ws != nil && ws.rc != nil && !s.flushing {
+		// Written from here, as far as the socket takes it at once.
+		s.flushing = true
+		s.mu.Unlock()
+		s.flushInline(ws)
+		return nil
+	}
 	s.kickLocked()
 	s.mu.Unlock()
 	return nil

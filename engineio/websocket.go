@@ -60,8 +60,8 @@ type wsConn struct {
 	closeOnce sync.Once
 	writeWait time.Duration
 
-	// Parking (see Options.ParkIdleAfter); poller is nil when c cannot
-	// be parked.
+	// The socket, when c is a plain one (nil rc otherwise), and parking
+	// (see Options.ParkIdleAfter): poller is nil when c cannot be parked.
 	poller     *poller
 	rc         syscall.RawConn
 	fd         int32
@@ -95,9 +95,7 @@ func (s *Server) acceptWebSocket(w http.ResponseWriter, r *http.Request) (*wsCon
 		writeWait: s.opts.PingInterval + s.opts.PingTimeout,
 	}
 	c.br.conn = conn
-	if s.opts.ParkIdleAfter > 0 {
-		c.setParkable()
-	}
+	c.setRaw(s.opts.ParkIdleAfter > 0)
 	if ext != nil {
 		_, c.deflate = ext.Accepted()
 	}
@@ -111,12 +109,12 @@ func (s *Server) acceptWebSocket(w http.ResponseWriter, r *http.Request) (*wsCon
 	return c, nil
 }
 
-// setParkable lets c be parked, if the process has a poller and c is a
-// plain socket.
-func (c *wsConn) setParkable() {
-	p := getPoller()
+// setRaw gives c access to its socket, when it is a plain one, for writes
+// that do not wait (tryWriteLocked) and, if park, for parking (when the
+// process has a poller).
+func (c *wsConn) setRaw(park bool) {
 	sc, ok := c.conn.(syscall.Conn)
-	if p == nil || !ok {
+	if !ok || !rawIO {
 		return
 	}
 	rc, err := sc.SyscallConn()
@@ -127,7 +125,10 @@ func (c *wsConn) setParkable() {
 	if rc.Control(func(f uintptr) { fd = int32(f) }) != nil || fd < 0 {
 		return
 	}
-	c.poller, c.rc, c.fd = p, rc, fd
+	c.rc, c.fd = rc, fd
+	if park {
+		c.poller = getPoller()
+	}
 }
 
 // resume starts a goroutine reading c; the poller calls it when a parked
@@ -341,7 +342,19 @@ const typeDigits = "0123456\x00\x01\x02\x03\x04\x05\x06"
 
 type frameBuffers struct {
 	hdr  []byte
-	bufs net.Buffers
+	bufs net.Buffers // what is left to write
+	base net.Buffers // all of it, for release
+}
+
+// consume removes the first n bytes from fb.bufs.
+func (fb *frameBuffers) consume(n int) {
+	for n > 0 && len(fb.bufs) > 0 {
+		if k := len(fb.bufs[0]); k <= n {
+			fb.bufs, n = fb.bufs[1:], n-k
+		} else {
+			fb.bufs[0], n = fb.bufs[0][n:], 0
+		}
+	}
 }
 
 var framePool = sync.Pool{New: func() any { return new(frameBuffers) }}
@@ -349,6 +362,32 @@ var framePool = sync.Pool{New: func() any { return new(frameBuffers) }}
 // writePackets writes ps as one frame each, in a single writev. Message
 // data is written from the shared slices, never copied.
 func (c *wsConn) writePackets(ps []packet, protocol int) error {
+	fb := c.frames(ps, protocol)
+	c.wmu.Lock()
+	err := c.writeFramesLocked(fb)
+	c.wmu.Unlock()
+	fb.release()
+	return err
+}
+
+// writeFramesLocked writes fb, waiting up to writeWait. c.wmu is held.
+func (c *wsConn) writeFramesLocked(fb *frameBuffers) error {
+	c.conn.SetWriteDeadline(time.Now().Add(c.writeWait))
+	bufs := fb.bufs
+	_, err := bufs.WriteTo(c.conn)
+	// Lifted, so that tryWriteLocked finds no expired deadline later.
+	c.conn.SetWriteDeadline(time.Time{})
+	return err
+}
+
+func (fb *frameBuffers) release() {
+	clear(fb.base[:cap(fb.base)])
+	fb.bufs, fb.base = fb.base[:0], fb.base[:0]
+	framePool.Put(fb)
+}
+
+// frames builds the frames of ps in a pooled frameBuffers.
+func (c *wsConn) frames(ps []packet, protocol int) *frameBuffers {
 	fb := framePool.Get().(*frameBuffers)
 	fb.hdr = fb.hdr[:0]
 	if cap(fb.hdr) < 10*len(ps) {
@@ -382,15 +421,8 @@ func (c *wsConn) writePackets(ps []packet, protocol int) error {
 			fb.bufs = append(fb.bufs, p.data)
 		}
 	}
-	c.wmu.Lock()
-	c.conn.SetWriteDeadline(time.Now().Add(c.writeWait))
-	bufs := fb.bufs
-	_, err := bufs.WriteTo(c.conn)
-	c.wmu.Unlock()
-	clear(fb.bufs[:cap(fb.bufs)])
-	fb.bufs = fb.bufs[:0]
-	framePool.Put(fb)
-	return err
+	fb.base = fb.bufs
+	return fb
 }
 
 func (c *wsConn) writeText(b []byte) error {
@@ -408,6 +440,7 @@ func (c *wsConn) writeRaw(b []byte) error {
 	defer c.wmu.Unlock()
 	c.conn.SetWriteDeadline(time.Now().Add(c.writeWait))
 	_, err := c.conn.Write(b)
+	c.conn.SetWriteDeadline(time.Time{})
 	return err
 }
 
@@ -474,36 +507,107 @@ func closeCode(cause *CloseError) int {
 }
 
 // flushWebSocket writes the outbox to ws until it is empty; once the
-// session is closed and the outbox drained it closes the connection.
+// session is closed and the outbox drained it closes the connection. It
+// runs on a goroutine of its own, started when the outbox gets data (or by
+// flushInline); s.flushing is set by whoever starts it.
 func (s *Session) flushWebSocket(c *wsConn) {
 	for {
-		s.mu.Lock()
-		batch := s.takeLocked()
-		if len(batch) == 0 {
-			s.flushing = false
-			closed := s.closed
-			cause := s.cause
-			s.mu.Unlock()
-			if closed {
-				c.closeWith(closeCode(cause))
-				s.srv.remove(s)
-			}
+		batch, ok := s.nextBatch(c)
+		if !ok {
 			return
 		}
-		s.mu.Unlock()
-		if err := c.writePackets(batch, s.protocol); err != nil {
-			s.closeWith(ReasonTransportError, err, closeAbort)
-			c.close()
-			s.srv.remove(s)
+		err := c.writePackets(batch, s.protocol)
+		if !s.batchWritten(c, batch, err) {
 			return
 		}
-		clear(batch)
-		s.mu.Lock()
-		if s.queue == nil && cap(batch) <= 64 {
-			s.queue = batch[:0]
-		}
-		s.mu.Unlock()
 	}
+}
+
+// flushInline writes the outbox to c from the goroutine that queued it (a
+// Send), as far as the socket takes it without waiting: one goroutine
+// fewer per message. What the socket does not take at once, and what
+// arrives meanwhile, is left to a flusher goroutine, so the caller never
+// waits for the client. s.flushing was set by the caller.
+func (s *Session) flushInline(c *wsConn) {
+	for {
+		batch, ok := s.nextBatch(c)
+		if !ok {
+			return
+		}
+		fb := c.frames(batch, s.protocol)
+		if !c.wmu.TryLock() {
+			// Another write (a pong, say) is in progress: wait for it
+			// elsewhere.
+			go func() {
+				c.wmu.Lock()
+				err := c.writeFramesLocked(fb)
+				c.wmu.Unlock()
+				fb.release()
+				if s.batchWritten(c, batch, err) {
+					s.flushWebSocket(c)
+				}
+			}()
+			return
+		}
+		done, err := c.tryWriteLocked(fb)
+		if !done {
+			// The socket is full: the rest is written by a goroutine
+			// that may wait, and that holds c.wmu until it is written.
+			go func() {
+				err := c.writeFramesLocked(fb)
+				c.wmu.Unlock()
+				fb.release()
+				if s.batchWritten(c, batch, err) {
+					s.flushWebSocket(c)
+				}
+			}()
+			return
+		}
+		c.wmu.Unlock()
+		fb.release()
+		if !s.batchWritten(c, batch, err) {
+			return
+		}
+	}
+}
+
+// nextBatch takes the outbox for writing to c. When it is empty it ends
+// the flush (and, once the session is closed, the connection) and reports
+// false.
+func (s *Session) nextBatch(c *wsConn) ([]packet, bool) {
+	s.mu.Lock()
+	batch := s.takeLocked()
+	if len(batch) > 0 {
+		s.mu.Unlock()
+		return batch, true
+	}
+	s.flushing = false
+	closed := s.closed
+	cause := s.cause
+	s.mu.Unlock()
+	if closed {
+		c.closeWith(closeCode(cause))
+		s.srv.remove(s)
+	}
+	return nil, false
+}
+
+// batchWritten ends the write of batch: on error it closes the session and
+// reports false; otherwise it keeps the batch's array for the next outbox.
+func (s *Session) batchWritten(c *wsConn, batch []packet, err error) bool {
+	if err != nil {
+		s.closeWith(ReasonTransportError, err, closeAbort)
+		c.close()
+		s.srv.remove(s)
+		return false
+	}
+	clear(batch)
+	s.mu.Lock()
+	if s.queue == nil && cap(batch) <= 64 {
+		s.queue = batch[:0]
+	}
+	s.mu.Unlock()
+	return true
 }
 
 // serveWebSocket runs the read loop of a session carried by c, until the

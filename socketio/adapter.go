@@ -265,21 +265,35 @@ func (a *LocalAdapter) Broadcast(ctx context.Context, p *Packet, opts BroadcastO
 		}
 		return nil
 	}
+	// The recipients are collected under the locks and sent to after:
+	// Send may write to the socket at once (engineio.Session.Send), which
+	// must not hold up joins and connections meanwhile.
+	sp := recipientPool.Get().(*[]*engineio.Session)
+	to := (*sp)[:0]
 	a.nsp.mu.RLock()
-	defer a.nsp.mu.RUnlock()
 	a.each(opts, func(id string) {
-		s := a.nsp.sockets[id]
-		if s == nil {
-			return
-		}
-		if opts.Volatile {
-			s.c.sess.SendVolatile(msgs...)
-		} else {
-			s.c.sess.Send(msgs...)
+		if s := a.nsp.sockets[id]; s != nil {
+			to = append(to, s.c.sess)
 		}
 	})
+	a.nsp.mu.RUnlock()
+	for _, sess := range to {
+		if opts.Volatile {
+			sess.SendVolatile(msgs...)
+		} else {
+			sess.Send(msgs...)
+		}
+	}
+	if cap(to) <= 1<<16 {
+		clear(to)
+		*sp = to[:0]
+		recipientPool.Put(sp)
+	}
 	return nil
 }
+
+// recipientPool holds the recipient lists of broadcasts.
+var recipientPool = sync.Pool{New: func() any { return new([]*engineio.Session) }}
 
 // Apply changes the rooms of, or disconnects, the selected local sockets.
 func (a *LocalAdapter) Apply(ctx context.Context, opts BroadcastOptions, op RoomOp) error {
