@@ -22,9 +22,12 @@ import (
 
 func main() {
 	var err error
-	if len(os.Args) > 1 && os.Args[1] == "serve-pier" {
+	switch {
+	case len(os.Args) > 1 && os.Args[1] == "serve-pier":
 		err = runServePier(os.Args[2:])
-	} else {
+	case len(os.Args) > 1 && os.Args[1] == "dial-idle":
+		err = runDialIdle(os.Args[2:])
+	default:
 		err = runBench(os.Args[1:])
 	}
 	if err != nil {
