@@ -6,20 +6,20 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 )
 
 // redisProc is the redis-server that the -scale cluster case starts for
-// its Pier processes to share: on 127.0.0.1, a free port, no persistence,
-// its files in a temporary directory removed by stop.
+// its Pier processes to share: on 127.0.0.1, a free port, no persistence
+// (it writes no file: nothing is left behind even when the runner is
+// killed), its log kept in memory.
 type redisProc struct {
 	Addr string
 	Pid  int
 	cmd  *exec.Cmd
-	dir  string
+	log  *tailBuffer
 	done chan struct{}
 }
 
@@ -31,31 +31,26 @@ func startRedis(cfg *config, bin string) (*redisProc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the -scale cluster case needs redis-server (Debian: apt-get install redis-server; or -redis-server PATH): %w", err)
 	}
-	dir, err := os.MkdirTemp("", "pier-bench-redis-")
-	if err != nil {
-		return nil, err
-	}
 	addr := freeAddr()
 	_, port, _ := net.SplitHostPort(addr)
 	argv := []string{path, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", dir, "--protected-mode", "no", "--loglevel", "warning", "--logfile", filepath.Join(dir, "redis.log")}
+		"--dir", os.TempDir(), "--protected-mode", "no", "--loglevel", "warning", "--logfile", ""}
 	if cfg.pin {
 		argv = append([]string{"taskset", "-c", cfg.serverCPU}, argv...)
 	}
+	r := &redisProc{Addr: addr, log: &tailBuffer{max: 8 << 10}, done: make(chan struct{})}
 	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = r.log, r.log
 	cmd.SysProcAttr = childAttr()
 	if err := cmd.Start(); err != nil {
-		os.RemoveAll(dir)
 		return nil, err
 	}
-	r := &redisProc{Addr: addr, Pid: cmd.Process.Pid, cmd: cmd, dir: dir, done: make(chan struct{})}
+	r.cmd, r.Pid = cmd, cmd.Process.Pid
 	go func() { cmd.Wait(); close(r.done) }()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		select {
 		case <-r.done:
-			log, _ := os.ReadFile(filepath.Join(dir, "redis.log"))
-			os.RemoveAll(dir)
-			return nil, fmt.Errorf("redis-server exited: %v: %s", cmd.ProcessState, strings.TrimSpace(string(log)))
+			return nil, fmt.Errorf("redis-server exited: %v: %s", cmd.ProcessState, r.log.String())
 		default:
 		}
 		if redisPing(addr) == nil {
@@ -69,8 +64,7 @@ func startRedis(cfg *config, bin string) (*redisProc, error) {
 // URL is the redis:// URL of the server.
 func (r *redisProc) URL() string { return "redis://" + r.Addr }
 
-// stop ends redis-server (SIGTERM, SIGKILL after 3 s) and removes its
-// directory.
+// stop ends redis-server (SIGTERM, SIGKILL after 3 s).
 func (r *redisProc) stop() {
 	r.cmd.Process.Signal(os.Interrupt)
 	select {
@@ -79,7 +73,6 @@ func (r *redisProc) stop() {
 		r.cmd.Process.Kill()
 		<-r.done
 	}
-	os.RemoveAll(r.dir)
 }
 
 func redisPing(addr string) error {
