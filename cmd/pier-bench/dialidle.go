@@ -152,7 +152,7 @@ func runDialIdle(args []string) error {
 	n := fs.Int("n", 1000, "Socket.IO connections to open and hold")
 	room := fs.String("room", "", "room each connection joins (the fixture's \"join\" event, with ack); empty: none")
 	conc := fs.Int("concurrency", 64, "connections being opened at once")
-	timeout := fs.Duration("timeout", 3*time.Minute, "time allowed to open every connection")
+	timeout := fs.Duration("timeout", 5*time.Minute, "time allowed to open every connection")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -176,6 +176,10 @@ func runDialIdle(args []string) error {
 		b, _ := json.Marshal([]string{"join", *room})
 		join = maskedFrame(ws.OpText, append([]byte("420"), b...))
 	}
+	// Each connection is read from the moment it is open: opening them
+	// all may take longer than the server's ping interval plus timeout
+	// (45 s), and a ping left unanswered that long closes the session.
+	d := &deliveries{n: *n, out: out, bcasts: map[int64]*childBcast{}, first: map[int64]int64{}, last: map[int64]int64{}}
 	t0 := time.Now()
 	opened := make(chan struct{})
 	var conns []*wsClient
@@ -183,13 +187,19 @@ func runDialIdle(args []string) error {
 	go func() {
 		defer close(opened)
 		conns, err = openConns(ctx, *n, *conc, func(ctx context.Context) (*wsClient, error) {
-			return dialSIOJoin(ctx, *addr, join)
+			c, err := dialSIOJoin(ctx, *addr, join)
+			if err == nil {
+				d.open.Add(1)
+				go d.read(c)
+			}
+			return c, err
 		})
 	}()
 	select {
 	case <-opened:
 	case _, ok := <-lines:
 		if !ok {
+			d.closing.Store(true)
 			cancel()
 			<-opened
 			closeAll(conns)
@@ -201,12 +211,7 @@ func runDialIdle(args []string) error {
 		out.send(&childEvent{Event: "error", Error: err.Error()})
 		return err
 	}
-	d := &deliveries{n: *n, out: out, bcasts: map[int64]*childBcast{}, first: map[int64]int64{}, last: map[int64]int64{}}
-	d.open.Store(int64(len(conns)))
 	out.send(&childEvent{Event: "opened", N: len(conns), Seconds: time.Since(t0).Seconds(), Pid: os.Getpid()})
-	for _, c := range conns {
-		go d.read(c)
-	}
 	for line := range lines {
 		if line == "report" {
 			out.send(d.report())
