@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -62,10 +63,13 @@ type scaleProcResult struct {
 	KBPerConnAfter float64 `json:"rss_kb_per_conn_after_broadcasts,omitempty"`
 	// Projected100kMB is baseline + 100,000 × KBPerConn (for a total: the
 	// baselines of every process).
-	Projected100kMB float64            `json:"projected_rss_mb_100k"`
-	Threads         int                `json:"threads,omitempty"`
-	GoKBPerConn     map[string]float64 `json:"go_kb_per_conn,omitempty"` // -pprof: runtime.MemStats growth per connection
-	Lost            int                `json:"lost"`                     // connections the server closed during the hold
+	Projected100kMB float64 `json:"projected_rss_mb_100k"`
+	Threads         int     `json:"threads,omitempty"`
+	// GoKBPerConn (with -pprof) is the growth of runtime.MemStats fields
+	// from the baseline to settled, per connection; *_after_gc at the end
+	// of the case, after a forced GC (the live heap).
+	GoKBPerConn map[string]float64 `json:"go_kb_per_conn,omitempty"`
+	Lost        int                `json:"lost"` // connections the server closed during the hold
 }
 
 // scaleBroadcast is one broadcast of a case, emitted on the first server.
@@ -394,6 +398,23 @@ func runScaleCase(ctx context.Context, cfg *config, c *scaleCase, procs, n int, 
 			ps := s.sample()
 			res[i].AfterKB = ps.RSSKB
 			res[i].KBPerConnAfter = perConn(ps.RSSKB, base[i].RSSKB, n)
+		}
+	}
+
+	// With -pprof, last of all: the live heap per connection, after the
+	// GC that a heap profile with gc=1 forces.
+	for i, s := range srvs {
+		if s.PprofAddr == "" || res[i].GoKBPerConn == nil || baseGo[i] == nil {
+			continue
+		}
+		if resp, err := http.Get("http://" + s.PprofAddr + "/debug/pprof/heap?gc=1"); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if ms := goMemStats(s); ms != nil {
+				for _, k := range []string{"HeapAlloc", "HeapInuse"} {
+					res[i].GoKBPerConn[k+"_after_gc"] = (float64(ms[k]) - float64(baseGo[i][k])) / 1024 / float64(n)
+				}
+			}
 		}
 	}
 
