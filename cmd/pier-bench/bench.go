@@ -35,6 +35,14 @@ type config struct {
 	quietBudget time.Duration // over the whole benchmark; spent by waitQuiet
 	retries     int
 	nofile      int
+
+	// -scale (scale.go)
+	scale           bool
+	scaleSingle     int
+	scaleCluster    string
+	scaleHold       time.Duration
+	scaleBroadcasts int
+	redisServer     string
 }
 
 // scenario is one row group of the table. The table of scenarios is
@@ -186,6 +194,12 @@ func runBench(args []string) error {
 	fs.DurationVar(&cfg.quietWait, "quiet-wait", 20*time.Second, "before each run, wait up to this long for other processes to leave the CPU idle")
 	fs.DurationVar(&cfg.quietBudget, "quiet-budget", 2*time.Minute, "the most -quiet-wait may add up to over the whole benchmark")
 	fs.IntVar(&cfg.retries, "retries", 1, "times a run disturbed by other processes is run again (the least disturbed is kept)")
+	fs.BoolVar(&cfg.scale, "scale", false, "instead of the scenarios, hold idle Socket.IO connections at scale (a few minutes; needs redis-server): -scale-single on one process of each of -servers, then the Pier cluster of -scale-cluster sharing a Redis adapter; reports RSS per connection, its projection to 100k, and one broadcast reaching every client; writes scale-*.{json,md} in -out")
+	fs.IntVar(&cfg.scaleSingle, "scale-single", 19000, "-scale: connections held by one server process (at most the open-files limit less 200); 0 skips the single-process case")
+	fs.StringVar(&cfg.scaleCluster, "scale-cluster", "3x19000", "-scale: Pier processes × connections each, sharing one redis-server started for the run; \"\" skips the cluster case")
+	fs.DurationVar(&cfg.scaleHold, "scale-hold", 30*time.Second, "-scale: after the settle time, hold the connections this long (past the 25s ping interval) and read RSS again; 0 skips")
+	fs.IntVar(&cfg.scaleBroadcasts, "scale-broadcasts", 3, "-scale: broadcasts to every client, one after the other, each emitted on the first server")
+	fs.StringVar(&cfg.redisServer, "redis-server", "redis-server", "-scale: the redis-server executable of the cluster case")
 	list := fs.Bool("list", false, "list the scenarios and exit")
 	render := fs.String("render", "", "print the table of a run's JSON file and rewrite its .md and .svg beside it, without running anything")
 	if err := fs.Parse(args); err != nil {
@@ -247,6 +261,9 @@ func runBench(args []string) error {
 		return err
 	}
 	cfg.nofile = int(nofile)
+	if cfg.scale && cfg.scaleSingle <= 0 {
+		cfg.servers = slices.DeleteFunc(cfg.servers, func(s string) bool { return s == "node" })
+	}
 	if slices.Contains(cfg.servers, "node") {
 		if err := ensureNodeModules(cfg.nodeDir); err != nil {
 			return fmt.Errorf("installing the Node server's packages: %w", err)
@@ -254,6 +271,10 @@ func runBench(args []string) error {
 	}
 	if err := os.MkdirAll(cfg.out, 0o755); err != nil {
 		return err
+	}
+
+	if cfg.scale {
+		return runScale(cfg)
 	}
 
 	started := time.Now()

@@ -315,8 +315,12 @@ func runIdle(ctx context.Context, e *env, n int) (*result, error) {
 
 // memStats reads the runtime.MemStats lines ("# Name = value") of the
 // Pier server's heap profile in text form.
-func memStats(e *env) (map[string]uint64, error) {
-	resp, err := http.Get("http://" + e.srv.PprofAddr + "/debug/pprof/heap?debug=1")
+func memStats(e *env) (map[string]uint64, error) { return memStatsAt(e.srv.PprofAddr) }
+
+// memStatsAt reads the runtime.MemStats of the serve-pier whose pprof
+// listener is addr.
+func memStatsAt(addr string) (map[string]uint64, error) {
+	resp, err := http.Get("http://" + addr + "/debug/pprof/heap?debug=1")
 	if err != nil {
 		return nil, err
 	}

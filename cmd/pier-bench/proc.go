@@ -106,8 +106,9 @@ type serverProc struct {
 }
 
 // startServer starts server name ("pier" or "node") in mode, pinned to
-// cfg.serverCPU, and waits until it listens.
-func startServer(cfg *config, name, mode string) (*serverProc, error) {
+// cfg.serverCPU, and waits until it listens. extra are more arguments of
+// serve-pier (Pier only).
+func startServer(cfg *config, name, mode string, extra ...string) (*serverProc, error) {
 	var argv []string
 	var dir string
 	s := &serverProc{Name: name, Mode: mode, stderr: &tailBuffer{max: 8 << 10}, exited: make(chan struct{})}
@@ -117,7 +118,7 @@ func startServer(cfg *config, name, mode string) (*serverProc, error) {
 		if err != nil {
 			return nil, err
 		}
-		argv = []string{exe, "serve-pier", "-addr", "127.0.0.1:0", "-mode", mode}
+		argv = append([]string{exe, "serve-pier", "-addr", "127.0.0.1:0", "-mode", mode}, extra...)
 		if cfg.pprof {
 			s.PprofAddr = freeAddr()
 			argv = append(argv, "-pprof", s.PprofAddr)
@@ -135,6 +136,7 @@ func startServer(cfg *config, name, mode string) (*serverProc, error) {
 	cmd.Dir = dir
 	cmd.Stderr = s.stderr
 	cmd.Env = append(os.Environ(), "PIER_BENCH_PINNED=")
+	cmd.SysProcAttr = childAttr()
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err

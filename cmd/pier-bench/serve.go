@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -12,8 +13,11 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/pierhq/pier/engineio"
 	"github.com/pierhq/pier/internal/httpserve"
+	"github.com/pierhq/pier/redisadapter"
 	"github.com/pierhq/pier/socketio"
 )
 
@@ -25,7 +29,15 @@ const exitModeUnavailable = 3
 // pierMode builds the handler of one server mode. The runner asks for the
 // mode of each scenario ("eio", "sio"); the Node server (server.js) serves
 // the same modes with the same behaviour.
-type pierMode func(log *slog.Logger) (http.Handler, shutdowner, error)
+type pierMode func(log *slog.Logger, o *serveOptions) (http.Handler, shutdowner, error)
+
+// serveOptions are the settings of serve-pier that a mode may use.
+type serveOptions struct {
+	// RedisURL, when set, plugs redisadapter into the Socket.IO server of
+	// the "sio" mode: broadcasts then reach the clients of every
+	// serve-pier sharing that Redis (the -scale cluster case).
+	RedisURL string
+}
 
 type shutdowner = httpserve.Shutdowner
 
@@ -37,11 +49,27 @@ var pierModes = map[string]pierMode{
 	"sio": serveSIO,
 }
 
-func serveSIO(log *slog.Logger) (http.Handler, shutdowner, error) {
-	io, err := socketio.NewServer(&socketio.Options{
+func serveSIO(log *slog.Logger, o *serveOptions) (http.Handler, shutdowner, error) {
+	opts := &socketio.Options{
 		Engine: &engineio.Options{PingInterval: 25 * time.Second},
 		Logger: log,
-	})
+	}
+	if o.RedisURL != "" {
+		ro, err := redis.ParseURL(o.RedisURL)
+		if err != nil {
+			return nil, nil, fmt.Errorf("-redis: %w", err)
+		}
+		rdb := redis.NewClient(ro)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = rdb.Ping(ctx).Err()
+		cancel()
+		if err != nil {
+			rdb.Close()
+			return nil, nil, fmt.Errorf("redis %s: %w", ro.Addr, err)
+		}
+		opts.Adapter = redisadapter.New(rdb, &redisadapter.Options{Logger: log})
+	}
+	io, err := socketio.NewServer(opts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -79,7 +107,7 @@ func (echo) OnOpen(*engineio.Session)                          {}
 func (echo) OnClose(*engineio.Session, error)                  {}
 func (echo) OnMessage(s *engineio.Session, m engineio.Message) { s.Send(m) }
 
-func serveEIO(log *slog.Logger) (http.Handler, shutdowner, error) {
+func serveEIO(log *slog.Logger, _ *serveOptions) (http.Handler, shutdowner, error) {
 	srv, err := engineio.NewServer(echo{}, &engineio.Options{
 		Path:         "/engine.io/",
 		PingInterval: 25 * time.Second,
@@ -102,6 +130,8 @@ func runServePier(args []string) error {
 	mode := fs.String("mode", "eio", "server mode: eio (Engine.IO echo on /engine.io/) or sio (Socket.IO fixture on /socket.io/)")
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this address (a separate listener)")
 	logLevel := fs.String("log-level", "warn", "log level")
+	var so serveOptions
+	fs.StringVar(&so.RedisURL, "redis", "", "sio mode: share broadcasts and rooms with the other servers on this Redis (redis://host:port) through redisadapter")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -119,7 +149,7 @@ func runServePier(args []string) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	h, part, err := build(log)
+	h, part, err := build(log, &so)
 	if err != nil {
 		return err
 	}
