@@ -9,9 +9,7 @@ func Parked(s *Session) bool {
 	if c == nil || c.poller == nil {
 		return false
 	}
-	c.poller.mu.Lock()
-	defer c.poller.mu.Unlock()
-	return c.poller.parked[c.fd] == c
+	return c.poller.holds(c)
 }
 
 // ParkedCount returns the number of connections parked in the process.

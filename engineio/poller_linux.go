@@ -202,6 +202,13 @@ func (p *poller) forget(c *wsConn) {
 	p.mu.Unlock()
 }
 
+// holds reports whether c is parked.
+func (p *poller) holds(c *wsConn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.parked[c.fd] == c
+}
+
 // count returns the number of parked connections.
 func (p *poller) count() int {
 	p.mu.Lock()
@@ -228,33 +235,39 @@ func readNonBlocking(fd uintptr, b []byte) (n int, ok bool, err error) {
 // reports whether all of it was written; what was, is removed from fb.
 // c.wmu is held.
 func (c *wsConn) tryWriteLocked(fb *frameBuffers) (done bool, err error) {
-	var werr error
-	err = c.rc.Write(func(fd uintptr) bool {
-		for len(fb.bufs) > 0 {
-			n, err := unix.Writev(int(fd), fb.bufs[:min(len(fb.bufs), maxIovecs)])
-			if err == syscall.EINTR {
-				continue
-			}
-			if err == syscall.EAGAIN {
-				break
-			}
-			if err != nil {
-				werr = err
-				break
-			}
-			fb.consume(n)
-		}
-		return true
-	})
+	c.wfb, c.werr = fb, nil
+	err = c.rc.Write(c.writeFn)
+	c.wfb = nil
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		// A write deadline that expired (a blocking write timed out):
 		// let the blocking path report or reset it.
 		return false, nil
 	}
 	if err == nil {
-		err = werr
+		err = c.werr
 	}
 	return err == nil && len(fb.bufs) == 0, err
+}
+
+// writeSocket writes c.wfb until the socket takes no more; it is the
+// function given to rc.Write (never waiting: it returns true).
+func (c *wsConn) writeSocket(fd uintptr) bool {
+	fb := c.wfb
+	for len(fb.bufs) > 0 {
+		n, err := unix.Writev(int(fd), fb.bufs[:min(len(fb.bufs), maxIovecs)])
+		if err == syscall.EINTR {
+			continue
+		}
+		if err == syscall.EAGAIN {
+			break
+		}
+		if err != nil {
+			c.werr = err
+			break
+		}
+		fb.consume(n)
+	}
+	return true
 }
 
 // maxIovecs is IOV_MAX on Linux.

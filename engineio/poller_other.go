@@ -11,10 +11,12 @@ func getPoller() *poller { return nil }
 func (p *poller) park(c *wsConn) error { return errNotParked }
 func (p *poller) forget(c *wsConn)     {}
 func (p *poller) count() int           { return 0 }
+func (p *poller) holds(c *wsConn) bool { return false }
 
 // rawIO: no raw reads and writes (wsConn.rc stays nil).
 const rawIO = false
 
 func (c *wsConn) tryWriteLocked(fb *frameBuffers) (bool, error) { return false, nil }
+func (c *wsConn) writeSocket(fd uintptr) bool                   { return true }
 
 func readNonBlocking(fd uintptr, b []byte) (n int, ok bool, err error) { return 0, false, nil }

@@ -199,6 +199,9 @@ func (s *Session) takePollLocked() []packet {
 // takeLocked removes and returns the whole outbox. s.mu is held.
 func (s *Session) takeLocked() []packet {
 	q := s.queue
+	if len(q) == 0 {
+		return nil // the empty array stays for the next packets
+	}
 	s.queue = nil
 	s.queueBytes = 0
 	return q

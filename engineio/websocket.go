@@ -67,6 +67,11 @@ type wsConn struct {
 	fd         int32
 	registered bool     // in the poller's epoll set (reading goroutine only)
 	sess       *Session // whose read loop a wake-up resumes
+	readFn     func(uintptr) bool
+	rerr       error // readSocket's outcome (reading goroutine only)
+	writeFn    func(uintptr) bool
+	wfb        *frameBuffers // writeSocket's frames and outcome (under wmu)
+	werr       error
 }
 
 func (s *Server) acceptWebSocket(w http.ResponseWriter, r *http.Request) (*wsConn, error) {
@@ -126,9 +131,34 @@ func (c *wsConn) setRaw(park bool) {
 		return
 	}
 	c.rc, c.fd = rc, fd
+	// Made once, so that a read or write through rc allocates nothing.
+	c.readFn, c.writeFn = c.readSocket, c.writeSocket
 	if park {
 		c.poller = getPoller()
 	}
+}
+
+// readSocket reads what the socket has into a pooled buffer, without
+// waiting: it is the function given to rc.Read by waitMessage, which
+// waits for readability when it returns false. The outcome is in c.br or
+// c.rerr.
+func (c *wsConn) readSocket(fd uintptr) bool {
+	buf := getReadBuf()
+	n, ok, err := readNonBlocking(fd, buf)
+	if !ok || n <= 0 {
+		putReadBuf(buf)
+	}
+	switch {
+	case !ok:
+		return false
+	case err != nil:
+		c.rerr = err
+	case n == 0:
+		c.rerr = io.EOF
+	default:
+		c.br.buf, c.br.r, c.br.w = buf, 0, n
+	}
+	return true
 }
 
 // resume starts a goroutine reading c; the poller calls it when a parked
@@ -158,11 +188,13 @@ type frameReader struct {
 
 const readBufSize = 4096
 
-var readBufPool = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
+var readBufPool = sync.Pool{New: func() any { return new([readBufSize]byte) }}
 
-func getReadBuf() []byte { return *readBufPool.Get().(*[]byte) }
+func getReadBuf() []byte { return readBufPool.Get().(*[readBufSize]byte)[:] }
 
-func putReadBuf(b []byte) { readBufPool.Put(&b) }
+// putReadBuf returns a buffer of getReadBuf (as an array pointer, which
+// puts nothing on the heap).
+func putReadBuf(b []byte) { readBufPool.Put((*[readBufSize]byte)(b[:readBufSize])) }
 
 func (f *frameReader) Read(p []byte) (int, error) {
 	if f.r < f.w {
@@ -344,6 +376,7 @@ type frameBuffers struct {
 	hdr  []byte
 	bufs net.Buffers // what is left to write
 	base net.Buffers // all of it, for release
+	w    net.Buffers // WriteTo's copy of bufs
 }
 
 // consume removes the first n bytes from fb.bufs.
@@ -373,8 +406,8 @@ func (c *wsConn) writePackets(ps []packet, protocol int) error {
 // writeFramesLocked writes fb, waiting up to writeWait. c.wmu is held.
 func (c *wsConn) writeFramesLocked(fb *frameBuffers) error {
 	c.conn.SetWriteDeadline(time.Now().Add(c.writeWait))
-	bufs := fb.bufs
-	_, err := bufs.WriteTo(c.conn)
+	fb.w = fb.bufs // WriteTo consumes it; a field, so that it does not escape
+	_, err := fb.w.WriteTo(c.conn)
 	// Lifted, so that tryWriteLocked finds no expired deadline later.
 	c.conn.SetWriteDeadline(time.Time{})
 	return err
@@ -382,7 +415,7 @@ func (c *wsConn) writeFramesLocked(fb *frameBuffers) error {
 
 func (fb *frameBuffers) release() {
 	clear(fb.base[:cap(fb.base)])
-	fb.bufs, fb.base = fb.base[:0], fb.base[:0]
+	fb.bufs, fb.base, fb.w = fb.base[:0], fb.base[:0], nil
 	framePool.Put(fb)
 }
 
@@ -665,27 +698,10 @@ func (s *Session) waitMessage(c *wsConn) error {
 	c.sess = s
 	c.conn.SetReadDeadline(time.Now().Add(s.srv.opts.ParkIdleAfter))
 	c.br.idleDeadline = true
-	var rerr error
-	err := c.rc.Read(func(fd uintptr) bool {
-		buf := getReadBuf()
-		n, ok, err := readNonBlocking(fd, buf)
-		if !ok || n <= 0 {
-			putReadBuf(buf)
-		}
-		switch {
-		case !ok:
-			return false
-		case err != nil:
-			rerr = err
-		case n == 0:
-			rerr = io.EOF
-		default:
-			c.br.buf, c.br.r, c.br.w = buf, 0, n
-		}
-		return true
-	})
+	c.rerr = nil
+	err := c.rc.Read(c.readFn)
 	if err == nil {
-		return rerr
+		return c.rerr
 	}
 	if !errors.Is(err, os.ErrDeadlineExceeded) {
 		return err
