@@ -2,6 +2,7 @@ package socketio
 
 import (
 	"context"
+	"runtime"
 	"sync"
 
 	"github.com/pierhq/pier/engineio"
@@ -277,19 +278,46 @@ func (a *LocalAdapter) Broadcast(ctx context.Context, p *Packet, opts BroadcastO
 		}
 	})
 	a.nsp.mu.RUnlock()
-	for _, sess := range to {
-		if opts.Volatile {
-			sess.SendVolatile(msgs...)
-		} else {
-			sess.Send(msgs...)
-		}
-	}
+	fanOut(to, msgs, opts.Volatile)
 	if cap(to) <= 1<<16 {
 		clear(to)
 		*sp = to[:0]
 		recipientPool.Put(sp)
 	}
 	return nil
+}
+
+// fanOutChunk is the fewest recipients worth a goroutine of their own.
+const fanOutChunk = 256
+
+// fanOut sends msgs to every session of to. Send writes to each socket as
+// far as it takes the data at once, so a large room is split into one
+// chunk per processor (not a goroutine per recipient), each written on
+// its own goroutine; fanOut returns when all are done, so that the
+// broadcasts of one goroutine reach every recipient in order.
+func fanOut(to []*engineio.Session, msgs []engineio.Message, volatile bool) {
+	send := func(part []*engineio.Session) {
+		for _, sess := range part {
+			if volatile {
+				sess.SendVolatile(msgs...)
+			} else {
+				sess.Send(msgs...)
+			}
+		}
+	}
+	n := min(runtime.GOMAXPROCS(0), len(to)/fanOutChunk)
+	if n <= 1 {
+		send(to)
+		return
+	}
+	var wg sync.WaitGroup
+	size := (len(to) + n - 1) / n
+	for i := size; i < len(to); i += size {
+		part := to[i:min(i+size, len(to))]
+		wg.Go(func() { send(part) })
+	}
+	send(to[:size])
+	wg.Wait()
 }
 
 // recipientPool holds the recipient lists of broadcasts.
