@@ -25,7 +25,7 @@ type client struct {
 
 	mu           sync.Mutex
 	sockets      map[string]*Socket // connected, by namespace
-	connecting   map[string]bool
+	connecting   map[string]bool    // nil when empty (idle clients keep no map)
 	closed       bool
 	connectTimer *time.Timer
 
@@ -34,18 +34,16 @@ type client struct {
 	qmu     sync.Mutex
 	queue   []func()
 	running bool
-	space   chan struct{}
+	space   chan struct{} // made by the first enqueue that waits
 }
 
 func newClient(s *Server, sess *engineio.Session) *client {
 	c := &client{
-		srv:        s,
-		sess:       sess,
-		dec:        s.parser.NewDecoder(s.limits),
-		protocol:   5,
-		sockets:    make(map[string]*Socket, 1),
-		connecting: make(map[string]bool, 1),
-		space:      make(chan struct{}, 1),
+		srv:      s,
+		sess:     sess,
+		dec:      s.parser.NewDecoder(s.limits),
+		protocol: 5,
+		sockets:  make(map[string]*Socket, 1),
 	}
 	if sess.Protocol() == 3 {
 		c.protocol = 4
@@ -58,9 +56,13 @@ func newClient(s *Server, sess *engineio.Session) *client {
 func (c *client) enqueue(fn func()) {
 	c.qmu.Lock()
 	for len(c.queue) >= maxQueued && c.sess.Context().Err() == nil {
+		if c.space == nil {
+			c.space = make(chan struct{}, 1)
+		}
+		space := c.space
 		c.qmu.Unlock()
 		select {
-		case <-c.space:
+		case <-space:
 		case <-c.sess.Context().Done():
 		}
 		c.qmu.Lock()
@@ -117,7 +119,7 @@ func (c *client) onMessage(m engineio.Message) {
 		name := namespaceName(p.Namespace)
 		dup := c.sockets[name] != nil || c.connecting[name]
 		if !dup {
-			c.connecting[name] = true
+			c.connectingLocked(name)
 		}
 		c.mu.Unlock()
 		if dup {
@@ -163,7 +165,7 @@ func (c *client) connect(p *Packet) {
 	name := namespaceName(p.Namespace)
 	done := func() {
 		c.mu.Lock()
-		delete(c.connecting, name)
+		c.connected(name)
 		c.mu.Unlock()
 	}
 	hs := c.handshake(p)
@@ -196,13 +198,30 @@ func (c *client) connect(p *Packet) {
 		sock.cancel(ErrDisconnected)
 		return
 	}
-	delete(c.connecting, name)
+	c.connected(name)
 	c.sockets[name] = sock
 	if c.connectTimer != nil {
 		c.connectTimer.Stop()
+		c.connectTimer = nil
 	}
 	c.mu.Unlock()
 	nsp.connect(sock, missed)
+}
+
+// connectingLocked marks namespace name as connecting. c.mu is held.
+func (c *client) connectingLocked(name string) {
+	if c.connecting == nil {
+		c.connecting = make(map[string]bool, 1)
+	}
+	c.connecting[name] = true
+}
+
+// connected ends the connecting state of namespace name. c.mu is held.
+func (c *client) connected(name string) {
+	delete(c.connecting, name)
+	if len(c.connecting) == 0 {
+		c.connecting = nil
+	}
 }
 
 // restore applies connection state recovery when the CONNECT carries the
@@ -354,7 +373,7 @@ func remoteIP(addr string) string {
 // (protocol v4 clients are connected to "/" at once).
 func (c *client) enqueueConnect(p *Packet) {
 	c.mu.Lock()
-	c.connecting[p.Namespace] = true
+	c.connectingLocked(p.Namespace)
 	c.mu.Unlock()
 	c.enqueue(func() { c.connect(p) })
 }
