@@ -571,29 +571,14 @@ func (s *Session) flushInline(c *wsConn) {
 		if !c.wmu.TryLock() {
 			// Another write (a pong, say) is in progress: wait for it
 			// elsewhere.
-			go func() {
-				c.wmu.Lock()
-				err := c.writeFramesLocked(fb)
-				c.wmu.Unlock()
-				fb.release()
-				if s.batchWritten(c, batch, err) {
-					s.flushWebSocket(c)
-				}
-			}()
+			go s.finishWrite(c, fb, batch, false)
 			return
 		}
 		done, err := c.tryWriteLocked(fb)
-		if !done {
+		if !done && err == nil {
 			// The socket is full: the rest is written by a goroutine
 			// that may wait, and that holds c.wmu until it is written.
-			go func() {
-				err := c.writeFramesLocked(fb)
-				c.wmu.Unlock()
-				fb.release()
-				if s.batchWritten(c, batch, err) {
-					s.flushWebSocket(c)
-				}
-			}()
+			go s.finishWrite(c, fb, batch, true)
 			return
 		}
 		c.wmu.Unlock()
@@ -601,6 +586,20 @@ func (s *Session) flushInline(c *wsConn) {
 		if !s.batchWritten(c, batch, err) {
 			return
 		}
+	}
+}
+
+// finishWrite writes what is left of fb (taking c.wmu unless locked says
+// it is held already), then goes on flushing the outbox.
+func (s *Session) finishWrite(c *wsConn, fb *frameBuffers, batch []packet, locked bool) {
+	if !locked {
+		c.wmu.Lock()
+	}
+	err := c.writeFramesLocked(fb)
+	c.wmu.Unlock()
+	fb.release()
+	if s.batchWritten(c, batch, err) {
+		s.flushWebSocket(c)
 	}
 }
 

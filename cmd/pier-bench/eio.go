@@ -185,36 +185,9 @@ func latencies(per [][]int64) (n int, p50, p99 float64) {
 
 // openMany opens n websocket sessions with cfg.concurrency dials at once.
 func openMany(ctx context.Context, e *env, path string, protocol, n int) ([]*wsClient, error) {
-	conns := make([]*wsClient, n)
-	var next atomic.Int64
-	fe := newFirstErr()
-	var wg sync.WaitGroup
-	for range min(e.cfg.concurrency, n) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n || fe.failed() {
-					return
-				}
-				dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-				c, err := dialWS(dctx, e.srv.Addr, path, protocol)
-				cancel()
-				if err != nil {
-					fe.set(fmt.Errorf("connection %d: %w", i, err))
-					return
-				}
-				conns[i] = c
-			}
-		}()
-	}
-	wg.Wait()
-	if fe.err != nil {
-		closeAll(conns)
-		return nil, fe.err
-	}
-	return conns, nil
+	return openConns(ctx, n, e.cfg.concurrency, func(ctx context.Context) (*wsClient, error) {
+		return dialWS(ctx, e.srv.Addr, path, protocol)
+	})
 }
 
 func closeAll(conns []*wsClient) {

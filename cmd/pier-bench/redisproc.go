@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"net"
 	"os"
@@ -9,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pierhq/pier/internal/redistest"
 )
 
 // redisProc is the redis-server that the -scale cluster case starts for
@@ -53,7 +54,7 @@ func startRedis(cfg *config, bin string) (*redisProc, error) {
 			return nil, fmt.Errorf("redis-server exited: %v: %s", cmd.ProcessState, r.log.String())
 		default:
 		}
-		if redisPing(addr) == nil {
+		if redistest.Ping(addr) == nil {
 			return r, nil
 		}
 	}
@@ -73,26 +74,6 @@ func (r *redisProc) stop() {
 		r.cmd.Process.Kill()
 		<-r.done
 	}
-}
-
-func redisPing(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if line != "+PONG\r\n" {
-		return fmt.Errorf("PING answered %q", line)
-	}
-	return nil
 }
 
 // portRange is the number of loopback ephemeral ports, which bounds the

@@ -67,36 +67,9 @@ func dialSIO(ctx context.Context, addr string) (*wsClient, error) {
 
 // openManySIO opens n Socket.IO connections, cfg.concurrency at once.
 func openManySIO(ctx context.Context, e *env, n int) ([]*wsClient, error) {
-	conns := make([]*wsClient, n)
-	var next atomic.Int64
-	fe := newFirstErr()
-	var wg sync.WaitGroup
-	for range min(e.cfg.concurrency, n) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n || fe.failed() {
-					return
-				}
-				dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-				c, err := dialSIO(dctx, e.srv.Addr)
-				cancel()
-				if err != nil {
-					fe.set(fmt.Errorf("connection %d: %w", i, err))
-					return
-				}
-				conns[i] = c
-			}
-		}()
-	}
-	wg.Wait()
-	if fe.err != nil {
-		closeAll(conns)
-		return nil, fe.err
-	}
-	return conns, nil
+	return openConns(ctx, n, e.cfg.concurrency, func(ctx context.Context) (*wsClient, error) {
+		return dialSIO(ctx, e.srv.Addr)
+	})
 }
 
 // appendMaskedFrame appends a masked text frame of payload to dst.

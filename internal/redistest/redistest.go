@@ -121,7 +121,7 @@ func start(dir string, port int, extra []string) (*Server, error) {
 	s := &Server{Port: port, dir: dir, cmd: cmd, args: args, extra: extra}
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if ping(s.Addr()) == nil {
+		if Ping(s.Addr()) == nil {
 			return s, nil
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -131,7 +131,9 @@ func start(dir string, port int, extra []string) (*Server, error) {
 	return nil, fmt.Errorf("redis-server on port %d did not answer PING: %s", port, log)
 }
 
-func ping(addr string) error {
+// Ping sends PING to the Redis server at addr and checks the answer (one
+// second at most); pier-bench uses it too.
+func Ping(addr string) error {
 	c, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
 		return err
