@@ -42,7 +42,7 @@
 
 const http = require("http");
 const util = require("util");
-const readline = require("readline");
+const { ser, out, serve } = require("../redis/lines");
 const EventEmitter = require("events");
 const { Server } = require("socket.io");
 const { io: connectV4 } = require("socket.io-client");
@@ -51,28 +51,6 @@ const connectV2 = require("socket.io-client-v2");
 const io = {}; // name -> socket.io Server
 const sails = {}; // name -> stub Sails app
 const clients = {}; // name -> client socket
-
-function ser(v, depth = 0) {
-  if (depth > 50) return "<deep>";
-  if (Buffer.isBuffer(v)) return { $bin: v.toString("hex") };
-  if (v instanceof ArrayBuffer) return { $bin: Buffer.from(v).toString("hex") };
-  if (ArrayBuffer.isView(v)) return { $bin: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("hex") };
-  if (v instanceof Error) return { $error: v.message };
-  if (v instanceof Set) return [...v].map((x) => ser(x, depth + 1));
-  if (v instanceof Map) return Object.fromEntries([...v].map(([k, x]) => [k, ser(x, depth + 1)]));
-  if (Array.isArray(v)) return v.map((x) => ser(x, depth + 1));
-  if (v === undefined) return { $undefined: true };
-  if (v && typeof v === "object") {
-    const o = {};
-    for (const k of Object.keys(v)) o[k] = ser(v[k], depth + 1);
-    return o;
-  }
-  return v;
-}
-
-function out(obj) {
-  process.stdout.write(JSON.stringify(obj) + "\n");
-}
 
 // stubApp is the part of the Sails app object the hook's modules use.
 function stubApp(name, httpServer, server, redis, key) {
@@ -179,27 +157,4 @@ async function handle(msg) {
   throw new Error("unknown command " + msg.cmd);
 }
 
-const rl = readline.createInterface({ input: process.stdin });
-rl.on("line", (line) => {
-  if (!line.trim()) return;
-  let msg;
-  try {
-    msg = JSON.parse(line);
-  } catch (e) {
-    out({ event: "bad-command", error: e.message });
-    return;
-  }
-  handle(msg).then(
-    (result) => out({ id: msg.id, result: result === undefined ? null : result }),
-    (err) => out({ id: msg.id, error: String((err && err.stack) || err) }),
-  );
-});
-rl.on("close", () => process.exit(0));
-process.on("uncaughtException", (err) => {
-  out({ event: "uncaught", error: String((err && err.stack) || err) });
-  process.exit(1);
-});
-process.on("unhandledRejection", (err) => {
-  out({ event: "unhandled", error: String((err && err.stack) || err) });
-});
-out({ event: "ready" });
+serve(handle);

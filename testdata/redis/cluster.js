@@ -20,7 +20,7 @@
 "use strict";
 
 const http = require("http");
-const readline = require("readline");
+const { ser, out, serve } = require("./lines");
 const { Server } = require("socket.io");
 const { createAdapter, createShardedAdapter } = require("@socket.io/redis-adapter");
 const { Emitter } = require("@socket.io/redis-emitter");
@@ -31,28 +31,6 @@ const io = {}; // name -> Server
 const clients = {}; // name -> client socket
 const redisClients = [];
 const emitters = {};
-
-function ser(v, depth = 0) {
-  if (depth > 50) return "<deep>";
-  if (Buffer.isBuffer(v)) return { $bin: v.toString("hex") };
-  if (v instanceof ArrayBuffer) return { $bin: Buffer.from(v).toString("hex") };
-  if (ArrayBuffer.isView(v)) return { $bin: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("hex") };
-  if (v instanceof Error) return { $error: v.message };
-  if (v instanceof Set) return [...v].map((x) => ser(x, depth + 1));
-  if (v instanceof Map) return Object.fromEntries([...v].map(([k, x]) => [k, ser(x, depth + 1)]));
-  if (Array.isArray(v)) return v.map((x) => ser(x, depth + 1));
-  if (v === undefined) return { $undefined: true };
-  if (v && typeof v === "object") {
-    const o = {};
-    for (const k of Object.keys(v)) o[k] = ser(v[k], depth + 1);
-    return o;
-  }
-  return v;
-}
-
-function out(obj) {
-  process.stdout.write(JSON.stringify(obj) + "\n");
-}
 
 async function redisPair(url) {
   const pub = createClient({ url });
@@ -149,27 +127,4 @@ async function handle(msg) {
   throw new Error("unknown command " + msg.cmd);
 }
 
-const rl = readline.createInterface({ input: process.stdin });
-rl.on("line", (line) => {
-  if (!line.trim()) return;
-  let msg;
-  try {
-    msg = JSON.parse(line);
-  } catch (e) {
-    out({ event: "bad-command", error: e.message });
-    return;
-  }
-  handle(msg).then(
-    (result) => out({ id: msg.id, result: result === undefined ? null : result }),
-    (err) => out({ id: msg.id, error: String((err && err.stack) || err) }),
-  );
-});
-rl.on("close", () => process.exit(0));
-process.on("uncaughtException", (err) => {
-  out({ event: "uncaught", error: String((err && err.stack) || err) });
-  process.exit(1);
-});
-process.on("unhandledRejection", (err) => {
-  out({ event: "unhandled", error: String((err && err.stack) || err) });
-});
-out({ event: "ready" });
+serve(handle);
