@@ -26,24 +26,45 @@ type backend struct {
 	close    func() error
 }
 
-// newBackend builds the backend for redisURL ("" for in memory).
-func newBackend(ctx context.Context, redisURL string, log *slog.Logger) (*backend, error) {
-	if redisURL == "" {
+// redisConfig says where the shared state lives.
+type redisConfig struct {
+	URL     string // "" for in memory
+	Cluster bool   // URL names Redis Cluster nodes (more with ?addr=host:port)
+	Sharded bool   // the adapter speaks the sharded protocol (Redis 7)
+}
+
+// newBackend builds the backend for rc.
+func newBackend(ctx context.Context, rc redisConfig, log *slog.Logger) (*backend, error) {
+	if rc.URL == "" {
 		mem := session.NewMemoryStore(nil)
 		return &backend{sessions: mem, close: func() error { mem.Close(); return nil }}, nil
 	}
-	opt, err := redis.ParseURL(redisURL)
-	if err != nil {
-		return nil, fmt.Errorf("redis URL: %w", err)
+	var rdb redis.UniversalClient
+	var addrs []string
+	if rc.Cluster {
+		opt, err := redis.ParseClusterURL(rc.URL)
+		if err != nil {
+			return nil, fmt.Errorf("redis cluster URL: %w", err)
+		}
+		rdb, addrs = redis.NewClusterClient(opt), opt.Addrs
+	} else {
+		opt, err := redis.ParseURL(rc.URL)
+		if err != nil {
+			return nil, fmt.Errorf("redis URL: %w", err)
+		}
+		rdb, addrs = redis.NewClient(opt), []string{opt.Addr}
 	}
-	rdb := redis.NewClient(opt)
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		rdb.Close()
-		return nil, fmt.Errorf("redis %s: %w", opt.Addr, err)
+		return nil, fmt.Errorf("redis %v: %w", addrs, err)
 	}
-	log.Info("pier: using Redis for the adapter and the sessions", "addr", opt.Addr)
+	proto := redisadapter.Classic
+	if rc.Sharded {
+		proto = redisadapter.Sharded
+	}
+	log.Info("pier: using Redis for the adapter and the sessions", "addrs", addrs, "cluster", rc.Cluster, "sharded", rc.Sharded)
 	return &backend{
-		adapter:  redisadapter.New(rdb, &redisadapter.Options{Logger: log}),
+		adapter:  redisadapter.New(rdb, &redisadapter.Options{Logger: log, Protocol: proto}),
 		sessions: redisstore.New(rdb, nil),
 		rdb:      rdb,
 		close:    rdb.Close,

@@ -56,6 +56,9 @@ func newDefaultApp(opts *socketio.Options) (*socketio.Server, error) {
 func runServe(args []string) error {
 	fs, addr, level := flags("pier", ":1337")
 	redisURL := fs.String("redis", os.Getenv("REDIS_URL"), "Redis URL (redis://host:port/db) for the adapter and the sessions; default $REDIS_URL, or in memory")
+	var rc redisConfig
+	fs.BoolVar(&rc.Cluster, "redis-cluster", os.Getenv("REDIS_CLUSTER") != "", "the Redis URL names Redis Cluster nodes (more nodes with ?addr=host:port); default: set if $REDIS_CLUSTER is")
+	fs.BoolVar(&rc.Sharded, "redis-sharded", false, "use the sharded protocol of Node's createShardedAdapter (Redis 7 SPUBLISH/SSUBSCRIBE) instead of the classic one")
 	sailsJS := fs.String("sails-js", "testdata/js/node_modules/sails.io.js/dist/sails.io.js", "the sails.io.js browser bundle the demo page loads")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -64,7 +67,8 @@ func runServe(args []string) error {
 	if err != nil {
 		return err
 	}
-	be, err := newBackend(context.Background(), *redisURL, log)
+	rc.URL = *redisURL
+	be, err := newBackend(context.Background(), rc, log)
 	if err != nil {
 		return err
 	}
