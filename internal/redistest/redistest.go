@@ -42,7 +42,8 @@ var (
 )
 
 // Shared returns a redis-server shared by every test of the binary; it
-// runs until the test process exits (on Linux the kernel signals it then).
+// runs until the test process exits (on Linux the kernel signals it then)
+// and leaves no folder behind.
 // Give each test its own key prefix or channel names.
 func Shared(t testing.TB) *Server {
 	t.Helper()
@@ -53,6 +54,12 @@ func Shared(t testing.TB) *Server {
 			return
 		}
 		shared, sharedErr = start(dir, 0, nil)
+		// Nothing outlives the test process to remove the folder later,
+		// so it goes now: the server saves nothing (--save ""), and the
+		// warnings it would log after the start are lost.
+		if sharedErr == nil {
+			os.RemoveAll(dir)
+		}
 	})
 	if sharedErr != nil {
 		t.Fatalf("redistest: %v", sharedErr)
