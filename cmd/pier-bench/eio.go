@@ -352,6 +352,29 @@ func cpuProfileDuring(e *env, name string, r *result) func() {
 	}
 }
 
+// closedLoop runs one client's closed loop until p stops: it writes the
+// frame next returns, waits for the message it expects, and returns the
+// round-trip times measured while p measures. An error goes to fe.
+func closedLoop(c *wsClient, p *phases, fe *firstErr, next func() (frame, want []byte)) []int64 {
+	l := make([]int64, 0, 1<<16)
+	for !p.stopped() {
+		frame, want := next()
+		t := time.Now()
+		if err := c.write(frame); err != nil {
+			fe.set(err)
+			return l
+		}
+		if err := c.expectMessage(want); err != nil {
+			fe.set(err)
+			return l
+		}
+		if p.measuring() {
+			l = append(l, int64(time.Since(t)))
+		}
+	}
+	return l
+}
+
 // runWSEcho runs a closed loop of clients each sending a small text
 // message over websocket and waiting for its echo.
 func runWSEcho(ctx context.Context, e *env, clients, protocol int) (*result, error) {
@@ -367,26 +390,9 @@ func runWSEcho(ctx context.Context, e *env, clients, protocol int) (*result, err
 	lat := make([][]int64, clients)
 	var wg sync.WaitGroup
 	for i, c := range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			l := make([]int64, 0, 1<<16)
-			for !p.stopped() {
-				t := time.Now()
-				if err := c.write(frame); err != nil {
-					fe.set(err)
-					return
-				}
-				if err := c.expectMessage(msg); err != nil {
-					fe.set(err)
-					return
-				}
-				if p.measuring() {
-					l = append(l, int64(time.Since(t)))
-				}
-			}
-			lat[i] = l
-		}()
+		wg.Go(func() {
+			lat[i] = closedLoop(c, &p, fe, func() ([]byte, []byte) { return frame, msg })
+		})
 	}
 	r := &result{}
 	w, err := measure(ctx, e, &p, fe.ch, cpuProfileDuring(e, fmt.Sprintf("ws-echo-eio%d-%d", protocol, clients), r))

@@ -91,30 +91,17 @@ func runSIOEchoAck(ctx context.Context, e *env, clients int) (*result, error) {
 	lat := make([][]int64, clients)
 	var wg sync.WaitGroup
 	for i, c := range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			l := make([]int64, 0, 1<<16)
+		wg.Go(func() {
 			var out, want, frame []byte
-			for id := 1; !p.stopped(); id++ {
+			id := 0
+			lat[i] = closedLoop(c, &p, fe, func() ([]byte, []byte) {
+				id++
 				out = append(strconv.AppendInt(append(out[:0], "42"...), int64(id), 10), `["echo",`+echoText+`]`...)
 				want = append(strconv.AppendInt(append(want[:0], "43"...), int64(id), 10), `[`+echoText+`]`...)
 				frame = appendMaskedFrame(frame[:0], out)
-				t := time.Now()
-				if err := c.write(frame); err != nil {
-					fe.set(err)
-					return
-				}
-				if err := c.expectMessage(want); err != nil {
-					fe.set(err)
-					return
-				}
-				if p.measuring() {
-					l = append(l, int64(time.Since(t)))
-				}
-			}
-			lat[i] = l
-		}()
+				return frame, want
+			})
+		})
 	}
 	r := &result{}
 	w, err := measure(ctx, e, &p, fe.ch, cpuProfileDuring(e, fmt.Sprintf("sio-echo-ack-%d", clients), r))
