@@ -10,9 +10,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
-	"unsafe"
 
 	"github.com/gobwas/ws"
 )
@@ -231,56 +229,30 @@ func runSIOBroadcast(ctx context.Context, e *env, size, rate int) (*result, erro
 	return r, nil
 }
 
-// receiveBroadcasts reads c with recvmsg and SO_TIMESTAMPNS until it
-// fails, and returns the latency (ns) of each broadcast sent within the
-// window: from the kernel's receive timestamp, and from the time the
-// client read it.
+// receiveBroadcasts reads c until it fails, and returns the latency (ns) of
+// each broadcast sent within the window: from the kernel's receive
+// timestamp where the platform gives one (Linux: SO_TIMESTAMPNS, see
+// stampedReader), and from the time the client read it.
 func receiveBroadcasts(c *wsClient, winStart, winEnd *atomic.Int64) (kernel, user []int64, err error) {
 	tc, ok := c.conn.(*net.TCPConn)
 	if !ok {
 		return nil, nil, errors.New("not a TCP connection")
 	}
-	rc, err := tc.SyscallConn()
+	read, err := newStampedReader(tc)
 	if err != nil {
 		return nil, nil, err
 	}
-	var serr error
-	rc.Control(func(fd uintptr) {
-		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1)
-	})
-	if serr != nil {
-		return nil, nil, serr
-	}
 	buf := make([]byte, 4096)
-	oob := make([]byte, 128)
 	var pending []byte
 	prefix := []byte(`42["broadcast",`)
 	for {
-		var n, oobn int
-		var rerr error
-		err := rc.Read(func(fd uintptr) bool {
-			n, oobn, _, _, rerr = syscall.Recvmsg(int(fd), buf, oob, 0)
-			return rerr != syscall.EAGAIN
-		})
+		n, kts, err := read(buf)
 		if err != nil {
 			return kernel, user, err
 		}
-		if rerr != nil {
-			return kernel, user, rerr
-		}
-		if n == 0 {
-			return kernel, user, net.ErrClosed
-		}
 		readAt := time.Now().UnixNano()
-		kts := readAt
-		if msgs, err := syscall.ParseSocketControlMessage(oob[:oobn]); err == nil {
-			for _, m := range msgs {
-				if m.Header.Level == syscall.SOL_SOCKET && m.Header.Type == syscall.SO_TIMESTAMPNS && len(m.Data) >= int(unsafe.Sizeof(syscall.Timespec{})) {
-					sec := int64(binary.NativeEndian.Uint64(m.Data[0:8]))
-					nsec := int64(binary.NativeEndian.Uint64(m.Data[8:16]))
-					kts = sec*1e9 + nsec
-				}
-			}
+		if kts == 0 {
+			kts = readAt
 		}
 		pending = append(pending, buf[:n]...)
 		for {
