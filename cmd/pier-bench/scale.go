@@ -206,65 +206,145 @@ func serverTitle(name string) string {
 
 // runScaleCase runs one case, procs servers of n connections each (a Redis
 // adapter when procs > 1), and fills c. The servers' versions go to
-// versions.
+// versions. The steps are the methods of scaleRun, in the order called here.
 func runScaleCase(ctx context.Context, cfg *config, c *scaleCase, procs, n int, versions map[string]string) (err error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
+	r := &scaleRun{cfg: cfg, c: c, procs: procs, n: n, ours: map[int]bool{}}
 	c.LoadAvg[0] = loadAvg()
-	m0 := machineBusyTicks()
-	self0, _ := sampleProc(os.Getpid())
-	t0 := time.Now()
-	ours := map[int]bool{} // pids started by this case, for the machine's other CPU use
+	r.m0 = machineBusyTicks()
+	r.self0, _ = sampleProc(os.Getpid())
+	r.t0 = time.Now()
 	defer func() { c.LoadAvg[1] = loadAvg() }()
+	defer r.stopAll()
 
-	if limit := cfg.nofile - 200; n > limit {
-		return fmt.Errorf("%d connections per process need more than the load generator's open-files limit %d less 200", n, cfg.nofile)
+	if err := checkScaleLimits(cfg.nofile, portRange(), n); err != nil {
+		return err
 	}
-	if pr := portRange(); pr > 0 && n > pr-500 {
-		return fmt.Errorf("%d connections to one server exceed the %d loopback ephemeral ports (ip_local_port_range) less 500", n, pr)
+	steps := []func(context.Context) error{
+		func(context.Context) error { return r.startServers(versions) },
+		r.warmUp,
+		r.openAll,
+		r.settle,
+		r.hold,
+		r.broadcast,
 	}
-	var extra []string
-	var rds *redisProc
-	if procs > 1 {
-		if rds, err = startRedis(cfg, cfg.redisServer); err != nil {
+	for _, step := range steps {
+		if err := step(ctx); err != nil {
 			return err
 		}
-		defer rds.stop()
-		ours[rds.Pid] = true
-		extra = []string{"-redis", rds.URL()}
-		logf("scale: redis-server %s (pid %d)", rds.Addr, rds.Pid)
 	}
-	srvs := make([]*serverProc, procs)
-	defer func() {
-		for _, s := range srvs {
-			if s != nil {
-				s.stop()
-			}
+	r.liveHeap()
+	if err := r.collect(ctx); err != nil {
+		return err
+	}
+	c.Procs = r.res
+	if procs > 1 {
+		c.Total = total(r.res)
+	}
+	c.OtherCPU = r.otherCPU()
+	alive := make([]bool, len(r.srvs))
+	stderr := make([]string, len(r.srvs))
+	for i, s := range r.srvs {
+		alive[i], stderr[i] = s.alive(), s.stderr.String()
+	}
+	return scaleProblems(r.res, c.Broadcasts, alive, stderr)
+}
+
+// scaleRun is the state of one -scale case while it runs.
+type scaleRun struct {
+	cfg      *config
+	c        *scaleCase
+	procs, n int
+
+	ours      map[int]bool // pids started by this case, for the machine's other CPU use
+	m0        uint64       // the machine's busy ticks at the start
+	self0     procSample   // this process at the start
+	t0        time.Time
+	t0Settled time.Time // when settle read its figures
+
+	rds    *redisProc
+	srvs   []*serverProc
+	gens   []*genProc
+	base   []procSample
+	baseGo []map[string]uint64
+	res    []scaleProcResult
+	ids    []int64 // the broadcasts' ids (their send times, Unix ns)
+	sender *wsClient
+}
+
+// checkScaleLimits refuses n connections per process that the load
+// generator's open-files limit (nofile) or the loopback ephemeral ports
+// (ports; 0 when unknown) cannot hold.
+func checkScaleLimits(nofile, ports, n int) error {
+	if limit := nofile - 200; n > limit {
+		return fmt.Errorf("%d connections per process need more than the load generator's open-files limit %d less 200", n, nofile)
+	}
+	if ports > 0 && n > ports-500 {
+		return fmt.Errorf("%d connections to one server exceed the %d loopback ephemeral ports (ip_local_port_range) less 500", n, ports)
+	}
+	return nil
+}
+
+func (r *scaleRun) stopAll() {
+	if r.sender != nil {
+		r.sender.Close()
+	}
+	for _, g := range r.gens {
+		if g != nil {
+			g.stop()
 		}
-	}()
-	for i := range srvs {
-		if srvs[i], err = startServer(cfg, c.Server, "sio", extra...); err != nil {
+	}
+	for _, s := range r.srvs {
+		if s != nil {
+			s.stop()
+		}
+	}
+	if r.rds != nil {
+		r.rds.stop()
+	}
+}
+
+// startServers starts the redis-server of a cluster and the servers.
+func (r *scaleRun) startServers(versions map[string]string) (err error) {
+	var extra []string
+	if r.procs > 1 {
+		if r.rds, err = startRedis(r.cfg, r.cfg.redisServer); err != nil {
+			return err
+		}
+		r.ours[r.rds.Pid] = true
+		extra = []string{"-redis", r.rds.URL()}
+		logf("scale: redis-server %s (pid %d)", r.rds.Addr, r.rds.Pid)
+	}
+	r.srvs = make([]*serverProc, r.procs)
+	for i := range r.srvs {
+		if r.srvs[i], err = startServer(r.cfg, r.c.Server, "sio", extra...); err != nil {
 			return fmt.Errorf("server %d: %w", i+1, err)
 		}
-		ours[srvs[i].Pid] = true
-		if v, ok := srvs[i].Info["versions"].(map[string]any); ok {
+		r.ours[r.srvs[i].Pid] = true
+		if v, ok := r.srvs[i].Info["versions"].(map[string]any); ok {
 			for k, x := range v {
 				if s, ok := x.(string); ok {
-					versions[c.Server+" "+k] = s
+					versions[r.c.Server+" "+k] = s
 				}
 			}
 		}
-		if lim := procNofile(srvs[i].Pid); lim > 0 && n > lim-200 {
-			return fmt.Errorf("%d connections need more than the server's open-files limit %d less 200", n, lim)
+		if lim := procNofile(r.srvs[i].Pid); lim > 0 && r.n > lim-200 {
+			return fmt.Errorf("%d connections need more than the server's open-files limit %d less 200", r.n, lim)
 		}
 	}
-	join := maskedFrame(ws.OpText, []byte(`420["join","`+scaleRoom+`"]`))
+	return nil
+}
 
-	// Warm up every server, as runIdle does: lazily built code and pools
-	// come before the baseline.
-	for i, s := range srvs {
-		warm, err := openConns(ctx, min(200, n), cfg.concurrency, func(ctx context.Context) (*wsClient, error) {
-			return dialSIOJoin(ctx, s.Addr, join)
+var scaleJoin = maskedFrame(ws.OpText, []byte(`420["join","`+scaleRoom+`"]`))
+
+// warmUp opens and closes up to 200 connections on every server, as
+// runIdle does (lazily built code and pools come before the baseline),
+// and then reads the baseline.
+func (r *scaleRun) warmUp(ctx context.Context) error {
+	for i, s := range r.srvs {
+		warm, err := openConns(ctx, min(200, r.n), r.cfg.concurrency, func(ctx context.Context) (*wsClient, error) {
+			return dialSIOJoin(ctx, s.Addr, scaleJoin)
 		})
 		if err != nil {
 			return fmt.Errorf("warmup of server %d: %w", i+1, err)
@@ -274,153 +354,187 @@ func runScaleCase(ctx context.Context, cfg *config, c *scaleCase, procs, n int, 
 	if err := sleepCtx(ctx, time.Second); err != nil {
 		return err
 	}
-	base := make([]procSample, procs)
-	baseGo := make([]map[string]uint64, procs)
-	for i, s := range srvs {
-		base[i] = s.sample()
-		baseGo[i] = goMemStats(s)
+	r.base = make([]procSample, r.procs)
+	r.baseGo = make([]map[string]uint64, r.procs)
+	for i, s := range r.srvs {
+		r.base[i] = s.sample()
+		r.baseGo[i] = goMemStats(s)
 	}
+	return nil
+}
 
-	// One load-generator child per server, all opening at once.
-	gens := make([]*genProc, procs)
-	defer func() {
-		for _, g := range gens {
-			if g != nil {
-				g.stop()
-			}
-		}
-	}()
-	for i, s := range srvs {
-		if gens[i], err = startGen(cfg, s.Addr, n); err != nil {
+// openAll starts one load-generator child per server, all opening at once,
+// and waits until each has opened its connections.
+func (r *scaleRun) openAll(ctx context.Context) (err error) {
+	r.gens = make([]*genProc, r.procs)
+	for i, s := range r.srvs {
+		if r.gens[i], err = startGen(r.cfg, s.Addr, r.n); err != nil {
 			return err
 		}
-		ours[gens[i].Pid] = true
+		r.ours[r.gens[i].Pid] = true
 	}
-	res := make([]scaleProcResult, procs)
-	for i, g := range gens {
+	r.res = make([]scaleProcResult, r.procs)
+	for i, g := range r.gens {
 		ev, err := g.next(ctx, func(ev *childEvent) bool { return ev.Event == "opened" })
 		if err != nil {
 			return fmt.Errorf("load generator %d: %w", i+1, err)
 		}
-		res[i] = scaleProcResult{Label: serverTitle(c.Server), Pid: srvs[i].Pid, Connections: ev.N, OpenSeconds: ev.Seconds, ConnPerS: float64(ev.N) / ev.Seconds}
-		if procs > 1 {
-			res[i].Label = fmt.Sprintf("Pier #%d", i+1)
+		r.res[i] = scaleProcResult{Label: serverTitle(r.c.Server), Pid: r.srvs[i].Pid, Connections: ev.N, OpenSeconds: ev.Seconds, ConnPerS: float64(ev.N) / ev.Seconds}
+		if r.procs > 1 {
+			r.res[i].Label = fmt.Sprintf("Pier #%d", i+1)
 		}
 		logf("scale: server %d: %d connections open in %.1fs", i+1, ev.N, ev.Seconds)
 	}
-	if err := sleepCtx(ctx, cfg.settle); err != nil {
+	return nil
+}
+
+// settle waits -settle and reads the settled figures.
+func (r *scaleRun) settle(ctx context.Context) error {
+	if err := sleepCtx(ctx, r.cfg.settle); err != nil {
 		return err
 	}
-	settledAt := time.Now()
-	for i, s := range srvs {
+	r.t0Settled = time.Now()
+	for i, s := range r.srvs {
+		settledFigures(&r.res[i], r.base[i], s.sample(), r.n)
+		r.res[i].GoKBPerConn = goGrowth(r.baseGo[i], goMemStats(s), r.n, "HeapAlloc", "HeapInuse", "HeapSys", "Stack", "MSpan", "Sys")
+	}
+	if r.rds != nil {
+		if ps, err := sampleProc(r.rds.Pid); err == nil {
+			r.c.RedisKB = ps.RSSKB
+		}
+	}
+	logf("scale: settled: %s", r.c.rssLine(r.res))
+	return nil
+}
+
+// settledFigures fills the figures of res read at settling: RSS, threads,
+// RSS and CPU per connection and the projection to 100,000 connections.
+func settledFigures(res *scaleProcResult, base, ps procSample, n int) {
+	res.BaselineKB, res.SettledKB, res.Threads = base.RSSKB, ps.RSSKB, ps.Threads
+	res.KBPerConn = perConn(ps.RSSKB, base.RSSKB, n)
+	res.Projected100kMB = (float64(base.RSSKB) + 100_000*res.KBPerConn) / 1024
+	res.CPUUsPerConn = 1e6 * ps.cpuSecondsSince(base) / float64(n)
+}
+
+// goGrowth is the growth of the named runtime.MemStats fields from base to
+// now, in KB per connection; nil when either is missing.
+func goGrowth(base, now map[string]uint64, n int, keys ...string) map[string]float64 {
+	if base == nil || now == nil {
+		return nil
+	}
+	g := make(map[string]float64, len(keys))
+	for _, k := range keys {
+		g[k] = (float64(now[k]) - float64(base[k])) / 1024 / float64(n)
+	}
+	return g
+}
+
+// hold waits until -scale-hold after settling and reads RSS again.
+func (r *scaleRun) hold(ctx context.Context) error {
+	if r.cfg.scaleHold <= 0 {
+		return nil
+	}
+	if err := sleepCtx(ctx, time.Until(r.t0Settled.Add(r.cfg.scaleHold))); err != nil {
+		return err
+	}
+	for i, s := range r.srvs {
 		ps := s.sample()
-		r := &res[i]
-		r.BaselineKB, r.SettledKB, r.Threads = base[i].RSSKB, ps.RSSKB, ps.Threads
-		r.KBPerConn = perConn(ps.RSSKB, base[i].RSSKB, n)
-		r.Projected100kMB = (float64(base[i].RSSKB) + 100_000*r.KBPerConn) / 1024
-		r.CPUUsPerConn = 1e6 * ps.cpuSecondsSince(base[i]) / float64(n)
-		if ms := goMemStats(s); ms != nil && baseGo[i] != nil {
-			r.GoKBPerConn = map[string]float64{}
-			for _, k := range []string{"HeapAlloc", "HeapInuse", "HeapSys", "Stack", "MSpan", "Sys"} {
-				r.GoKBPerConn[k] = (float64(ms[k]) - float64(baseGo[i][k])) / 1024 / float64(n)
+		r.res[i].HeldKB = ps.RSSKB
+		r.res[i].KBPerConnHeld = perConn(ps.RSSKB, r.base[i].RSSKB, r.n)
+	}
+	return nil
+}
+
+// broadcast sends the broadcasts, from a client of the first server (not
+// in the room), waiting for each to reach every child, and reads RSS after
+// them. The id (the send time, Unix ns) travels as a string: as a number it
+// would not survive JavaScript (Node) nor the adapter's msgpack (float64).
+func (r *scaleRun) broadcast(ctx context.Context) (err error) {
+	if r.cfg.scaleBroadcasts <= 0 {
+		return nil
+	}
+	if r.sender, err = dialSIO(ctx, r.srvs[0].Addr); err != nil {
+		return fmt.Errorf("sender: %w", err)
+	}
+	go r.sender.idle()
+	var cpuPids []int
+	for _, s := range r.srvs {
+		cpuPids = append(cpuPids, s.Pid)
+	}
+	if r.rds != nil {
+		cpuPids = append(cpuPids, r.rds.Pid)
+	}
+	for k := range r.cfg.scaleBroadcasts {
+		if k > 0 {
+			if err := sleepCtx(ctx, 500*time.Millisecond); err != nil {
+				return err
 			}
 		}
-	}
-	if rds != nil {
-		if ps, err := sampleProc(rds.Pid); err == nil {
-			c.RedisKB = ps.RSSKB
+		cpu0 := cpuTicks(cpuPids)
+		id := time.Now().UnixNano()
+		r.ids = append(r.ids, id)
+		if err := r.sender.write(maskedFrame(ws.OpText, fmt.Appendf(nil, `42["broadcast","%s","%d"]`, scaleRoom, id))); err != nil {
+			return fmt.Errorf("sending broadcast: %w", err)
 		}
-	}
-	logf("scale: settled: %s", c.rssLine(res))
-
-	if cfg.scaleHold > 0 {
-		if err := sleepCtx(ctx, time.Until(settledAt.Add(cfg.scaleHold))); err != nil {
+		complete, err := r.awaitDelivered(ctx, id)
+		if err != nil {
 			return err
 		}
-		for i, s := range srvs {
-			ps := s.sample()
-			res[i].HeldKB = ps.RSSKB
-			res[i].KBPerConnHeld = perConn(ps.RSSKB, base[i].RSSKB, n)
+		cpu := float64(cpuTicks(cpuPids)-cpu0) / clkTck
+		r.c.Broadcasts = append(r.c.Broadcasts, scaleBroadcast{Expected: r.procs * r.n, ServerCPUMS: 1e3 * cpu})
+		if !complete {
+			logf("scale: broadcast %d did not reach every client within 30s", k+1)
 		}
 	}
+	for i, s := range r.srvs {
+		ps := s.sample()
+		r.res[i].AfterKB = ps.RSSKB
+		r.res[i].KBPerConnAfter = perConn(ps.RSSKB, r.base[i].RSSKB, r.n)
+	}
+	return nil
+}
 
-	// The broadcasts: from a client of the first server (not in the room).
-	// The id (the send time, Unix ns) travels as a string: as a number it
-	// would not survive JavaScript (Node) nor the adapter's msgpack (float64).
-	var ids []int64
-	if cfg.scaleBroadcasts > 0 {
-		sender, err := dialSIO(ctx, srvs[0].Addr)
-		if err != nil {
-			return fmt.Errorf("sender: %w", err)
-		}
-		defer sender.Close()
-		go sender.idle()
-		cpuPids := slices.Collect(func(yield func(int) bool) {
-			for _, s := range srvs {
-				yield(s.Pid)
+// awaitDelivered waits up to 30 s for every child to report broadcast id
+// delivered; complete is false when one did not, err set only when ctx
+// ended.
+func (r *scaleRun) awaitDelivered(ctx context.Context, id int64) (complete bool, err error) {
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for _, g := range r.gens {
+		if _, err := g.next(wctx, func(ev *childEvent) bool { return ev.Event == "delivered" && ev.ID == id }); err != nil {
+			if ctx.Err() != nil {
+				return false, err
 			}
-			if rds != nil {
-				yield(rds.Pid)
-			}
-		})
-		for k := range cfg.scaleBroadcasts {
-			if k > 0 {
-				if err := sleepCtx(ctx, 500*time.Millisecond); err != nil {
-					return err
-				}
-			}
-			cpu0 := cpuTicks(cpuPids)
-			id := time.Now().UnixNano()
-			ids = append(ids, id)
-			if err := sender.write(maskedFrame(ws.OpText, fmt.Appendf(nil, `42["broadcast","%s","%d"]`, scaleRoom, id))); err != nil {
-				return fmt.Errorf("sending broadcast: %w", err)
-			}
-			wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
-			complete := true
-			for _, g := range gens {
-				if _, err := g.next(wctx, func(ev *childEvent) bool { return ev.Event == "delivered" && ev.ID == id }); err != nil {
-					if ctx.Err() != nil {
-						wcancel()
-						return err
-					}
-					complete = false
-					break
-				}
-			}
-			wcancel()
-			cpu := float64(cpuTicks(cpuPids)-cpu0) / clkTck
-			c.Broadcasts = append(c.Broadcasts, scaleBroadcast{Expected: procs * n, ServerCPUMS: 1e3 * cpu})
-			if !complete {
-				logf("scale: broadcast %d did not reach every client within 30s", k+1)
-			}
-		}
-		for i, s := range srvs {
-			ps := s.sample()
-			res[i].AfterKB = ps.RSSKB
-			res[i].KBPerConnAfter = perConn(ps.RSSKB, base[i].RSSKB, n)
+			return false, nil
 		}
 	}
+	return true, nil
+}
 
-	// With -pprof, last of all: the live heap per connection, after the
-	// GC that a heap profile with gc=1 forces.
-	for i, s := range srvs {
-		if s.PprofAddr == "" || res[i].GoKBPerConn == nil || baseGo[i] == nil {
+// liveHeap (with -pprof), last of all: the live heap per connection, after
+// the GC that a heap profile with gc=1 forces.
+func (r *scaleRun) liveHeap() {
+	for i, s := range r.srvs {
+		if s.PprofAddr == "" || r.res[i].GoKBPerConn == nil {
 			continue
 		}
-		if resp, err := http.Get("http://" + s.PprofAddr + "/debug/pprof/heap?gc=1"); err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if ms := goMemStats(s); ms != nil {
-				for _, k := range []string{"HeapAlloc", "HeapInuse"} {
-					res[i].GoKBPerConn[k+"_after_gc"] = (float64(ms[k]) - float64(baseGo[i][k])) / 1024 / float64(n)
-				}
-			}
+		resp, err := http.Get("http://" + s.PprofAddr + "/debug/pprof/heap?gc=1")
+		if err != nil {
+			continue
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		for k, v := range goGrowth(r.baseGo[i], goMemStats(s), r.n, "HeapAlloc", "HeapInuse") {
+			r.res[i].GoKBPerConn[k+"_after_gc"] = v
 		}
 	}
+}
 
-	// The children's account: connections lost, and every delivery.
-	lat := make([][]int64, len(ids))
-	for i, g := range gens {
+// collect asks every child for its account (connections lost, every
+// delivery) and fills the broadcasts' latencies.
+func (r *scaleRun) collect(ctx context.Context) error {
+	var reports []*childEvent
+	for i, g := range r.gens {
 		if err := g.send("report"); err != nil {
 			return err
 		}
@@ -428,15 +542,26 @@ func runScaleCase(ctx context.Context, cfg *config, c *scaleCase, procs, n int, 
 		if err != nil {
 			return fmt.Errorf("load generator %d: %w", i+1, err)
 		}
-		res[i].Lost = ev.Lost
+		r.res[i].Lost = ev.Lost
+		reports = append(reports, ev)
+	}
+	fillLatencies(r.c.Broadcasts, r.ids, reports)
+	return nil
+}
+
+// fillLatencies sets each broadcast's delivery count and latency quantiles
+// from the children's reports; bcasts[k] is the broadcast of ids[k].
+func fillLatencies(bcasts []scaleBroadcast, ids []int64, reports []*childEvent) {
+	lat := make([][]int64, len(ids))
+	for _, ev := range reports {
 		for _, b := range ev.Broadcasts {
 			if k := slices.Index(ids, b.ID); k >= 0 {
 				lat[k] = append(lat[k], b.LatUS...)
 			}
 		}
 	}
-	for k := range c.Broadcasts {
-		b := &c.Broadcasts[k]
+	for k := range bcasts {
+		b := &bcasts[k]
 		l := lat[k]
 		slices.Sort(l)
 		b.Delivered = len(l)
@@ -445,36 +570,40 @@ func runScaleCase(ctx context.Context, cfg *config, c *scaleCase, procs, n int, 
 			b.FirstMS, b.P50MS, b.P99MS, b.LastMS = q(0), q(0.5), q(0.99), q(1)
 		}
 	}
-	c.Procs = res
-	if procs > 1 {
-		c.Total = total(res)
-	}
+}
 
-	// Everything the case's processes used, against the whole machine.
+// otherCPU is what processes other than the case's used, in cores, on
+// average since the start of the case.
+func (r *scaleRun) otherCPU() float64 {
 	var used float64
-	for pid := range ours {
+	for pid := range r.ours {
 		if ps, err := sampleProc(pid); err == nil {
 			used += float64(ps.CPUTicks) / clkTck
 		}
 	}
 	self1, _ := sampleProc(os.Getpid())
-	used += self1.cpuSecondsSince(self0)
-	c.OtherCPU = max(0, float64(machineBusyTicks()-m0)/clkTck-used) / time.Since(t0).Seconds()
+	used += self1.cpuSecondsSince(r.self0)
+	return max(0, float64(machineBusyTicks()-r.m0)/clkTck-used) / time.Since(r.t0).Seconds()
+}
 
+// scaleProblems is the error a case ends with: connections the servers
+// closed, broadcasts that missed clients, servers that exited (alive[i]
+// false, with their stderr); nil when there are none.
+func scaleProblems(res []scaleProcResult, bcasts []scaleBroadcast, alive []bool, stderr []string) error {
 	var problems []string
 	for i, r := range res {
 		if r.Lost > 0 {
 			problems = append(problems, fmt.Sprintf("server %d closed %d connections", i+1, r.Lost))
 		}
 	}
-	for k, b := range c.Broadcasts {
+	for k, b := range bcasts {
 		if b.Delivered != b.Expected {
 			problems = append(problems, fmt.Sprintf("broadcast %d reached %d of %d clients", k+1, b.Delivered, b.Expected))
 		}
 	}
-	for i, s := range srvs {
-		if !s.alive() {
-			problems = append(problems, fmt.Sprintf("server %d exited: %s", i+1, s.stderr.String()))
+	for i, ok := range alive {
+		if !ok {
+			problems = append(problems, fmt.Sprintf("server %d exited: %s", i+1, stderr[i]))
 		}
 	}
 	if len(problems) > 0 {

@@ -1,0 +1,246 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/gobwas/ws"
+)
+
+func TestParseCluster(t *testing.T) {
+	for _, tc := range []struct {
+		in       string
+		procs, n int
+		bad      bool
+	}{
+		{"", 0, 0, false},
+		{"0", 0, 0, false},
+		{"3x19000", 3, 19000, false},
+		{"2X10", 2, 10, false},
+		{"3", 0, 0, true},
+		{"0x5", 0, 0, true},
+		{"3x0", 0, 0, true},
+		{"ax5", 0, 0, true},
+		{"3x-1", 0, 0, true},
+	} {
+		procs, n, err := parseCluster(tc.in)
+		if (err != nil) != tc.bad || procs != tc.procs || n != tc.n {
+			t.Errorf("parseCluster(%q) = %d, %d, %v; want %d, %d, error %v", tc.in, procs, n, err, tc.procs, tc.n, tc.bad)
+		}
+	}
+}
+
+func TestCheckScaleLimits(t *testing.T) {
+	for _, tc := range []struct {
+		nofile, ports, n int
+		want             string // substring of the error, "" for none
+	}{
+		{1000, 0, 800, ""},
+		{1000, 0, 801, "open-files limit 1000"},
+		{100000, 28000, 27500, ""},
+		{100000, 28000, 27501, "ephemeral ports"},
+	} {
+		err := checkScaleLimits(tc.nofile, tc.ports, tc.n)
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("checkScaleLimits(%d, %d, %d) = %v, want %q", tc.nofile, tc.ports, tc.n, err, tc.want)
+		}
+	}
+}
+
+func TestTotal(t *testing.T) {
+	res := []scaleProcResult{
+		{Connections: 100, OpenSeconds: 2, BaselineKB: 1000, SettledKB: 1500, CPUUsPerConn: 10, Threads: 5, Lost: 1},
+		{Connections: 300, OpenSeconds: 4, BaselineKB: 2000, SettledKB: 3700, CPUUsPerConn: 20, Threads: 6},
+	}
+	tot := total(res)
+	if tot.Connections != 400 || tot.OpenSeconds != 4 || tot.Lost != 1 || tot.Threads != 11 {
+		t.Fatalf("total = %+v", tot)
+	}
+	if tot.ConnPerS != 100 {
+		t.Errorf("ConnPerS = %v, want 100", tot.ConnPerS)
+	}
+	if tot.CPUUsPerConn != 17.5 { // (100×10 + 300×20) / 400
+		t.Errorf("CPUUsPerConn = %v, want 17.5", tot.CPUUsPerConn)
+	}
+	if tot.KBPerConn != 5.5 { // (5200 - 3000) / 400
+		t.Errorf("KBPerConn = %v, want 5.5", tot.KBPerConn)
+	}
+	if want := (3000 + 100_000*5.5) / 1024; math.Abs(tot.Projected100kMB-want) > 1e-9 {
+		t.Errorf("Projected100kMB = %v, want %v", tot.Projected100kMB, want)
+	}
+	if tot.KBPerConnHeld != 0 || tot.KBPerConnAfter != 0 {
+		t.Errorf("figures not read are not made up: %+v", tot)
+	}
+	// RSS below the baseline gives a negative figure, not a wrapped one.
+	if got := perConn(900, 1000, 10); got != -10 {
+		t.Errorf("perConn(900, 1000, 10) = %v, want -10", got)
+	}
+}
+
+func TestSettledFiguresAndGoGrowth(t *testing.T) {
+	var r scaleProcResult
+	settledFigures(&r, procSample{RSSKB: 1024}, procSample{RSSKB: 2048, Threads: 7}, 256)
+	if r.KBPerConn != 4 || r.BaselineKB != 1024 || r.SettledKB != 2048 || r.Threads != 7 {
+		t.Errorf("settledFigures = %+v", r)
+	}
+	if r.Projected100kMB != (1024+400_000)/1024.0 {
+		t.Errorf("Projected100kMB = %v", r.Projected100kMB)
+	}
+	g := goGrowth(map[string]uint64{"HeapAlloc": 1 << 20}, map[string]uint64{"HeapAlloc": 3 << 20}, 512, "HeapAlloc")
+	if g["HeapAlloc"] != 4 {
+		t.Errorf("goGrowth = %v, want HeapAlloc 4 KB per connection", g)
+	}
+	if goGrowth(nil, map[string]uint64{}, 1, "HeapAlloc") != nil {
+		t.Error("goGrowth without a baseline must be nil")
+	}
+}
+
+func TestFillLatencies(t *testing.T) {
+	ids := []int64{10, 20}
+	bc := []scaleBroadcast{{Expected: 4}, {Expected: 4}}
+	reports := []*childEvent{
+		{Broadcasts: []childBcast{{ID: 10, LatUS: []int64{4000, 1000}}, {ID: 99, LatUS: []int64{1}}}},
+		{Broadcasts: []childBcast{{ID: 10, LatUS: []int64{3000, 2000}}, {ID: 20, LatUS: []int64{500}}}},
+	}
+	fillLatencies(bc, ids, reports)
+	if b := bc[0]; b.Delivered != 4 || b.FirstMS != 1 || b.P50MS != 2 || b.LastMS != 4 || b.P99MS != 3 {
+		t.Errorf("broadcast 1 = %+v", b)
+	}
+	if b := bc[1]; b.Delivered != 1 || b.FirstMS != 0.5 || b.LastMS != 0.5 {
+		t.Errorf("broadcast 2 = %+v", b)
+	}
+	if err := scaleProblems(nil, bc, nil, nil); err == nil || !strings.Contains(err.Error(), "broadcast 2 reached 1 of 4 clients") {
+		t.Errorf("scaleProblems = %v", err)
+	}
+}
+
+func TestScaleProblems(t *testing.T) {
+	if err := scaleProblems([]scaleProcResult{{}}, []scaleBroadcast{{Delivered: 3, Expected: 3}}, []bool{true}, []string{""}); err != nil {
+		t.Fatalf("a clean case: %v", err)
+	}
+	err := scaleProblems([]scaleProcResult{{}, {Lost: 2}}, nil, []bool{true, false}, []string{"", "panic: boom"})
+	if err == nil || err.Error() != "server 2 closed 2 connections; server 2 exited: panic: boom" {
+		t.Errorf("scaleProblems = %v", err)
+	}
+}
+
+func TestParseServerFrame(t *testing.T) {
+	frame := func(op ws.OpCode, payload []byte) []byte {
+		b := []byte{0x80 | byte(op)}
+		switch n := len(payload); {
+		case n < 126:
+			b = append(b, byte(n))
+		case n < 1<<16:
+			b = append(b, 126, 0, 0)
+			binary.BigEndian.PutUint16(b[2:], uint16(n))
+		default:
+			b = append(b, 127, 0, 0, 0, 0, 0, 0, 0, 0)
+			binary.BigEndian.PutUint64(b[2:], uint64(n))
+		}
+		return append(b, payload...)
+	}
+	for _, size := range []int{0, 1, 125, 126, 65535, 65536} {
+		p := bytes.Repeat([]byte{'x'}, size)
+		f := append(frame(ws.OpText, p), frame(ws.OpClose, nil)...)
+		got, op, n, ok := parseServerFrame(f)
+		if !ok || op != ws.OpText || !bytes.Equal(got, p) || n != len(f)-2 {
+			t.Fatalf("size %d: ok %v op %v n %d len %d", size, ok, op, n, len(got))
+		}
+		// Every truncation is "not yet", never a wrong frame.
+		for cut := 0; cut < len(f)-2; cut += 1 + cut/3 {
+			if _, _, _, ok := parseServerFrame(f[:cut]); ok {
+				t.Fatalf("size %d: a frame cut at %d parsed", size, cut)
+			}
+		}
+		if _, op, _, ok := parseServerFrame(f[n:]); !ok || op != ws.OpClose {
+			t.Fatalf("size %d: the next frame: ok %v op %v", size, ok, op)
+		}
+	}
+}
+
+func TestParseSIDAndPayload(t *testing.T) {
+	sid, err := parseSID([]byte(`0{"sid":"abc-123","upgrades":[],"pingInterval":25000}`))
+	if err != nil || sid != "abc-123" {
+		t.Errorf("parseSID = %q, %v", sid, err)
+	}
+	for _, bad := range []string{"", `4{"sid":"x"}`, `0{"sid":"x`, `0{}`} {
+		if _, err := parseSID([]byte(bad)); err == nil {
+			t.Errorf("parseSID(%q) took it", bad)
+		}
+	}
+	found, ping := payloadHas([]byte("4hello\x1e2\x1e4other"), []byte("4hello"))
+	if !found || !ping {
+		t.Errorf("payloadHas = %v, %v", found, ping)
+	}
+	found, ping = payloadHas([]byte("4hell"), []byte("4hello"))
+	if found || ping {
+		t.Errorf("payloadHas of a prefix = %v, %v", found, ping)
+	}
+}
+
+func TestSelectScenarios(t *testing.T) {
+	all := []*scenario{
+		{Name: "eio-idle", Group: "eio", Default: true},
+		{Name: "eio-echo-1", Group: "eio"},
+		{Name: "sio-echo-1", Group: "sio", Default: true},
+		{Name: "sio-echo-50", Group: "sio"},
+	}
+	names := func(s []*scenario) string {
+		var n []string
+		for _, x := range s {
+			n = append(n, x.Name)
+		}
+		return strings.Join(n, ",")
+	}
+	for _, tc := range []struct{ spec, want string }{
+		{"", "eio-idle,sio-echo-1"},
+		{"all", "eio-idle,eio-echo-1,sio-echo-1,sio-echo-50"},
+		{"sio-echo-50, eio", "eio-idle,eio-echo-1,sio-echo-50"},
+		{"sio-echo", "sio-echo-1,sio-echo-50"},
+	} {
+		got, err := selectScenarios(all, tc.spec)
+		if err != nil || names(got) != tc.want {
+			t.Errorf("selectScenarios(%q) = %s, %v; want %s", tc.spec, names(got), err, tc.want)
+		}
+	}
+	if _, err := selectScenarios(all, "nope"); err == nil {
+		t.Error("an unknown scenario was accepted")
+	}
+}
+
+func TestReportRowsAndFormatting(t *testing.T) {
+	rep := &report{Runs: []run{
+		{Scenario: "s", Server: "pier", Result: &result{Metrics: []metric{{Key: "cpu", Label: "CPU µs", Value: 10, Lower: true}, {Key: "rate", Label: "msg/s", Value: 300}}}},
+		{Scenario: "s", Server: "node", Result: &result{ClientCPU: 0.95, OtherCPU: 0.2, Metrics: []metric{{Key: "cpu", Label: "CPU µs", Value: 20, Lower: true}, {Key: "rate", Label: "msg/s", Value: 100}}}},
+		{Scenario: "t", Server: "node", Skipped: "no node"},
+	}}
+	rows := rep.rows()
+	if len(rows) != 2 {
+		t.Fatalf("rows = %+v", rows)
+	}
+	if r := rows[0]; r.Pier != 10 || r.Node != 20 || !r.Noisy || r.ClientBound || r.verdict() != "2.0× better" {
+		t.Errorf("cpu row = %+v (%s)", r, r.verdict())
+	}
+	if r := rows[1]; !r.ClientBound || r.verdict() != "3.0× better" {
+		t.Errorf("rate row = %+v (%s)", r, r.verdict())
+	}
+	if v := (row{Pier: 30, Node: 10, HasPier: true, HasNode: true, Lower: true}).verdict(); v != "3.0× worse" {
+		t.Errorf("verdict = %q", v)
+	}
+	if v := (row{Pier: 30, HasPier: true}).verdict(); v != "" {
+		t.Errorf("verdict with one side = %q", v)
+	}
+	for in, want := range map[float64]string{1234567: "1,234,567", -12345: "-12,345", 250: "250", 12.34: "12.3", 1.234: "1.23"} {
+		if got := fmtNum(in); got != want {
+			t.Errorf("fmtNum(%v) = %q, want %q", in, got, want)
+		}
+	}
+	var b strings.Builder
+	rep.markdown(&b)
+	if !strings.Contains(b.String(), "| scenario | metric | Pier | Node |") || !strings.Contains(b.String(), "skipped (no node)") {
+		t.Errorf("markdown:\n%s", b.String())
+	}
+}
