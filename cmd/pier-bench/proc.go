@@ -236,7 +236,6 @@ func (t *tailBuffer) String() string {
 // ensureNodeModules installs the pinned packages of the Node reference
 // server with npm ci when they are missing or differ from package.json.
 func ensureNodeModules(dir string) error {
-	want := map[string]string{}
 	var pkg struct {
 		Dependencies map[string]string `json:"dependencies"`
 	}
@@ -247,9 +246,8 @@ func ensureNodeModules(dir string) error {
 	if err := json.Unmarshal(b, &pkg); err != nil {
 		return err
 	}
-	want = pkg.Dependencies
 	ok := true
-	for name, version := range want {
+	for name, version := range pkg.Dependencies {
 		var got struct{ Version string }
 		b, err := os.ReadFile(filepath.Join(dir, "node_modules", name, "package.json"))
 		if err != nil || json.Unmarshal(b, &got) != nil || got.Version != version {
