@@ -20,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/pierhq/pier/engineio"
+	"github.com/pierhq/pier/internal/notepack"
 )
 
 // MsgpackParser is wire-compatible with npm socket.io-msgpack-parser 3.x,
@@ -87,207 +88,50 @@ var (
 	mpErrAckID       = pktErr("invalid ack id")
 )
 
-// MessagePack value kinds, as read by mpNext.
-type mpKind uint8
+// The MessagePack tokenizer and the primitive encoders are internal/notepack's,
+// shared with the Redis adapter's codec; the names below keep this file's
+// transcoder readable.
+type mpTok = notepack.Token
 
 const (
-	mpNil mpKind = iota
-	mpFalse
-	mpTrue
-	mpUint  // u
-	mpInt   // i (negative formats; the value may still be >= 0 for int 8..64)
-	mpFloat // f
-	mpStr   // payload b[start:next]
-	mpBin   // payload b[start:next]; also ext type 0 (ArrayBuffer)
-	mpArray // n elements follow
-	mpMap   // n pairs follow
-	mpUndef // notepack.io's undefined: fixext 1, type 0
-	mpDate  // notepack.io's Date: fixext 8, type 0; i = milliseconds
-	mpExt   // any other ext value
+	mpNil   = notepack.KindNil
+	mpFalse = notepack.KindFalse
+	mpTrue  = notepack.KindTrue
+	mpUint  = notepack.KindUint
+	mpInt   = notepack.KindInt
+	mpFloat = notepack.KindFloat
+	mpStr   = notepack.KindStr
+	mpBin   = notepack.KindBin
+	mpArray = notepack.KindArray
+	mpMap   = notepack.KindMap
+	mpUndef = notepack.KindUndef
+	mpDate  = notepack.KindDate
+	mpExt   = notepack.KindExt
 )
 
-type mpTok struct {
-	kind  mpKind
-	n     int // array elements or map pairs
-	start int // payload start of str, bin and ext values
-	u     uint64
-	i     int64
-	f     float64
+// mpNext is notepack.Next with the package's parse errors.
+func mpNext(b []byte, i int) (mpTok, int, error) {
+	t, next, err := notepack.Next(b, i)
+	if err != nil {
+		return t, 0, mpError(err)
+	}
+	return t, next, nil
 }
 
-// mpUintAt reads the size-byte big-endian unsigned integer at b[i:].
-func mpUintAt(b []byte, i, size int) (uint64, bool) {
-	if len(b)-i < size {
-		return 0, false
-	}
-	var v uint64
-	for _, c := range b[i : i+size] {
-		v = v<<8 | uint64(c)
-	}
-	return v, true
-}
-
-// mpNext reads the value starting at b[i]. For arrays and maps next is the
-// offset of their first item; for the others it is past the whole value.
-// Lengths are checked against the bytes left, so counts are bounded by the
-// message size.
-func mpNext(b []byte, i int) (t mpTok, next int, err error) {
-	if i >= len(b) {
-		return t, 0, mpErrTruncated
-	}
-	c := b[i]
-	i++
-	switch {
-	case c <= 0x7f:
-		t.kind, t.u = mpUint, uint64(c)
-		return t, i, nil
-	case c <= 0x8f:
-		return mpContainer(b, i, mpMap, uint64(c&0x0f))
-	case c <= 0x9f:
-		return mpContainer(b, i, mpArray, uint64(c&0x0f))
-	case c <= 0xbf:
-		return mpPayload(b, i, mpStr, uint64(c&0x1f))
-	case c >= 0xe0:
-		t.kind, t.i = mpInt, int64(int8(c))
-		return t, i, nil
-	}
-	switch c {
-	case 0xc0:
-		t.kind = mpNil
-		return t, i, nil
-	case 0xc2:
-		t.kind = mpFalse
-		return t, i, nil
-	case 0xc3:
-		t.kind = mpTrue
-		return t, i, nil
-	case 0xc4, 0xc5, 0xc6: // bin 8, 16, 32
-		size := 1 << (c - 0xc4)
-		n, ok := mpUintAt(b, i, size)
-		if !ok {
-			return t, 0, mpErrTruncated
-		}
-		return mpPayload(b, i+size, mpBin, n)
-	case 0xc7, 0xc8, 0xc9: // ext 8, 16, 32
-		size := 1 << (c - 0xc7)
-		n, ok := mpUintAt(b, i, size)
-		if !ok || len(b)-i-size < 1 {
-			return t, 0, mpErrTruncated
-		}
-		typ := b[i+size]
-		kind := mpExt
-		if typ == 0 {
-			kind = mpBin // notepack.io: ArrayBuffer
-		}
-		return mpPayload(b, i+size+1, kind, n)
-	case 0xca:
-		v, ok := mpUintAt(b, i, 4)
-		if !ok {
-			return t, 0, mpErrTruncated
-		}
-		t.kind, t.f = mpFloat, float64(math.Float32frombits(uint32(v)))
-		return t, i + 4, nil
-	case 0xcb:
-		v, ok := mpUintAt(b, i, 8)
-		if !ok {
-			return t, 0, mpErrTruncated
-		}
-		t.kind, t.f = mpFloat, math.Float64frombits(v)
-		return t, i + 8, nil
-	case 0xcc, 0xcd, 0xce, 0xcf: // uint 8..64
-		size := 1 << (c - 0xcc)
-		v, ok := mpUintAt(b, i, size)
-		if !ok {
-			return t, 0, mpErrTruncated
-		}
-		t.kind, t.u = mpUint, v
-		return t, i + size, nil
-	case 0xd0, 0xd1, 0xd2, 0xd3: // int 8..64
-		size := 1 << (c - 0xd0)
-		v, ok := mpUintAt(b, i, size)
-		if !ok {
-			return t, 0, mpErrTruncated
-		}
-		shift := 64 - 8*size
-		t.kind, t.i = mpInt, int64(v<<shift)>>shift
-		return t, i + size, nil
-	case 0xd4, 0xd5, 0xd6, 0xd7, 0xd8: // fixext 1..16
-		size := 1 << (c - 0xd4)
-		if len(b)-i < 1+size {
-			return t, 0, mpErrTruncated
-		}
-		typ := b[i]
-		t.kind, t.start = mpExt, i+1
-		switch {
-		case typ == 0 && size == 1:
-			t.kind = mpUndef
-		case typ == 0 && size == 8:
-			t.kind, t.i = mpDate, int64(binary.BigEndian.Uint64(b[i+1:]))
-		}
-		return t, i + 1 + size, nil
-	case 0xd9, 0xda, 0xdb: // str 8, 16, 32
-		size := 1 << (c - 0xd9)
-		n, ok := mpUintAt(b, i, size)
-		if !ok {
-			return t, 0, mpErrTruncated
-		}
-		return mpPayload(b, i+size, mpStr, n)
-	case 0xdc, 0xdd: // array 16, 32
-		size := 2 << (c - 0xdc)
-		n, ok := mpUintAt(b, i, size)
-		if !ok {
-			return t, 0, mpErrTruncated
-		}
-		return mpContainer(b, i+size, mpArray, n)
-	case 0xde, 0xdf: // map 16, 32
-		size := 2 << (c - 0xde)
-		n, ok := mpUintAt(b, i, size)
-		if !ok {
-			return t, 0, mpErrTruncated
-		}
-		return mpContainer(b, i+size, mpMap, n)
-	}
-	return t, 0, mpErrBadByte // 0xc1
-}
-
-// mpPayload returns a value of n bytes at b[i:].
-func mpPayload(b []byte, i int, kind mpKind, n uint64) (mpTok, int, error) {
-	if n > uint64(len(b)-i) {
-		return mpTok{}, 0, mpErrTruncated
-	}
-	return mpTok{kind: kind, start: i}, i + int(n), nil
-}
-
-// mpContainer returns an array or map of n items whose first item is at
-// b[i]. Every item takes a byte at least.
-func mpContainer(b []byte, i int, kind mpKind, n uint64) (mpTok, int, error) {
-	items := n
-	if kind == mpMap {
-		items *= 2
-	}
-	if items > uint64(len(b)-i) {
-		return mpTok{}, 0, mpErrTruncated
-	}
-	return mpTok{kind: kind, n: int(n)}, i, nil
-}
-
-// mpSkip returns the offset past the value at b[i], checking only that it
-// is well-formed.
+// mpSkip is notepack.Skip with the package's parse errors.
 func mpSkip(b []byte, i int) (int, error) {
-	for pending := 1; pending > 0; pending-- {
-		t, next, err := mpNext(b, i)
-		if err != nil {
-			return 0, err
-		}
-		switch t.kind {
-		case mpArray:
-			pending += t.n
-		case mpMap:
-			pending += 2 * t.n
-		}
-		i = next
+	next, err := notepack.Skip(b, i)
+	if err != nil {
+		return 0, mpError(err)
 	}
-	return i, nil
+	return next, nil
+}
+
+func mpError(err error) error {
+	if err == notepack.ErrInvalid {
+		return mpErrBadByte
+	}
+	return mpErrTruncated
 }
 
 // ---------------------------------------------------------------------------
@@ -328,7 +172,7 @@ func (d *msgpackDecoder) Decode(m engineio.Message) (*Packet, error) {
 	if err != nil {
 		return nil, err
 	}
-	if t.kind != mpMap {
+	if t.Kind != mpMap {
 		return nil, mpErrNotMap
 	}
 	var (
@@ -343,15 +187,15 @@ func (d *msgpackDecoder) Decode(m engineio.Message) (*Packet, error) {
 		atts     [][]byte
 		attBytes int64
 	)
-	for range t.n {
+	for range t.N {
 		k, next, err := mpNext(b, i)
 		if err != nil {
 			return nil, err
 		}
-		if k.kind != mpStr {
+		if k.Kind != mpStr {
 			return nil, mpErrKey
 		}
-		key := b[k.start:next]
+		key := b[k.Start:next]
 		i = next
 		flag := 0
 		switch string(key) {
@@ -383,7 +227,7 @@ func (d *msgpackDecoder) Decode(m engineio.Message) (*Packet, error) {
 		if err != nil {
 			return nil, err
 		}
-		if v.kind == mpArray || v.kind == mpMap {
+		if v.Kind == mpArray || v.Kind == mpMap {
 			// Not a valid type, namespace or id: only skip it to report
 			// the right error below.
 			if next, err = mpSkip(b, i); err != nil {
@@ -391,17 +235,17 @@ func (d *msgpackDecoder) Decode(m engineio.Message) (*Packet, error) {
 			}
 		}
 		i = next
-		if v.kind == mpUndef {
+		if v.Kind == mpUndef {
 			continue // undefined: absent
 		}
 		switch flag {
 		case mpHaveType:
 			typ, hasType = v, true
 		case mpHaveNsp:
-			if v.kind != mpStr {
+			if v.Kind != mpStr {
 				return nil, mpErrNoNsp
 			}
-			nsp, hasNsp = b[v.start:next], true
+			nsp, hasNsp = b[v.Start:next], true
 		case mpHaveID:
 			idTok, hasID = v, true
 		}
@@ -464,19 +308,19 @@ func (d *msgpackDecoder) Decode(m engineio.Message) (*Packet, error) {
 // int64 range (a float with an integral value counts, as Number.isInteger
 // has it).
 func mpIntegral(t mpTok) (int64, bool) {
-	switch t.kind {
+	switch t.Kind {
 	case mpUint:
-		if t.u > math.MaxInt64 {
+		if t.U > math.MaxInt64 {
 			return 0, false
 		}
-		return int64(t.u), true
+		return int64(t.U), true
 	case mpInt:
-		return t.i, true
+		return t.I, true
 	case mpFloat:
-		if t.f != math.Trunc(t.f) || t.f < -(1<<63) || t.f >= 1<<63 {
+		if t.F != math.Trunc(t.F) || t.F < -(1<<63) || t.F >= 1<<63 {
 			return 0, false // also NaN and the infinities
 		}
-		return int64(t.f), true
+		return int64(t.F), true
 	}
 	return 0, false
 }
@@ -526,10 +370,10 @@ func (d *msgpackDecoder) decodeData(b []byte, i int, atts *[][]byte, attBytes *i
 		}
 
 		if top != nil && top.wantKey {
-			if t.kind != mpStr {
+			if t.Kind != mpStr {
 				return info, 0, mpErrKey
 			}
-			key := b[t.start:j]
+			key := b[t.Start:j]
 			if !utf8.Valid(key) {
 				return info, 0, pktErrJSONUTF8
 			}
@@ -548,14 +392,14 @@ func (d *msgpackDecoder) decodeData(b []byte, i int, atts *[][]byte, attBytes *i
 		}
 
 		if top == nil {
-			if t.kind == mpUndef {
+			if t.Kind == mpUndef {
 				return info, j, nil // undefined data: absent
 			}
 		} else {
 			top.left--
 			if top.obj {
 				top.wantKey = true
-				if t.kind == mpUndef {
+				if t.Kind == mpUndef {
 					out = out[:top.mark] // JSON.stringify drops the member
 					i = j
 					continue
@@ -569,7 +413,7 @@ func (d *msgpackDecoder) decodeData(b []byte, i int, atts *[][]byte, attBytes *i
 		depth := len(st)
 		start := len(out)
 		var kind pktKind
-		switch t.kind {
+		switch t.Kind {
 		case mpNil, mpUndef:
 			out, kind = append(out, "null"...), pktKindNull
 		case mpFalse:
@@ -577,27 +421,27 @@ func (d *msgpackDecoder) decodeData(b []byte, i int, atts *[][]byte, attBytes *i
 		case mpTrue:
 			out, kind = append(out, "true"...), pktKindTrue
 		case mpUint:
-			out, kind = strconv.AppendUint(out, t.u, 10), pktKindNumber
+			out, kind = strconv.AppendUint(out, t.U, 10), pktKindNumber
 		case mpInt:
-			out, kind = strconv.AppendInt(out, t.i, 10), pktKindNumber
+			out, kind = strconv.AppendInt(out, t.I, 10), pktKindNumber
 		case mpFloat:
-			if math.IsNaN(t.f) || math.IsInf(t.f, 0) {
+			if math.IsNaN(t.F) || math.IsInf(t.F, 0) {
 				return info, 0, mpErrFloat
 			}
-			out, kind = mpAppendJSONFloat(out, t.f), pktKindNumber
+			out, kind = mpAppendJSONFloat(out, t.F), pktKindNumber
 		case mpStr:
-			s := b[t.start:j]
+			s := b[t.Start:j]
 			if !utf8.Valid(s) {
 				return info, 0, pktErrJSONUTF8
 			}
 			out, kind = mpAppendJSONString(out, s), pktKindString
 		case mpDate:
-			out, kind = mpAppendJSONDate(out, t.i)
+			out, kind = mpAppendJSONDate(out, t.I)
 		case mpBin:
 			if len(st) >= d.lim.MaxDepth { // its placeholder is an object
 				return info, 0, pktErrJSONDepth
 			}
-			n := int64(j - t.start)
+			n := int64(j - t.Start)
 			if len(*atts) >= d.lim.MaxAttachments {
 				return info, 0, pktErrTooManyAttachments
 			}
@@ -605,14 +449,14 @@ func (d *msgpackDecoder) decodeData(b []byte, i int, atts *[][]byte, attBytes *i
 				return info, 0, pktErrAttachmentBytes
 			}
 			out = AppendPlaceholder(out, len(*atts))
-			*atts = append(*atts, b[t.start:j:j])
+			*atts = append(*atts, b[t.Start:j:j])
 			kind = pktKindObject
 		case mpArray, mpMap:
 			if len(st) >= d.lim.MaxDepth {
 				return info, 0, pktErrJSONDepth
 			}
-			obj := t.kind == mpMap
-			st = append(st, mpFrame{left: t.n, obj: obj, wantKey: obj})
+			obj := t.Kind == mpMap
+			st = append(st, mpFrame{left: t.N, obj: obj, wantKey: obj})
 			if obj {
 				out, kind = append(out, '{'), pktKindObject
 			} else {
@@ -792,7 +636,7 @@ func mpAppendPacket(dst []byte, p *Packet) []byte {
 		n++
 	}
 	dst = append(dst, 0x80|n, 0xa4, 't', 'y', 'p', 'e')
-	dst = mpAppendUint(dst, uint64(t))
+	dst = notepack.AppendUint(dst, uint64(t))
 	if len(p.Data) > 0 {
 		dst = append(dst, 0xa4, 'd', 'a', 't', 'a')
 		dst = mpAppendJSON(dst, p.Data, atts)
@@ -801,64 +645,23 @@ func mpAppendPacket(dst []byte, p *Packet) []byte {
 	dst = mpAppendStr(dst, nsp)
 	if p.HasID {
 		dst = append(dst, 0xa2, 'i', 'd')
-		dst = mpAppendInt(dst, p.ID)
+		dst = notepack.AppendInt(dst, p.ID)
 	}
 	return dst
 }
 
-func mpAppendUint(dst []byte, v uint64) []byte {
-	switch {
-	case v < 0x80:
-		return append(dst, byte(v))
-	case v < 0x100:
-		return append(dst, 0xcc, byte(v))
-	case v < 0x10000:
-		return append(dst, 0xcd, byte(v>>8), byte(v))
-	case v < 0x100000000:
-		return append(dst, 0xce, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
-	}
-	return binary.BigEndian.AppendUint64(append(dst, 0xcf), v)
-}
-
-func mpAppendInt(dst []byte, v int64) []byte {
-	switch {
-	case v >= 0:
-		return mpAppendUint(dst, uint64(v))
-	case v >= -0x20:
-		return append(dst, byte(v))
-	case v >= -0x80:
-		return append(dst, 0xd0, byte(v))
-	case v >= -0x8000:
-		return append(dst, 0xd1, byte(v>>8), byte(v))
-	case v >= -0x80000000:
-		return append(dst, 0xd2, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
-	}
-	return binary.BigEndian.AppendUint64(append(dst, 0xd3), uint64(v))
-}
-
 // mpAppendHeader appends the header of a str, bin, array or map of n
 // items, in the smallest format notepack.io uses.
-func mpAppendHeader(dst []byte, kind mpKind, n int) []byte {
-	var fix, fixMax, b8, b16, b32 int
+func mpAppendHeader(dst []byte, kind notepack.Kind, n int) []byte {
 	switch kind {
 	case mpStr:
-		fix, fixMax, b8, b16, b32 = 0xa0, 0x20, 0xd9, 0xda, 0xdb
+		return notepack.AppendStringHeader(dst, n)
 	case mpBin:
-		fixMax, b8, b16, b32 = 0, 0xc4, 0xc5, 0xc6
+		return notepack.AppendBinaryHeader(dst, n)
 	case mpArray:
-		fix, fixMax, b8, b16, b32 = 0x90, 0x10, -1, 0xdc, 0xdd
-	case mpMap:
-		fix, fixMax, b8, b16, b32 = 0x80, 0x10, -1, 0xde, 0xdf
+		return notepack.AppendArrayHeader(dst, n)
 	}
-	switch {
-	case n < fixMax:
-		return append(dst, byte(fix|n))
-	case n < 0x100 && b8 >= 0:
-		return append(dst, byte(b8), byte(n))
-	case n < 0x10000:
-		return append(dst, byte(b16), byte(n>>8), byte(n))
-	}
-	return append(dst, byte(b32), byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	return notepack.AppendMapHeader(dst, n)
 }
 
 func mpAppendStr(dst []byte, s string) []byte {
@@ -878,19 +681,19 @@ func mpAppendNumber(dst, num []byte) []byte {
 	}
 	if integer {
 		if v, err := strconv.ParseInt(s, 10, 64); err == nil {
-			return mpAppendInt(dst, v)
+			return notepack.AppendInt(dst, v)
 		}
 		if v, err := strconv.ParseUint(s, 10, 64); err == nil {
-			return mpAppendUint(dst, v)
+			return notepack.AppendUint(dst, v)
 		}
 	}
 	f, _ := strconv.ParseFloat(s, 64) // ±Inf when out of range, as in JS
 	if f == math.Trunc(f) && !math.IsInf(f, 0) {
 		switch {
 		case f >= 0 && f < 1<<64: // -0 too: notepack.io writes 0
-			return mpAppendUint(dst, uint64(f))
+			return notepack.AppendUint(dst, uint64(f))
 		case f < 0 && f >= -(1<<63):
-			return mpAppendInt(dst, int64(f))
+			return notepack.AppendInt(dst, int64(f))
 		}
 	}
 	return binary.BigEndian.AppendUint64(append(dst, 0xcb), math.Float64bits(f))

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pierhq/pier/engineio"
+	"github.com/pierhq/pier/internal/notepack"
 )
 
 // ---------------------------------------------------------------------------
@@ -40,7 +41,7 @@ func mpBuild(parts ...any) []byte {
 		case string:
 			b = mpAppendStr(b, v)
 		case int:
-			b = mpAppendInt(b, int64(v))
+			b = notepack.AppendInt(b, int64(v))
 		case float64:
 			b = append(b, 0xcb)
 			b = append(b, mpHex(fmt.Sprintf("%016x", math.Float64bits(v)))...)

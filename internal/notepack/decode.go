@@ -3,7 +3,6 @@ package notepack
 import (
 	"encoding/binary"
 	"fmt"
-	"math"
 	"time"
 	"unicode/utf8"
 )
@@ -34,154 +33,59 @@ type decoder struct {
 	max int
 }
 
-func (d *decoder) need(n int) ([]byte, error) {
-	if n < 0 || n > len(d.b)-d.off {
-		return nil, ErrTruncated
-	}
-	p := d.b[d.off : d.off+n]
-	d.off += n
-	return p, nil
-}
-
-func (d *decoder) uint(n int) (uint64, error) {
-	p, err := d.need(n)
-	if err != nil {
-		return 0, err
-	}
-	var v uint64
-	for _, c := range p {
-		v = v<<8 | uint64(c)
-	}
-	return v, nil
-}
-
+// value decodes the value at d.off, read by Next.
 func (d *decoder) value(depth int) (any, error) {
 	if depth > d.max {
 		return nil, ErrTooDeep
 	}
-	p, err := d.need(1)
+	start := d.off
+	t, next, err := Next(d.b, start)
 	if err != nil {
 		return nil, err
 	}
-	c := p[0]
-	switch {
-	case c < 0x80:
-		return float64(c), nil
-	case c < 0x90:
-		return d.mapN(int(c&0x0f), depth)
-	case c < 0xa0:
-		return d.arrayN(int(c&0x0f), depth)
-	case c < 0xc0:
-		return d.str(int(c & 0x1f))
-	case c >= 0xe0:
-		return float64(int8(c)), nil
-	}
-	switch c {
-	case 0xc0:
+	d.off = next
+	switch t.Kind {
+	case KindNil:
 		return nil, nil
-	case 0xc2:
+	case KindFalse:
 		return false, nil
-	case 0xc3:
+	case KindTrue:
 		return true, nil
-	case 0xc4, 0xc5, 0xc6:
-		n, err := d.uint(1 << (c - 0xc4))
-		if err != nil {
-			return nil, err
-		}
-		return d.need(int(min(n, math.MaxInt32)))
-	case 0xc7, 0xc8, 0xc9:
-		n, err := d.uint(1 << (c - 0xc7))
-		if err != nil {
-			return nil, err
-		}
-		t, err := d.need(1)
-		if err != nil {
-			return nil, err
-		}
-		typ := int8(t[0])
-		if c == 0xc7 && typ == -1 {
-			// timestamp 96 (the declared length is not checked, as in notepack)
-			p, err := d.need(12)
-			if err != nil {
-				return nil, err
-			}
-			ns := binary.BigEndian.Uint32(p)
-			s := int64(binary.BigEndian.Uint64(p[4:]))
-			return time.Unix(s, int64(ns)).UTC(), nil
-		}
-		data, err := d.need(int(min(n, math.MaxInt32)))
-		if err != nil {
-			return nil, err
-		}
-		if typ == 0 {
-			return data, nil // ArrayBuffer (notepack 2)
-		}
-		return []any{float64(typ), data}, nil
-	case 0xca:
-		v, err := d.uint(4)
-		return float64(math.Float32frombits(uint32(v))), err
-	case 0xcb:
-		v, err := d.uint(8)
-		return math.Float64frombits(v), err
-	case 0xcc, 0xcd, 0xce, 0xcf:
-		v, err := d.uint(1 << (c - 0xcc))
-		return float64(v), err
-	case 0xd0, 0xd1, 0xd2, 0xd3:
-		n := 1 << (c - 0xd0)
-		v, err := d.uint(n)
-		shift := 64 - 8*n
-		return float64(int64(v<<shift) >> shift), err
-	case 0xd4, 0xd5, 0xd6, 0xd7, 0xd8:
-		n := 1 << (c - 0xd4)
-		t, err := d.need(1)
-		if err != nil {
-			return nil, err
-		}
-		typ := int8(t[0])
-		data, err := d.need(n)
-		if err != nil {
-			return nil, err
-		}
-		switch {
-		case c == 0xd4 && typ == 0:
-			return Undefined{}, nil
-		case c == 0xd6 && typ == -1:
+	case KindUint:
+		return float64(t.U), nil
+	case KindInt:
+		return float64(t.I), nil
+	case KindFloat:
+		return t.F, nil
+	case KindStr:
+		return toValidUTF8(d.b[t.Start:next]), nil
+	case KindBin:
+		return d.b[t.Start:next], nil
+	case KindArray:
+		return d.arrayN(t.N, depth)
+	case KindMap:
+		return d.mapN(t.N, depth)
+	case KindUndef:
+		return Undefined{}, nil
+	case KindDate:
+		return time.UnixMilli(t.I).UTC(), nil
+	}
+	// KindExt: the timestamp extension (-1) in the three formats notepack
+	// writes, else [type, data] as notepack gives unknown types.
+	data := d.b[t.Start:next]
+	if t.Ext == -1 {
+		switch d.b[start] {
+		case 0xd6: // timestamp 32
 			return time.Unix(int64(binary.BigEndian.Uint32(data)), 0).UTC(), nil
-		case c == 0xd7 && typ == 0:
-			return time.UnixMilli(int64(binary.BigEndian.Uint64(data))).UTC(), nil
-		case c == 0xd7 && typ == -1:
+		case 0xd7: // timestamp 64
 			v := binary.BigEndian.Uint64(data)
 			return time.Unix(int64(v&(1<<34-1)), int64(v>>34)).UTC(), nil
+		case 0xc7: // timestamp 96 (12 bytes whatever the declared length, as notepack reads it)
+			ns := binary.BigEndian.Uint32(data)
+			return time.Unix(int64(binary.BigEndian.Uint64(data[4:])), int64(ns)).UTC(), nil
 		}
-		return []any{float64(typ), data}, nil
-	case 0xd9, 0xda, 0xdb:
-		n, err := d.uint(1 << (c - 0xd9))
-		if err != nil {
-			return nil, err
-		}
-		return d.str(int(min(n, math.MaxInt32)))
-	case 0xdc, 0xdd:
-		n, err := d.uint(2 << (c - 0xdc))
-		if err != nil {
-			return nil, err
-		}
-		return d.arrayN(int(min(n, math.MaxInt32)), depth)
-	case 0xde, 0xdf:
-		n, err := d.uint(2 << (c - 0xde))
-		if err != nil {
-			return nil, err
-		}
-		return d.mapN(int(min(n, math.MaxInt32)), depth)
 	}
-	return nil, ErrInvalid
-}
-
-func (d *decoder) str(n int) (any, error) {
-	p, err := d.need(n)
-	if err != nil {
-		return nil, err
-	}
-	return toValidUTF8(p), nil
+	return []any{float64(t.Ext), data}, nil
 }
 
 // toValidUTF8 converts as Buffer#toString("utf8") does: each invalid byte

@@ -72,7 +72,7 @@ func appendValue(dst []byte, v any, depth int) ([]byte, error) {
 	case time.Time:
 		return appendDate(dst, v), nil
 	case []any:
-		dst = appendArrayHeader(dst, len(v))
+		dst = AppendArrayHeader(dst, len(v))
 		for _, e := range v {
 			var err error
 			if dst, err = appendValue(dst, e, depth+1); err != nil {
@@ -81,7 +81,7 @@ func appendValue(dst []byte, v any, depth int) ([]byte, error) {
 		}
 		return dst, nil
 	case []string:
-		dst = appendArrayHeader(dst, len(v))
+		dst = AppendArrayHeader(dst, len(v))
 		for _, e := range v {
 			dst = AppendString(dst, e)
 		}
@@ -93,7 +93,7 @@ func appendValue(dst []byte, v any, depth int) ([]byte, error) {
 				n++
 			}
 		}
-		dst = appendMapHeader(dst, n)
+		dst = AppendMapHeader(dst, n)
 		for _, e := range v {
 			if _, u := e.Value.(Undefined); u {
 				continue
@@ -113,7 +113,7 @@ func appendValue(dst []byte, v any, depth int) ([]byte, error) {
 			}
 		}
 		slices.Sort(keys)
-		dst = appendMapHeader(dst, len(keys))
+		dst = AppendMapHeader(dst, len(keys))
 		for _, k := range keys {
 			dst = AppendString(dst, k)
 			var err error
@@ -137,37 +137,42 @@ func appendValue(dst []byte, v any, depth int) ([]byte, error) {
 
 // AppendString appends s as a str (fixstr, str8, str16 or str32).
 func AppendString(dst []byte, s string) []byte {
-	n := len(s)
+	return append(AppendStringHeader(dst, len(s)), s...)
+}
+
+// AppendStringHeader appends the header of a str of n bytes.
+func AppendStringHeader(dst []byte, n int) []byte {
 	switch {
 	case n < 0x20:
-		dst = append(dst, 0xa0|byte(n))
+		return append(dst, 0xa0|byte(n))
 	case n < 0x100:
-		dst = append(dst, 0xd9, byte(n))
+		return append(dst, 0xd9, byte(n))
 	case n < 0x10000:
-		dst = append(dst, 0xda, byte(n>>8), byte(n))
+		return append(dst, 0xda, byte(n>>8), byte(n))
 	default:
-		dst = append(dst, 0xdb)
-		dst = binary.BigEndian.AppendUint32(dst, uint32(n))
+		return binary.BigEndian.AppendUint32(append(dst, 0xdb), uint32(n))
 	}
-	return append(dst, s...)
 }
 
 // AppendBinary appends b as a bin (bin8, bin16 or bin32).
 func AppendBinary(dst []byte, b []byte) []byte {
-	n := len(b)
-	switch {
-	case n < 0x100:
-		dst = append(dst, 0xc4, byte(n))
-	case n < 0x10000:
-		dst = append(dst, 0xc5, byte(n>>8), byte(n))
-	default:
-		dst = append(dst, 0xc6)
-		dst = binary.BigEndian.AppendUint32(dst, uint32(n))
-	}
-	return append(dst, b...)
+	return append(AppendBinaryHeader(dst, len(b)), b...)
 }
 
-func appendArrayHeader(dst []byte, n int) []byte {
+// AppendBinaryHeader appends the header of a bin of n bytes.
+func AppendBinaryHeader(dst []byte, n int) []byte {
+	switch {
+	case n < 0x100:
+		return append(dst, 0xc4, byte(n))
+	case n < 0x10000:
+		return append(dst, 0xc5, byte(n>>8), byte(n))
+	default:
+		return binary.BigEndian.AppendUint32(append(dst, 0xc6), uint32(n))
+	}
+}
+
+// AppendArrayHeader appends the header of an array of n elements.
+func AppendArrayHeader(dst []byte, n int) []byte {
 	switch {
 	case n < 0x10:
 		return append(dst, 0x90|byte(n))
@@ -178,7 +183,8 @@ func appendArrayHeader(dst []byte, n int) []byte {
 	}
 }
 
-func appendMapHeader(dst []byte, n int) []byte {
+// AppendMapHeader appends the header of a map of n pairs.
+func AppendMapHeader(dst []byte, n int) []byte {
 	switch {
 	case n < 0x10:
 		return append(dst, 0x80|byte(n))
