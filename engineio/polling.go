@@ -158,9 +158,24 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, sess *Session) {
 	sess.mu.Lock()
 	switch {
 	case sess.closed:
-		tomb := sess.hbState == hbTombstone
+		// A closed session reads no body (Node has forgotten it), except
+		// one POST at a time while it awaits the last poll that collects
+		// its CLOSE: the client may close too instead of polling. That
+		// body is read as a live session's is, bounded in size, and by the
+		// end of the wait.
+		if !sess.awaitsLastPollLocked() || sess.posting {
+			sess.mu.Unlock()
+			s.refuse(w, r, false, refuse(codeUnknownSID))
+			return
+		}
+		sess.posting = true
+		deadline := sess.due
 		sess.mu.Unlock()
-		if tomb && s.postCloses(r, sess) {
+		closes := s.postCloses(w, r, sess, deadline)
+		sess.mu.Lock()
+		sess.posting = false
+		sess.mu.Unlock()
+		if closes {
 			// The client closed too, instead of polling for our CLOSE.
 			s.remove(sess)
 			writeOK(w)
@@ -231,9 +246,15 @@ func writeOK(w http.ResponseWriter) {
 	w.Write([]byte("ok"))
 }
 
-// postCloses reports whether a POST to a closed session carries a CLOSE.
-func (s *Server) postCloses(r *http.Request, sess *Session) bool {
-	body, err := io.ReadAll(io.LimitReader(r.Body, s.opts.MaxHTTPBufferSize))
+// postCloses reports whether a POST to a closed session carries a CLOSE,
+// reading at most MaxHTTPBufferSize bytes before deadline.
+func (s *Server) postCloses(w http.ResponseWriter, r *http.Request, sess *Session, deadline time.Time) bool {
+	http.NewResponseController(w).SetReadDeadline(deadline)
+	max := s.opts.MaxHTTPBufferSize
+	if r.ContentLength > max {
+		return false
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, max))
 	if err != nil {
 		return false
 	}

@@ -196,6 +196,13 @@ func (s *Session) takePollLocked() []packet {
 	return q
 }
 
+// awaitsLastPollLocked reports whether the session, closed by the server,
+// is kept for the last poll that collects its CLOSE. s.mu is held.
+func (s *Session) awaitsLastPollLocked() bool {
+	n := len(s.queue)
+	return s.closed && s.hbState == hbTombstone && n > 0 && s.queue[n-1].typ == typeClose
+}
+
 // takeLocked removes and returns the whole outbox. s.mu is held.
 func (s *Session) takeLocked() []packet {
 	q := s.queue
