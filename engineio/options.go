@@ -59,8 +59,10 @@ type Options struct {
 	AllowRequest func(r *http.Request) error
 
 	// AllowedOrigins, when non-nil, is the list of origins (scheme://host
-	// or scheme://host:port, compared exactly after normalising the
-	// default port) a browser may connect from. It is checked on every
+	// or scheme://host:port) a browser may connect from. The list is
+	// normalised (see NormalizeOrigin); a request's Origin header is
+	// compared with it byte for byte, as browsers send it, so
+	// "HTTPS://Example.com:443" or a trailing slash does not match. It is checked on every
 	// request of a session, not only the handshake. The literal Origin
 	// "null" is always refused when a list is set. An empty non-nil list
 	// refuses every request that carries an Origin header.
@@ -193,7 +195,8 @@ func (o *Options) allows(transport string) bool {
 
 // NormalizeOrigin checks that origin is a bare scheme://host[:port] with an
 // http, https, ws or wss scheme, and returns it lower-cased with the default
-// port removed, the form in which origins are compared.
+// port removed: the form in which browsers send an Origin header, and in
+// which AllowedOrigins are kept.
 func NormalizeOrigin(origin string) (string, error) {
 	u, err := url.Parse(origin)
 	if err != nil || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {

@@ -763,7 +763,7 @@ func TestWebSocketRefusals(t *testing.T) {
 func TestOrigins(t *testing.T) {
 	t.Parallel()
 	const good = "https://good.example"
-	f := newFixture(t, &engineio.Options{AllowedOrigins: []string{good, "http://localhost:8080"}}, nil)
+	f := newFixture(t, &engineio.Options{AllowedOrigins: []string{good, "http://localhost:8080", "HTTP://Other.Example:80/"}}, nil)
 	origin := func(o ...string) http.Header { return http.Header{"Origin": o} }
 
 	t.Run("handshakes", func(t *testing.T) {
@@ -776,7 +776,11 @@ func TestOrigins(t *testing.T) {
 			code   int
 		}{
 			{"allowed", origin(good), 200, 0},
-			{"allowed default port, upper case", origin("HTTPS://GOOD.example:443"), 200, 0},
+			{"configured list normalised", origin("http://other.example"), 200, 0},
+			{"upper case", origin("HTTPS://GOOD.EXAMPLE"), 403, 4},
+			{"upper case host", origin("https://GOOD.example"), 403, 4},
+			{"default port", origin("https://good.example:443"), 403, 4},
+			{"trailing slash", origin(good + "/"), 403, 4},
 			{"allowed second", origin("http://localhost:8080"), 200, 0},
 			{"no Origin", nil, 200, 0},
 			{"foreign", origin("https://evil.example"), 403, 4},
