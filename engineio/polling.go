@@ -29,7 +29,7 @@ func (s *Server) poll(w http.ResponseWriter, r *http.Request, sess *Session) {
 		// last poll that collects its final packets.
 		if sess.hbState != hbTombstone || len(sess.queue) == 0 {
 			sess.mu.Unlock()
-			s.refuse(w, r, false, refuse(codeUnknownSID))
+			s.refuse(w, r, false, refuse(CodeUnknownSID))
 			return
 		}
 		batch := sess.takePollLocked()
@@ -42,18 +42,18 @@ func (s *Server) poll(w http.ResponseWriter, r *http.Request, sess *Session) {
 		if last {
 			s.remove(sess)
 		}
-		s.writePayload(w, r, sess, batch)
+		s.writePayload(w, r, sess, batch, false)
 		return
 	}
 	if sess.transport != Polling {
 		sess.mu.Unlock()
-		s.refuse(w, r, false, refuse(codeBadRequest))
+		s.refuse(w, r, false, mismatch(sess))
 		return
 	}
 	if sess.polling {
 		sess.mu.Unlock()
 		sess.closeWith(ReasonTransportError, errPollOverlap, closeAbort)
-		s.refuse(w, r, false, refuse(codeBadRequest))
+		s.refuse(w, r, false, refuse(CodeBadRequest))
 		return
 	}
 	sess.polling = true
@@ -67,7 +67,7 @@ func (s *Server) poll(w http.ResponseWriter, r *http.Request, sess *Session) {
 			// broke the upgrade protocol by polling after sending UPGRADE.
 			sess.polling = false
 			sess.mu.Unlock()
-			s.refuse(w, r, false, refuse(codeBadRequest))
+			s.refuse(w, r, false, mismatch(sess))
 			return
 		}
 		if len(sess.queue) > 0 {
@@ -108,11 +108,18 @@ func (s *Server) poll(w http.ResponseWriter, r *http.Request, sess *Session) {
 done:
 	sess.polling = false
 	sess.mu.Unlock()
-	s.writePayload(w, r, sess, batch)
+	s.writePayload(w, r, sess, batch, false)
 }
 
-// writePayload encodes batch in the session's payload format and writes it.
-func (s *Server) writePayload(w http.ResponseWriter, r *http.Request, sess *Session, batch []packet) {
+// mismatch is the refusal of a polling request to a session upgraded to
+// websocket.
+func mismatch(sess *Session) *requestError {
+	return refuseWith(CodeBadRequest, "name", "TRANSPORT_MISMATCH", "transport", Polling, "previousTransport", WebSocket)
+}
+
+// writePayload encodes batch in the session's payload format and writes it;
+// initial: it answers the handshake.
+func (s *Server) writePayload(w http.ResponseWriter, r *http.Request, sess *Session, batch []packet, initial bool) {
 	bp := payloadPool.Get().(*[]byte)
 	buf := (*bp)[:0]
 	contentType := "text/plain; charset=UTF-8"
@@ -129,6 +136,7 @@ func (s *Server) writePayload(w http.ResponseWriter, r *http.Request, sess *Sess
 	h := w.Header()
 	h.Set("Content-Type", contentType)
 	h.Set("Cache-Control", "no-store")
+	s.writeHeaders(h, r, initial, sess.id)
 	if s.opts.HTTPCompression && len(buf) >= 1024 && acceptsGzip(r) {
 		h.Set("Content-Encoding", "gzip")
 		h.Add("Vary", "Accept-Encoding")
@@ -165,7 +173,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, sess *Session) {
 		// end of the wait.
 		if !sess.awaitsLastPollLocked() || sess.posting {
 			sess.mu.Unlock()
-			s.refuse(w, r, false, refuse(codeUnknownSID))
+			s.refuse(w, r, false, refuse(CodeUnknownSID))
 			return
 		}
 		sess.posting = true
@@ -178,19 +186,19 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, sess *Session) {
 		if closes {
 			// The client closed too, instead of polling for our CLOSE.
 			s.remove(sess)
-			writeOK(w)
+			s.writeOK(w, r)
 			return
 		}
-		s.refuse(w, r, false, refuse(codeUnknownSID))
+		s.refuse(w, r, false, refuse(CodeUnknownSID))
 		return
 	case sess.transport != Polling:
 		sess.mu.Unlock()
-		s.refuse(w, r, false, refuse(codeBadRequest))
+		s.refuse(w, r, false, mismatch(sess))
 		return
 	case sess.posting:
 		sess.mu.Unlock()
 		sess.closeWith(ReasonTransportError, errPollOverlap, closeAbort)
-		s.refuse(w, r, false, refuse(codeBadRequest))
+		s.refuse(w, r, false, refuse(CodeBadRequest))
 		return
 	}
 	sess.posting = true
@@ -206,7 +214,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, sess *Session) {
 	binaryBody := mt == "application/octet-stream"
 	if binaryBody && sess.protocol == 4 {
 		sess.closeWith(ReasonTransportError, errBadContentType, closeAbort)
-		s.refuse(w, r, false, refuse(codeBadRequest))
+		s.refuse(w, r, false, refuse(CodeBadRequest))
 		return
 	}
 	max := s.opts.MaxHTTPBufferSize
@@ -218,7 +226,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, sess *Session) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, max+1))
 	if err != nil {
 		sess.closeWith(ReasonTransportError, err, closeAbort)
-		s.refuse(w, r, false, refuse(codeBadRequest))
+		s.refuse(w, r, false, refuse(CodeBadRequest))
 		return
 	}
 	if int64(len(body)) > max {
@@ -236,13 +244,15 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, sess *Session) {
 		ps, err = decodePayloadV3Text(body)
 	}
 	sess.onPackets(ps, err)
-	writeOK(w)
+	s.writeOK(w, r)
 }
 
-func writeOK(w http.ResponseWriter) {
+// writeOK answers a POST whose payload was taken.
+func (s *Server) writeOK(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html")
 	h.Set("Content-Length", "2")
+	s.writeHeaders(h, r, false, "")
 	w.Write([]byte("ok"))
 }
 

@@ -74,9 +74,12 @@ type wsConn struct {
 	werr       error
 }
 
-func (s *Server) acceptWebSocket(w http.ResponseWriter, r *http.Request) (*wsConn, error) {
-	// Headers set by middleware around the server (CORS, say) go on the
-	// 101 too.
+// acceptWebSocket answers a websocket handshake (initial: one opening a
+// session) with 101 and returns the connection.
+func (s *Server) acceptWebSocket(w http.ResponseWriter, r *http.Request, initial bool) (*wsConn, error) {
+	// Headers set by middleware around the server (CORS, say) and by the
+	// header hooks go on the 101 too.
+	s.writeHeaders(w.Header(), r, initial, "")
 	u := ws.HTTPUpgrader{Timeout: 10 * time.Second, Header: w.Header().Clone()}
 	var ext *wsflate.Extension
 	if s.opts.PerMessageDeflate {
@@ -735,13 +738,13 @@ var (
 // else closes this websocket and leaves the session on polling.
 func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, sess *Session) {
 	if s.opts.DisableUpgrades {
-		s.refuse(w, r, true, refuse(codeBadRequest))
+		s.refuse(w, r, true, refuseWith(CodeBadRequest, "name", "UPGRADES_DISABLED"))
 		return
 	}
 	// A websocket for a session that cannot take it (closed, already
 	// upgraded or upgrading) is accepted and closed at once, as Node does:
 	// clients see a close, not a failed handshake.
-	c, err := s.acceptWebSocket(w, r)
+	c, err := s.acceptWebSocket(w, r, false)
 	if err != nil {
 		return
 	}
