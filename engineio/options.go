@@ -154,11 +154,11 @@ type Options struct {
 // with Node's defaults for zero fields: name "io", path "/", HttpOnly,
 // SameSite=Lax.
 type CookieOptions struct {
-	Name     string        // default "io"
-	Path     string        // default "/"
-	Domain   string        // default none: the host that answered
-	MaxAge   time.Duration // default none: a session cookie; rounded down to seconds
-	Secure   bool          // default false
+	Name   string        // default "io"
+	Path   string        // default "/"
+	Domain string        // default none: the host that answered
+	MaxAge time.Duration // default none: a session cookie; rounded down to seconds
+	Secure bool          // default false
 	// HTTPOnly hides the cookie from scripts. nil means true, as in Node;
 	// new(bool) leaves the attribute out.
 	HTTPOnly *bool

@@ -2,9 +2,9 @@ package engineio
 
 import (
 	"context"
-	"encoding/json"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"hash/maphash"
 	"log/slog"
