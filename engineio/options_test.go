@@ -293,7 +293,7 @@ func TestHeaderHooks(t *testing.T) {
 	t.Parallel()
 	var hc headerCalls
 	f := newFixture(t, &engineio.Options{
-		Cookie:           &engineio.CookieOptions{},
+		Cookie: &engineio.CookieOptions{},
 		OnInitialHeaders: func(h http.Header, r *http.Request) {
 			if r.URL.Query().Get("transport") == "polling" && h.Get("Set-Cookie") == "" {
 				t.Error("OnInitialHeaders ran before the cookie was set")
