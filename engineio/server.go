@@ -41,6 +41,18 @@ type Server struct {
 	callbacks atomic.Int64 // OnClose calls not yet returned
 	closing   atomic.Bool
 	drained   chan struct{} // signalled when count drops while closing
+
+	// testPoller, when set (by tests), parks this server's websockets
+	// instead of the process-wide poller.
+	testPoller *poller
+}
+
+// poller returns the poller that parks the server's websockets, or nil.
+func (s *Server) poller() *poller {
+	if s.testPoller != nil {
+		return s.testPoller
+	}
+	return getPoller()
 }
 
 const sessionShards = 32

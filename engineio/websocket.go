@@ -103,7 +103,11 @@ func (s *Server) acceptWebSocket(w http.ResponseWriter, r *http.Request, initial
 		writeWait: s.opts.PingInterval + s.opts.PingTimeout,
 	}
 	c.br.conn = conn
-	c.setRaw(s.opts.ParkIdleAfter > 0)
+	var park *poller
+	if s.opts.ParkIdleAfter > 0 {
+		park = s.poller()
+	}
+	c.setRaw(park)
 	if ext != nil {
 		_, c.deflate = ext.Accepted()
 	}
@@ -118,9 +122,8 @@ func (s *Server) acceptWebSocket(w http.ResponseWriter, r *http.Request, initial
 }
 
 // setRaw gives c access to its socket, when it is a plain one, for writes
-// that do not wait (tryWriteLocked) and, if park, for parking (when the
-// process has a poller).
-func (c *wsConn) setRaw(park bool) {
+// that do not wait (tryWriteLocked) and, with a poller, for parking.
+func (c *wsConn) setRaw(park *poller) {
 	sc, ok := c.conn.(syscall.Conn)
 	if !ok || !rawIO {
 		return
@@ -136,9 +139,7 @@ func (c *wsConn) setRaw(park bool) {
 	c.rc, c.fd = rc, fd
 	// Made once, so that a read or write through rc allocates nothing.
 	c.readFn, c.writeFn = c.readSocket, c.writeSocket
-	if park {
-		c.poller = getPoller()
-	}
+	c.poller = park
 }
 
 // readSocket reads what the socket has into a pooled buffer, without

@@ -184,6 +184,13 @@ func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 // so that no ping interferes unless a test asks for one.
 func newFixture(t testing.TB, opts *engineio.Options, h *recHandler) *fixture {
 	t.Helper()
+	return newFixtureWith(t, opts, h, nil)
+}
+
+// newFixtureWith is newFixture with setup run on the server before it
+// serves.
+func newFixtureWith(t testing.TB, opts *engineio.Options, h *recHandler, setup func(*engineio.Server)) *fixture {
+	t.Helper()
 	if h == nil {
 		h = newRecHandler()
 	}
@@ -208,6 +215,9 @@ func newFixture(t testing.TB, opts *engineio.Options, h *recHandler) *fixture {
 	srv, err := engineio.NewServer(h, &o)
 	if err != nil {
 		t.Fatalf("NewServer: %v", err)
+	}
+	if setup != nil {
+		setup(srv)
 	}
 	hs := httptest.NewServer(srv)
 	f := &fixture{t: t, srv: srv, hs: hs, h: h, c: hs.Client()}
