@@ -35,8 +35,7 @@ func (s *Server) poll(w http.ResponseWriter, r *http.Request, sess *Session) {
 		batch := sess.takePollLocked()
 		last := len(sess.queue) == 0
 		if last {
-			sess.hbState = hbWaitInterval
-			sess.timer.Stop()
+			sess.endTombstoneLocked()
 		}
 		sess.mu.Unlock()
 		if last {

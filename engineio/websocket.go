@@ -488,7 +488,7 @@ func (c *wsConn) writeRaw(b []byte) error {
 func (c *wsConn) closeWith(code int) {
 	c.closeOnce.Do(func() {
 		if c.wmu.TryLock() {
-			c.writeCloseLocked(code)
+			c.writeCloseAndUnlock(code)
 			return
 		}
 		if code == closePolicy {
@@ -497,12 +497,14 @@ func (c *wsConn) closeWith(code int) {
 		}
 		go func() {
 			c.wmu.Lock()
-			c.writeCloseLocked(code)
+			c.writeCloseAndUnlock(code)
 		}()
 	})
 }
 
-func (c *wsConn) writeCloseLocked(code int) {
+// writeCloseAndUnlock writes a close frame with code, releases c.wmu
+// (which the caller holds) and closes the connection after a linger.
+func (c *wsConn) writeCloseAndUnlock(code int) {
 	defer c.wmu.Unlock()
 	c.conn.SetWriteDeadline(time.Now().Add(time.Second))
 	var frame [4]byte
@@ -575,14 +577,15 @@ func (s *Session) flushInline(c *wsConn) {
 		if !c.wmu.TryLock() {
 			// Another write (a pong, say) is in progress: wait for it
 			// elsewhere.
-			go s.finishWrite(c, fb, batch, false)
+			go s.lockAndFinishWrite(c, fb, batch)
 			return
 		}
 		done, err := c.tryWriteLocked(fb)
 		if !done && err == nil {
 			// The socket is full: the rest is written by a goroutine
-			// that may wait, and that holds c.wmu until it is written.
-			go s.finishWrite(c, fb, batch, true)
+			// that may wait. c.wmu is handed to it, held, so that no
+			// other write slips between the two parts of these frames.
+			go s.finishWriteAndUnlock(c, fb, batch)
 			return
 		}
 		c.wmu.Unlock()
@@ -593,12 +596,16 @@ func (s *Session) flushInline(c *wsConn) {
 	}
 }
 
-// finishWrite writes what is left of fb (taking c.wmu unless locked says
-// it is held already), then goes on flushing the outbox.
-func (s *Session) finishWrite(c *wsConn, fb *frameBuffers, batch []packet, locked bool) {
-	if !locked {
-		c.wmu.Lock()
-	}
+// lockAndFinishWrite takes c.wmu, then finishes as finishWriteAndUnlock.
+func (s *Session) lockAndFinishWrite(c *wsConn, fb *frameBuffers, batch []packet) {
+	c.wmu.Lock()
+	s.finishWriteAndUnlock(c, fb, batch)
+}
+
+// finishWriteAndUnlock writes what is left of fb under c.wmu, which the
+// caller holds (possibly handed over from another goroutine: sync.Mutex
+// is not tied to one), releases it, then goes on flushing the outbox.
+func (s *Session) finishWriteAndUnlock(c *wsConn, fb *frameBuffers, batch []packet) {
 	err := c.writeFramesLocked(fb)
 	c.wmu.Unlock()
 	fb.release()
@@ -761,8 +768,7 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, sess *Session) 
 	if !sess.probeUpgrade(c) {
 		sess.mu.Lock()
 		if sess.probe == c {
-			sess.probe = nil
-			sess.upgrading = false
+			sess.dropProbeLocked()
 		}
 		closed := sess.closed && sess.ws == nil && len(sess.queue) == 0
 		sess.mu.Unlock()
@@ -800,21 +806,7 @@ func (sess *Session) probeUpgrade(c *wsConn) bool {
 				sess.mu.Unlock()
 				return false
 			}
-			sess.probe = nil
-			sess.upgrading = false
-			sess.transport = WebSocket
-			sess.ws = c
-			if sess.closed {
-				// Closed gracefully during the upgrade: the flusher writes
-				// what is queued, then the close frame, then forgets it.
-				sess.hbState = hbWaitInterval
-				sess.timer.Stop()
-				if !sess.flushing {
-					sess.flushing = true
-					go sess.flushWebSocket(c)
-				}
-			}
-			sess.kickLocked()
+			sess.completeUpgradeLocked(c)
 			sess.mu.Unlock()
 			c.conn.SetReadDeadline(time.Time{})
 			sess.srv.log.Debug("engineio: session upgraded", "sid", sess.id)
@@ -823,6 +815,21 @@ func (sess *Session) probeUpgrade(c *wsConn) bool {
 			return false
 		}
 	}
+}
+
+// completeUpgradeLocked moves the session to c, its probe, on the
+// client's UPGRADE. sess.mu is held.
+func (sess *Session) completeUpgradeLocked(c *wsConn) {
+	sess.dropProbeLocked()
+	sess.transport = WebSocket
+	sess.ws = c
+	if sess.closed {
+		// Closed gracefully during the upgrade: the flusher writes what
+		// is queued, then the close frame, then forgets the session.
+		sess.endTombstoneLocked()
+		sess.startFlushLocked(c)
+	}
+	sess.kickLocked()
 }
 
 // checkClosePayload validates a client's close frame (RFC 6455 7.4): no
