@@ -311,10 +311,6 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, req request) 
 		s.refuse(w, r, false, refuseWith(CodeBadHandshakeMethod, "method", r.Method))
 		return
 	}
-	if req.protocol == 3 && !s.opts.allowsEIO3() {
-		s.refuse(w, r, req.upgrade, refuseWith(CodeUnsupportedProtocolVersion, "protocol", 3))
-		return
-	}
 	if req.transport == Polling && req.jsonp {
 		// JSONP polling (the j parameter, engine.io-client 3's fallback
 		// for browsers without CORS XHR) is not served: its script
@@ -334,6 +330,11 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, req request) 
 				context: map[string]any{"message": err.Error()}})
 			return
 		}
+	}
+	// After AllowRequest, as in Node.
+	if req.protocol == 3 && !s.opts.allowsEIO3() {
+		s.refuse(w, r, req.upgrade, refuseWith(CodeUnsupportedProtocolVersion, "protocol", 3))
+		return
 	}
 	id, rerr := s.generateID(r)
 	if rerr != nil {
