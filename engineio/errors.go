@@ -37,7 +37,13 @@ func (e *CloseError) Error() string {
 	return "engineio: session closed: " + e.Reason
 }
 
-func (e *CloseError) Unwrap() []error { return []error{ErrClosed, e.Err} }
+// Unwrap returns ErrClosed and, when there is one, the underlying error.
+func (e *CloseError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{ErrClosed}
+	}
+	return []error{ErrClosed, e.Err}
+}
 
 // CloseReason returns the Reason of the *CloseError in err's chain, or ""
 // when there is none.
@@ -49,30 +55,55 @@ func CloseReason(err error) string {
 	return ""
 }
 
-// Engine.IO HTTP error codes (the "code" of the JSON error body).
+// Engine.IO error codes: the "code" of the JSON body of a refused request
+// and ConnectionError.Code, as Node's Server.errors.
 const (
-	codeUnknownTransport   = 0
-	codeUnknownSID         = 1
-	codeBadHandshakeMethod = 2
-	codeBadRequest         = 3
-	codeForbidden          = 4
-	codeUnsupportedVersion = 5
+	CodeUnknownTransport           = 0 // "Transport unknown"
+	CodeUnknownSID                 = 1 // "Session ID unknown"
+	CodeBadHandshakeMethod         = 2 // "Bad handshake method"
+	CodeBadRequest                 = 3 // "Bad request"
+	CodeForbidden                  = 4 // "Forbidden"
+	CodeUnsupportedProtocolVersion = 5 // "Unsupported protocol version"
 )
 
 var codeMessages = [...]string{
-	codeUnknownTransport:   "Transport unknown",
-	codeUnknownSID:         "Session ID unknown",
-	codeBadHandshakeMethod: "Bad handshake method",
-	codeBadRequest:         "Bad request",
-	codeForbidden:          "Forbidden",
-	codeUnsupportedVersion: "Unsupported protocol version",
+	CodeUnknownTransport:           "Transport unknown",
+	CodeUnknownSID:                 "Session ID unknown",
+	CodeBadHandshakeMethod:         "Bad handshake method",
+	CodeBadRequest:                 "Bad request",
+	CodeForbidden:                  "Forbidden",
+	CodeUnsupportedProtocolVersion: "Unsupported protocol version",
+}
+
+// ConnectionError describes a request the server refused with the
+// Engine.IO error contract, as Node's connection_error event does; see
+// Options.OnConnectionError.
+type ConnectionError struct {
+	// Request is the refused request. It must not be kept or modified
+	// after OnConnectionError returns.
+	Request *http.Request
+	// Code is one of the Code constants.
+	Code int
+	// Message is Node's message for Code ("Session ID unknown"...).
+	Message string
+	// Context holds the details, under Node's keys where Node has them:
+	// "transport", "sid", "method", "protocol", "message" (AllowRequest's
+	// error text), "error" (GenerateID's error), and "name" for the cases
+	// a code covers several of (TRANSPORT_HANDSHAKE_ERROR,
+	// TRANSPORT_MISMATCH, ID_GENERATION_ERROR, INVALID_ORIGIN, and
+	// Pier's own ORIGIN_NOT_ALLOWED, ORIGIN_REQUIRED, INVALID_QUERY,
+	// JSONP_NOT_SUPPORTED, UPGRADES_DISABLED, SERVER_SHUTTING_DOWN).
+	// It may be nil.
+	Context map[string]any
 }
 
 // requestError is a refused HTTP request: code is the Engine.IO error code,
-// message overrides the code's standard message when not empty.
+// message overrides the code's standard message in the response body when
+// not empty, context is ConnectionError.Context.
 type requestError struct {
 	code    int
 	message string
+	context map[string]any
 }
 
 func (e *requestError) Error() string { return "engineio: " + e.text() }
@@ -85,13 +116,22 @@ func (e *requestError) text() string {
 }
 
 func (e *requestError) status() int {
-	if e.code == codeForbidden {
+	if e.code == CodeForbidden {
 		return http.StatusForbidden
 	}
 	return http.StatusBadRequest
 }
 
 func refuse(code int) *requestError { return &requestError{code: code} }
+
+// refuseWith is refuse with a ConnectionError context of key/value pairs.
+func refuseWith(code int, kv ...any) *requestError {
+	ctx := make(map[string]any, len(kv)/2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		ctx[kv[i].(string)] = kv[i+1]
+	}
+	return &requestError{code: code, context: ctx}
+}
 
 // writeHTTPError answers a polling or handshake request with the Engine.IO
 // JSON error body.

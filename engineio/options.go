@@ -59,8 +59,10 @@ type Options struct {
 	AllowRequest func(r *http.Request) error
 
 	// AllowedOrigins, when non-nil, is the list of origins (scheme://host
-	// or scheme://host:port, compared exactly after normalising the
-	// default port) a browser may connect from. It is checked on every
+	// or scheme://host:port) a browser may connect from. The list is
+	// normalised (see NormalizeOrigin); a request's Origin header is
+	// compared with it byte for byte, as browsers send it, so
+	// "HTTPS://Example.com:443" or a trailing slash does not match. It is checked on every
 	// request of a session, not only the handshake. The literal Origin
 	// "null" is always refused when a list is set. An empty non-nil list
 	// refuses every request that carries an Origin header.
@@ -92,20 +94,106 @@ type Options struct {
 	// CPU on every poll for little gain on small payloads).
 	HTTPCompression bool
 
+	// AllowEIO3 serves Engine.IO protocol v3 clients (socket.io-client 1
+	// and 2, and the client sails.io.js bundles) beside v4 ones on the
+	// same path. nil means on, unlike Node (allowEIO3 false), because
+	// sails.io.js needs it; set it to new(bool) to refuse them: a v3
+	// handshake then gets 400 {"code":5,"message":"Unsupported protocol
+	// version"}, as Node answers.
+	AllowEIO3 *bool
+
+	// Cookie, when set, makes the polling handshake response set a cookie
+	// holding the session id, for load balancers' sticky sessions (Node:
+	// cookie). nil sets none, as in Node. A websocket opened without
+	// polling gets none either, as in Node: it needs no stickiness.
+	Cookie *CookieOptions
+
+	// GenerateID returns the id of a new session, from its handshake
+	// request (Node: generateId). An error refuses the handshake with 400
+	// {"code":3,"message":"Bad request"}, as does an empty id or one a
+	// live session has. Default: 15 random bytes in URL-safe base64.
+	GenerateID func(r *http.Request) (string, error)
+
+	// OnInitialHeaders may change the headers of the response to a
+	// handshake, polling or websocket (Node: the initial_headers event).
+	// It runs before OnHeaders, after the Cookie is set, on the request's
+	// goroutine, and must not keep h or r.
+	OnInitialHeaders func(h http.Header, r *http.Request)
+
+	// OnHeaders may change the headers of every successful response: the
+	// polling handshake, each poll and each POST's "ok", and the 101 of
+	// every websocket, handshake or upgrade (Node: the headers event).
+	// Refusals (Engine.IO error bodies, 413) do not get it, as in Node.
+	OnHeaders func(h http.Header, r *http.Request)
+
+	// OnConnectionError is told of every request refused with the
+	// Engine.IO error contract, before the answer is written (Node: the
+	// connection_error event). Requests that break a live session's
+	// protocol (overlapping polls, a binary POST in v4) are not reported
+	// here: they close the session, whose OnClose says why.
+	OnConnectionError func(ConnectionError)
+
 	// ParkIdleAfter is how long a websocket waits for its next message on
 	// a goroutine of its own. After that it is parked: on Linux its socket
 	// is watched by one process-wide epoll set and it holds no goroutine
 	// and no buffer until data arrives, which is what keeps an idle
 	// connection at a few KB. A negative value never parks (elsewhere than
 	// Linux, and for connections that are not plain sockets, such as TLS
-	// served by net/http, connections are never parked). Default 1s: a
-	// connection quiet that long is most likely quiet until its next
-	// heartbeat, and parking or resuming one costs a few microseconds.
+	// served by net/http, connections are never parked). Default 100ms
+	// (DefaultParkIdleAfter): a connection quiet that long is likely to
+	// stay quiet for a while, and parking or resuming one costs a few
+	// microseconds.
 	ParkIdleAfter time.Duration
 
 	// Logger receives session lifecycle and error logs at Debug and Warn
 	// levels. Default slog.Default().
 	Logger *slog.Logger
+}
+
+// CookieOptions configures the sticky-session cookie (Options.Cookie),
+// with Node's defaults for zero fields: name "io", path "/", HttpOnly,
+// SameSite=Lax.
+type CookieOptions struct {
+	Name   string        // default "io"
+	Path   string        // default "/"
+	Domain string        // default none: the host that answered
+	MaxAge time.Duration // default none: a session cookie; rounded down to seconds
+	Secure bool          // default false
+	// HTTPOnly hides the cookie from scripts. nil means true, as in Node;
+	// new(bool) leaves the attribute out.
+	HTTPOnly *bool
+	// SameSite defaults to http.SameSiteLaxMode, as in Node;
+	// http.SameSiteDefaultMode leaves the attribute out.
+	SameSite    http.SameSite
+	Partitioned bool // default false
+}
+
+// cookie returns the Set-Cookie value for session id.
+func (c *CookieOptions) cookie(id string) string {
+	k := http.Cookie{
+		Name: c.Name, Value: cookieValue(id), Path: c.Path, Domain: c.Domain,
+		Secure: c.Secure, HttpOnly: c.HTTPOnly == nil || *c.HTTPOnly,
+		SameSite: c.SameSite, Partitioned: c.Partitioned,
+	}
+	if k.Name == "" {
+		k.Name = "io"
+	}
+	if k.Path == "" {
+		k.Path = "/"
+	}
+	if k.SameSite == 0 {
+		k.SameSite = http.SameSiteLaxMode
+	}
+	if s := int(c.MaxAge / time.Second); s > 0 {
+		k.MaxAge = s
+	}
+	return k.String()
+}
+
+// cookieValue escapes an id as Node's cookie module does
+// (encodeURIComponent); the default ids need no escaping.
+func cookieValue(id string) string {
+	return strings.ReplaceAll(url.QueryEscape(id), "+", "%20")
 }
 
 // Defaults, exported so that documentation and callers can refer to them.
@@ -182,6 +270,9 @@ func (o *Options) withDefaults() (*Options, error) {
 	return &c, nil
 }
 
+// allowsEIO3 reports whether protocol v3 clients are served.
+func (o *Options) allowsEIO3() bool { return o.AllowEIO3 == nil || *o.AllowEIO3 }
+
 func (o *Options) allows(transport string) bool {
 	for _, t := range o.Transports {
 		if t == transport {
@@ -193,7 +284,8 @@ func (o *Options) allows(transport string) bool {
 
 // NormalizeOrigin checks that origin is a bare scheme://host[:port] with an
 // http, https, ws or wss scheme, and returns it lower-cased with the default
-// port removed, the form in which origins are compared.
+// port removed: the form in which browsers send an Origin header, and in
+// which AllowedOrigins are kept.
 func NormalizeOrigin(origin string) (string, error) {
 	u, err := url.Parse(origin)
 	if err != nil || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {

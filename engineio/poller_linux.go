@@ -2,8 +2,10 @@ package engineio
 
 import (
 	"errors"
+	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -29,16 +31,26 @@ const rawIO = true
 // forget), so that a server with no parked connection has no goroutine
 // here, as leak checkers expect.
 //
+// If waiting fails (never expected: the descriptor is never closed), the
+// poller logs it, resumes every parked connection on a goroutine of its
+// own and parks no more: connections keep their goroutines from then on.
+//
 // Concurrency: park, forget and the poller goroutine may run at once; mu
-// guards the table of parked connections and running.
+// guards the table of parked connections, running and broken.
 type poller struct {
 	epfd         int
 	file         *os.File
-	wakeR, wakeW int // pipe: a byte written wakes the goroutine
+	wakeR, wakeW int          // pipe: a byte written wakes the goroutine
+	log          *slog.Logger // nil: slog.Default()
+
+	// injected, when set (by tests), is returned by the next wait as
+	// its error.
+	injected atomic.Pointer[error]
 
 	mu      sync.Mutex
 	parked  map[int32]*wsConn // by file descriptor
 	running bool              // the goroutine runs
+	broken  bool              // waiting failed: park refuses
 }
 
 var (
@@ -104,16 +116,17 @@ func (p *poller) run() {
 					break
 				}
 			}
+			if e := p.injected.Swap(nil); e != nil {
+				n, werr = 0, *e
+			}
 			return n > 0 || werr != nil
 		})
 		if err == nil {
 			err = werr
 		}
 		if err != nil {
-			// Not expected: the descriptor is never closed. Parked
-			// connections then stay parked until their heartbeat closes
-			// them; say so loudly.
-			panic("engineio: epoll wait failed: " + err.Error())
+			p.fail(err)
+			return
 		}
 		for i := range events[:n] {
 			fd := events[i].Fd
@@ -144,11 +157,35 @@ func (p *poller) run() {
 	}
 }
 
+// fail stops the poller after a failed wait: every parked connection is
+// resumed on its own goroutine and park refuses from then on.
+func (p *poller) fail(err error) {
+	p.mu.Lock()
+	p.broken = true
+	p.running = false
+	conns := p.parked
+	p.parked = make(map[int32]*wsConn)
+	p.mu.Unlock()
+	log := p.log
+	if log == nil {
+		log = slog.Default()
+	}
+	log.Error("engineio: epoll wait failed; parked websockets resumed, idle websockets keep their goroutines from now on",
+		"err", err, "resumed", len(conns))
+	for _, c := range conns {
+		c.resume()
+	}
+}
+
 // park hands c to the poller until its socket is readable or hung up. The
 // caller must not touch c's reading state after a nil return: another
 // goroutine may already be reading it.
 func (p *poller) park(c *wsConn) error {
 	p.mu.Lock()
+	if p.broken {
+		p.mu.Unlock()
+		return errNotParked
+	}
 	p.parked[c.fd] = c
 	if !p.running {
 		p.running = true

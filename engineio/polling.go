@@ -29,31 +29,30 @@ func (s *Server) poll(w http.ResponseWriter, r *http.Request, sess *Session) {
 		// last poll that collects its final packets.
 		if sess.hbState != hbTombstone || len(sess.queue) == 0 {
 			sess.mu.Unlock()
-			s.refuse(w, r, false, refuse(codeUnknownSID))
+			s.refuse(w, r, false, refuse(CodeUnknownSID))
 			return
 		}
 		batch := sess.takePollLocked()
 		last := len(sess.queue) == 0
 		if last {
-			sess.hbState = hbWaitInterval
-			sess.timer.Stop()
+			sess.endTombstoneLocked()
 		}
 		sess.mu.Unlock()
 		if last {
 			s.remove(sess)
 		}
-		s.writePayload(w, r, sess, batch)
+		s.writePayload(w, r, sess, batch, false)
 		return
 	}
 	if sess.transport != Polling {
 		sess.mu.Unlock()
-		s.refuse(w, r, false, refuse(codeBadRequest))
+		s.refuse(w, r, false, mismatch(sess))
 		return
 	}
 	if sess.polling {
 		sess.mu.Unlock()
 		sess.closeWith(ReasonTransportError, errPollOverlap, closeAbort)
-		s.refuse(w, r, false, refuse(codeBadRequest))
+		s.refuse(w, r, false, refuse(CodeBadRequest))
 		return
 	}
 	sess.polling = true
@@ -67,7 +66,7 @@ func (s *Server) poll(w http.ResponseWriter, r *http.Request, sess *Session) {
 			// broke the upgrade protocol by polling after sending UPGRADE.
 			sess.polling = false
 			sess.mu.Unlock()
-			s.refuse(w, r, false, refuse(codeBadRequest))
+			s.refuse(w, r, false, mismatch(sess))
 			return
 		}
 		if len(sess.queue) > 0 {
@@ -108,11 +107,18 @@ func (s *Server) poll(w http.ResponseWriter, r *http.Request, sess *Session) {
 done:
 	sess.polling = false
 	sess.mu.Unlock()
-	s.writePayload(w, r, sess, batch)
+	s.writePayload(w, r, sess, batch, false)
 }
 
-// writePayload encodes batch in the session's payload format and writes it.
-func (s *Server) writePayload(w http.ResponseWriter, r *http.Request, sess *Session, batch []packet) {
+// mismatch is the refusal of a polling request to a session upgraded to
+// websocket.
+func mismatch(sess *Session) *requestError {
+	return refuseWith(CodeBadRequest, "name", "TRANSPORT_MISMATCH", "transport", Polling, "previousTransport", WebSocket)
+}
+
+// writePayload encodes batch in the session's payload format and writes it;
+// initial: it answers the handshake.
+func (s *Server) writePayload(w http.ResponseWriter, r *http.Request, sess *Session, batch []packet, initial bool) {
 	bp := payloadPool.Get().(*[]byte)
 	buf := (*bp)[:0]
 	contentType := "text/plain; charset=UTF-8"
@@ -129,6 +135,7 @@ func (s *Server) writePayload(w http.ResponseWriter, r *http.Request, sess *Sess
 	h := w.Header()
 	h.Set("Content-Type", contentType)
 	h.Set("Cache-Control", "no-store")
+	s.writeHeaders(h, r, initial, sess.id)
 	if s.opts.HTTPCompression && len(buf) >= 1024 && acceptsGzip(r) {
 		h.Set("Content-Encoding", "gzip")
 		h.Add("Vary", "Accept-Encoding")
@@ -158,24 +165,39 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, sess *Session) {
 	sess.mu.Lock()
 	switch {
 	case sess.closed:
-		tomb := sess.hbState == hbTombstone
-		sess.mu.Unlock()
-		if tomb && s.postCloses(r, sess) {
-			// The client closed too, instead of polling for our CLOSE.
-			s.remove(sess)
-			writeOK(w)
+		// A closed session reads no body (Node has forgotten it), except
+		// one POST at a time while it awaits the last poll that collects
+		// its CLOSE: the client may close too instead of polling. That
+		// body is read as a live session's is, bounded in size, and by the
+		// end of the wait.
+		if !sess.awaitsLastPollLocked() || sess.posting {
+			sess.mu.Unlock()
+			s.refuse(w, r, false, refuse(CodeUnknownSID))
 			return
 		}
-		s.refuse(w, r, false, refuse(codeUnknownSID))
+		sess.posting = true
+		deadline := sess.due
+		sess.mu.Unlock()
+		closes := s.postCloses(w, r, sess, deadline)
+		sess.mu.Lock()
+		sess.posting = false
+		sess.mu.Unlock()
+		if closes {
+			// The client closed too, instead of polling for our CLOSE.
+			s.remove(sess)
+			s.writeOK(w, r)
+			return
+		}
+		s.refuse(w, r, false, refuse(CodeUnknownSID))
 		return
 	case sess.transport != Polling:
 		sess.mu.Unlock()
-		s.refuse(w, r, false, refuse(codeBadRequest))
+		s.refuse(w, r, false, mismatch(sess))
 		return
 	case sess.posting:
 		sess.mu.Unlock()
 		sess.closeWith(ReasonTransportError, errPollOverlap, closeAbort)
-		s.refuse(w, r, false, refuse(codeBadRequest))
+		s.refuse(w, r, false, refuse(CodeBadRequest))
 		return
 	}
 	sess.posting = true
@@ -191,7 +213,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, sess *Session) {
 	binaryBody := mt == "application/octet-stream"
 	if binaryBody && sess.protocol == 4 {
 		sess.closeWith(ReasonTransportError, errBadContentType, closeAbort)
-		s.refuse(w, r, false, refuse(codeBadRequest))
+		s.refuse(w, r, false, refuse(CodeBadRequest))
 		return
 	}
 	max := s.opts.MaxHTTPBufferSize
@@ -203,7 +225,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, sess *Session) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, max+1))
 	if err != nil {
 		sess.closeWith(ReasonTransportError, err, closeAbort)
-		s.refuse(w, r, false, refuse(codeBadRequest))
+		s.refuse(w, r, false, refuse(CodeBadRequest))
 		return
 	}
 	if int64(len(body)) > max {
@@ -221,19 +243,27 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, sess *Session) {
 		ps, err = decodePayloadV3Text(body)
 	}
 	sess.onPackets(ps, err)
-	writeOK(w)
+	s.writeOK(w, r)
 }
 
-func writeOK(w http.ResponseWriter) {
+// writeOK answers a POST whose payload was taken.
+func (s *Server) writeOK(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html")
 	h.Set("Content-Length", "2")
+	s.writeHeaders(h, r, false, "")
 	w.Write([]byte("ok"))
 }
 
-// postCloses reports whether a POST to a closed session carries a CLOSE.
-func (s *Server) postCloses(r *http.Request, sess *Session) bool {
-	body, err := io.ReadAll(io.LimitReader(r.Body, s.opts.MaxHTTPBufferSize))
+// postCloses reports whether a POST to a closed session carries a CLOSE,
+// reading at most MaxHTTPBufferSize bytes before deadline.
+func (s *Server) postCloses(w http.ResponseWriter, r *http.Request, sess *Session, deadline time.Time) bool {
+	http.NewResponseController(w).SetReadDeadline(deadline)
+	max := s.opts.MaxHTTPBufferSize
+	if r.ContentLength > max {
+		return false
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, max))
 	if err != nil {
 		return false
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"hash/maphash"
 	"log/slog"
@@ -40,6 +41,18 @@ type Server struct {
 	callbacks atomic.Int64 // OnClose calls not yet returned
 	closing   atomic.Bool
 	drained   chan struct{} // signalled when count drops while closing
+
+	// testPoller, when set (by tests), parks this server's websockets
+	// instead of the process-wide poller.
+	testPoller *poller
+}
+
+// poller returns the poller that parks the server's websockets, or nil.
+func (s *Server) poller() *poller {
+	if s.testPoller != nil {
+		return s.testPoller
+	}
+	return getPoller()
 }
 
 const sessionShards = 32
@@ -82,12 +95,24 @@ func (s *Server) lookup(id string) *Session {
 	return sh.m[id]
 }
 
-func (s *Server) add(sess *Session) {
+// add registers sess, unless a session has its id: then it reports false.
+func (s *Server) add(sess *Session) bool {
 	sh := s.shard(sess.id)
 	sh.mu.Lock()
+	if _, taken := sh.m[sess.id]; taken {
+		sh.mu.Unlock()
+		return false
+	}
 	sh.m[sess.id] = sess
 	sh.mu.Unlock()
 	s.count.Add(1)
+	return true
+}
+
+// appendJSONString appends str as a JSON string.
+func appendJSONString(dst []byte, str string) []byte {
+	b, _ := json.Marshal(str)
+	return append(dst, b...)
 }
 
 // remove forgets sess; it is idempotent.
@@ -153,6 +178,7 @@ type request struct {
 	sid       string
 	b64       bool
 	upgrade   bool // a websocket upgrade request
+	jsonp     bool // the j parameter of JSONP polling is present
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -174,7 +200,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	sess := s.lookup(req.sid)
 	if sess == nil || sess.protocol != req.protocol || sess.heartbeatExpired() {
-		s.refuse(w, r, req.upgrade, refuse(codeUnknownSID))
+		s.refuse(w, r, req.upgrade, refuseWith(CodeUnknownSID, "sid", req.sid))
 		return
 	}
 	if req.transport == WebSocket {
@@ -187,7 +213,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case http.MethodPost:
 		s.post(w, r, sess)
 	default:
-		s.refuse(w, r, false, refuse(codeBadRequest))
+		s.refuse(w, r, false, refuseWith(CodeBadRequest, "name", "BAD_METHOD", "method", r.Method))
 	}
 }
 
@@ -195,30 +221,34 @@ func (s *Server) parse(r *http.Request) (request, *requestError) {
 	req := request{upgrade: isWebSocketUpgrade(r)}
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		return req, refuse(codeBadRequest)
+		return req, refuseWith(CodeBadRequest, "name", "INVALID_QUERY")
 	}
 	for _, k := range [...]string{"EIO", "transport", "sid", "b64"} {
 		if len(q[k]) > 1 {
-			return req, refuse(codeBadRequest)
+			return req, refuseWith(CodeBadRequest, "name", "INVALID_QUERY")
 		}
 	}
 	req.transport = q.Get("transport")
 	if (req.transport != Polling && req.transport != WebSocket) || !s.opts.allows(req.transport) {
-		return req, refuse(codeUnknownTransport)
+		return req, refuseWith(CodeUnknownTransport, "transport", req.transport)
 	}
+	req.sid = q.Get("sid")
 	if req.upgrade != (req.transport == WebSocket) {
-		return req, refuse(codeBadRequest)
+		if req.sid == "" && !req.upgrade {
+			return req, refuseWith(CodeBadRequest, "name", "TRANSPORT_HANDSHAKE_ERROR")
+		}
+		return req, refuseWith(CodeBadRequest, "name", "TRANSPORT_MISMATCH", "transport", req.transport)
 	}
-	switch q.Get("EIO") {
+	switch v := q.Get("EIO"); v {
 	case "4":
 		req.protocol = 4
 	case "3":
 		req.protocol = 3
 	default:
-		return req, refuse(codeUnsupportedVersion)
+		return req, refuseWith(CodeUnsupportedProtocolVersion, "protocol", v)
 	}
-	req.sid = q.Get("sid")
 	req.b64 = q.Get("b64") != ""
+	_, req.jsonp = q["j"]
 	return req, nil
 }
 
@@ -240,31 +270,35 @@ func headerHasToken(h http.Header, key, token string) bool {
 func (s *Server) checkOrigin(r *http.Request) *requestError {
 	values := r.Header.Values("Origin")
 	if len(values) > 1 {
-		return refuse(codeBadRequest)
+		return refuseWith(CodeBadRequest, "name", "INVALID_ORIGIN", "origin", strings.Join(values, ", "))
 	}
 	if s.opts.AllowedOrigins == nil {
 		return nil
 	}
 	if len(values) == 0 || values[0] == "" {
 		if s.opts.RequireOrigin {
-			return &requestError{code: codeForbidden, message: "Origin required"}
+			return &requestError{code: CodeForbidden, message: "Origin required", context: map[string]any{"name": "ORIGIN_REQUIRED"}}
 		}
 		return nil
 	}
-	n, err := NormalizeOrigin(values[0])
-	if err == nil {
-		for _, o := range s.opts.AllowedOrigins {
-			if o == n {
-				return nil
-			}
+	// Compared as the browser sent it: browsers send the serialised
+	// origin (lower case, no default port, no path), the form the list was
+	// normalised to; any other spelling comes from something else.
+	for _, o := range s.opts.AllowedOrigins {
+		if o == values[0] {
+			return nil
 		}
 	}
-	return &requestError{code: codeForbidden, message: "Origin not allowed"}
+	return &requestError{code: CodeForbidden, message: "Origin not allowed",
+		context: map[string]any{"name": "ORIGIN_NOT_ALLOWED", "origin": values[0]}}
 }
 
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, upgrade bool, e *requestError) {
 	s.log.Debug("engineio: request refused", "code", e.code, "message", e.text(),
 		"method", r.Method, "query", r.URL.RawQuery, "remote", r.RemoteAddr)
+	if s.opts.OnConnectionError != nil {
+		s.opts.OnConnectionError(ConnectionError{Request: r, Code: e.code, Message: codeMessages[e.code], Context: e.context})
+	}
 	if upgrade {
 		writeUpgradeError(w, e)
 	} else {
@@ -274,47 +308,115 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, upgrade bool, e 
 
 func (s *Server) handshake(w http.ResponseWriter, r *http.Request, req request) {
 	if req.transport == Polling && r.Method != http.MethodGet {
-		s.refuse(w, r, false, refuse(codeBadHandshakeMethod))
+		s.refuse(w, r, false, refuseWith(CodeBadHandshakeMethod, "method", r.Method))
+		return
+	}
+	if req.transport == Polling && req.jsonp {
+		// JSONP polling (the j parameter, engine.io-client 3's fallback
+		// for browsers without CORS XHR) is not served: its script
+		// requests carry no Origin header, so they would pass the Origin
+		// allow-list from any site.
+		s.refuse(w, r, false, refuseWith(CodeBadRequest, "name", "JSONP_NOT_SUPPORTED"))
 		return
 	}
 	if s.closing.Load() {
-		s.refuse(w, r, req.upgrade, &requestError{code: codeBadRequest, message: "Server shutting down"})
+		s.refuse(w, r, req.upgrade, &requestError{code: CodeBadRequest, message: "Server shutting down",
+			context: map[string]any{"name": "SERVER_SHUTTING_DOWN"}})
 		return
 	}
 	if s.opts.AllowRequest != nil {
 		if err := s.opts.AllowRequest(r); err != nil {
-			s.refuse(w, r, req.upgrade, &requestError{code: codeForbidden, message: err.Error()})
+			s.refuse(w, r, req.upgrade, &requestError{code: CodeForbidden, message: err.Error(),
+				context: map[string]any{"message": err.Error()}})
 			return
 		}
 	}
+	// After AllowRequest, as in Node.
+	if req.protocol == 3 && !s.opts.allowsEIO3() {
+		s.refuse(w, r, req.upgrade, refuseWith(CodeUnsupportedProtocolVersion, "protocol", 3))
+		return
+	}
+	id, rerr := s.generateID(r)
+	if rerr != nil {
+		s.refuse(w, r, req.upgrade, rerr)
+		return
+	}
 	if req.transport == WebSocket {
-		c, err := s.acceptWebSocket(w, r)
+		c, err := s.acceptWebSocket(w, r, true)
 		if err != nil {
 			return
 		}
-		sess := s.newSession(r, req, c)
+		sess := s.newSession(r, req, id, c)
+		if sess == nil {
+			c.close() // the id was taken meanwhile
+			return
+		}
 		// Read on a fresh goroutine and let the handler return, so that
 		// net/http's per-request state is freed.
 		go sess.serveWebSocket(c)
 		return
 	}
-	sess := s.newSession(r, req, nil)
+	sess := s.newSession(r, req, id, nil)
+	if sess == nil {
+		s.refuse(w, r, false, refuseWith(CodeBadRequest, "name", "ID_GENERATION_ERROR", "error", errDuplicateID))
+		return
+	}
 	sess.mu.Lock()
 	sess.polling = true
 	batch := sess.takeLocked()
 	sess.polling = false
 	sess.mu.Unlock()
-	s.writePayload(w, r, sess, batch)
+	s.writePayload(w, r, sess, batch, true)
+}
+
+var errDuplicateID = errors.New("engineio: GenerateID returned the id of a live session")
+
+// generateID returns the id of a new session: Options.GenerateID's, or 15
+// random bytes in URL-safe base64.
+func (s *Server) generateID(r *http.Request) (string, *requestError) {
+	if s.opts.GenerateID == nil {
+		var raw [15]byte
+		rand.Read(raw[:])
+		return base64.RawURLEncoding.EncodeToString(raw[:]), nil
+	}
+	id, err := s.opts.GenerateID(r)
+	switch {
+	case err != nil:
+	case id == "":
+		err = errors.New("engineio: GenerateID returned an empty id")
+	case s.lookup(id) != nil:
+		err = errDuplicateID
+	}
+	if err != nil {
+		return "", refuseWith(CodeBadRequest, "name", "ID_GENERATION_ERROR", "error", err)
+	}
+	return id, nil
+}
+
+// writeHeaders runs the header hooks on h, the headers of a response to r
+// (initial: a handshake's), after setting the session cookie on a polling
+// handshake of session id.
+func (s *Server) writeHeaders(h http.Header, r *http.Request, initial bool, cookieID string) {
+	if initial {
+		if s.opts.Cookie != nil && cookieID != "" {
+			h.Add("Set-Cookie", s.opts.Cookie.cookie(cookieID))
+		}
+		if s.opts.OnInitialHeaders != nil {
+			s.opts.OnInitialHeaders(h, r)
+		}
+	}
+	if s.opts.OnHeaders != nil {
+		s.opts.OnHeaders(h, r)
+	}
 }
 
 // newSession creates and registers a session whose outbox starts with the
-// open packet, then calls the handler's OnOpen.
-func (s *Server) newSession(r *http.Request, req request, ws *wsConn) *Session {
-	var raw [15]byte
-	rand.Read(raw[:])
+// open packet, then calls the handler's OnOpen. It returns nil when a
+// live session has the id.
+func (s *Server) newSession(r *http.Request, req request, id string, ws *wsConn) *Session {
 	sess := &Session{
 		srv:       s,
-		id:        base64.RawURLEncoding.EncodeToString(raw[:]),
+		id:        id,
 		protocol:  req.protocol,
 		b64:       req.b64,
 		transport: req.transport,
@@ -330,9 +432,9 @@ func (s *Server) newSession(r *http.Request, req request, ws *wsConn) *Session {
 		upgrades = `["websocket"]`
 	}
 	open := make([]byte, 0, 128)
-	open = append(open, `{"sid":"`...)
-	open = append(open, sess.id...)
-	open = append(open, `","upgrades":`...)
+	open = append(open, `{"sid":`...)
+	open = appendJSONString(open, sess.id)
+	open = append(open, `,"upgrades":`...)
 	open = append(open, upgrades...)
 	open = append(open, `,"pingInterval":`...)
 	open = strconv.AppendInt(open, s.opts.PingInterval.Milliseconds(), 10)
@@ -348,7 +450,11 @@ func (s *Server) newSession(r *http.Request, req request, ws *wsConn) *Session {
 	}
 	sess.due = time.Now().Add(first)
 	sess.timer = time.AfterFunc(first, sess.onTimer)
-	s.add(sess)
+	if !s.add(sess) {
+		sess.timer.Stop()
+		sess.cancel(nil)
+		return nil
+	}
 	s.log.Debug("engineio: session open", "sid", sess.id, "protocol", sess.protocol,
 		"transport", req.transport, "remote", r.RemoteAddr)
 

@@ -42,8 +42,38 @@ type Handler interface {
 const (
 	hbWaitInterval = iota // v4: next ping due; v3: next client ping due
 	hbWaitPong            // v4: ping sent, pong due
-	hbTombstone           // closed, kept for one last poll
+	hbTombstone           // closed, kept for one last poll or upgrade: the timer removes it
 )
+
+// Session states. The fields under Session.mu take these combinations
+// only (- : false or nil; * : either; hb: hbState):
+//
+//	state                     closed transport ws  probe upgrading polling posting flushing hb
+//	open, polling             -      polling   -   -     -         *       *       -        interval, pong
+//	open, probe connected     -      polling   -   set   -         *       *       -        interval, pong
+//	open, probe answered      -      polling   -   set   true      *       *       -        interval, pong
+//	open, websocket           -      websocket set -     -         *(1)    *(1)    *        interval, pong
+//	closed, last poll due     true   polling   -   -     -         *       *(2)    -        tombstone
+//	closed, upgrade finishing true   polling   -   set   true      *       *(2)    -        tombstone
+//	closed, websocket         true   websocket set -     -         *(1)    *(1)    *(3)     interval, pong
+//	closed, polling, gone     true   polling   -   -     -         *(1)    *(1)    -        interval, pong
+//
+// (1) a request that began before the change, ending; it refuses or
+// drops what it carries. (2) at most one POST, read only to see whether it
+// holds the client's CLOSE (awaitsLastPollLocked). (3) a graceful close
+// keeps the flusher until the outbox and the close frame are written.
+//
+// Moves: handshake → open, polling or open, websocket; a probe websocket
+// → probe connected (upgrade) → probe answered (2probe/3probe, which also
+// sets releasePoll when a poll is pending, consumed by that poll) → open,
+// websocket (UPGRADE, completeUpgradeLocked), or back to open, polling
+// when the probe fails (dropProbeLocked). closeWith leaves any open state
+// for a closed one: a polling session closed gracefully or by the client
+// waits one PingTimeout as a tombstone (tombstoneLocked) for its last
+// poll, or finishes an answered upgrade; endTombstoneLocked leaves that
+// wait. Only the heartbeat timer (tombstone), the last poll, or the
+// websocket's flusher (nextBatch) removes a closed session from the server.
+// v3 sessions stay in hbWaitInterval while open (the client pings).
 
 // Session is one Engine.IO connection, over polling, websocket, or polling
 // upgraded to websocket.
@@ -63,6 +93,8 @@ type Session struct {
 	// dispatch serialises the Handler calls of this session.
 	dispatch sync.Mutex
 
+	// mu guards the fields below; their legal combinations are in the
+	// table above the Session type.
 	mu          sync.Mutex
 	closed      bool
 	cause       *CloseError
@@ -175,10 +207,41 @@ func (s *Session) kickLocked() {
 	case s.wake <- struct{}{}:
 	default:
 	}
-	if s.ws != nil && !s.flushing && len(s.queue) > 0 {
-		s.flushing = true
-		go s.flushWebSocket(s.ws)
+	if s.ws != nil && len(s.queue) > 0 {
+		s.startFlushLocked(s.ws)
 	}
+}
+
+// startFlushLocked starts a flusher goroutine writing the outbox to c,
+// unless one runs. s.mu is held.
+func (s *Session) startFlushLocked(c *wsConn) {
+	if !s.flushing {
+		s.flushing = true
+		go s.flushWebSocket(c)
+	}
+}
+
+// dropProbeLocked forgets the websocket being upgraded to: the session
+// stays on polling. s.mu is held.
+func (s *Session) dropProbeLocked() {
+	s.probe = nil
+	s.upgrading = false
+}
+
+// tombstoneLocked keeps a closed session registered for one PingTimeout,
+// for its last poll or the end of an answered upgrade; the heartbeat timer
+// then removes it. s.mu is held.
+func (s *Session) tombstoneLocked() {
+	s.hbState = hbTombstone
+	s.armLocked(time.Now().Add(s.srv.opts.PingTimeout))
+}
+
+// endTombstoneLocked ends the wait of tombstoneLocked: whoever calls it
+// removes the session, or hands that to the websocket flusher. s.mu is
+// held.
+func (s *Session) endTombstoneLocked() {
+	s.hbState = hbWaitInterval
+	s.timer.Stop()
 }
 
 // takePollLocked takes the outbox for a polling response. A CLOSE that
@@ -194,6 +257,13 @@ func (s *Session) takePollLocked() []packet {
 		return q[:n-1]
 	}
 	return q
+}
+
+// awaitsLastPollLocked reports whether the session, closed by the server,
+// is kept for the last poll that collects its CLOSE. s.mu is held.
+func (s *Session) awaitsLastPollLocked() bool {
+	n := len(s.queue)
+	return s.closed && s.hbState == hbTombstone && n > 0 && s.queue[n-1].typ == typeClose
 }
 
 // takeLocked removes and returns the whole outbox. s.mu is held.
@@ -232,8 +302,7 @@ func (s *Session) closeWith(reason string, err error, mode int) {
 	// websocket (probeUpgrade), as Node does, within UpgradeTimeout.
 	finishUpgrade := probe != nil && s.upgrading && mode == closeGraceful
 	if !finishUpgrade {
-		s.probe = nil
-		s.upgrading = false
+		s.dropProbeLocked()
 	}
 	keep := finishUpgrade // keep the session registered for one more poll or the upgrade
 	if ws == nil {
@@ -258,18 +327,14 @@ func (s *Session) closeWith(reason string, err error, mode int) {
 		}
 	}
 	if keep {
-		s.hbState = hbTombstone
-		s.armLocked(time.Now().Add(s.srv.opts.PingTimeout))
+		s.tombstoneLocked()
 	} else {
 		s.timer.Stop()
 	}
 	if ws != nil {
 		if mode == closeGraceful {
 			keep = true // registered until the flusher has written all and closed
-			if !s.flushing {
-				s.flushing = true
-				go s.flushWebSocket(ws)
-			}
+			s.startFlushLocked(ws)
 		} else {
 			s.queue = nil
 		}

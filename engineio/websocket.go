@@ -74,9 +74,12 @@ type wsConn struct {
 	werr       error
 }
 
-func (s *Server) acceptWebSocket(w http.ResponseWriter, r *http.Request) (*wsConn, error) {
-	// Headers set by middleware around the server (CORS, say) go on the
-	// 101 too.
+// acceptWebSocket answers a websocket handshake (initial: one opening a
+// session) with 101 and returns the connection.
+func (s *Server) acceptWebSocket(w http.ResponseWriter, r *http.Request, initial bool) (*wsConn, error) {
+	// Headers set by middleware around the server (CORS, say) and by the
+	// header hooks go on the 101 too.
+	s.writeHeaders(w.Header(), r, initial, "")
 	u := ws.HTTPUpgrader{Timeout: 10 * time.Second, Header: w.Header().Clone()}
 	var ext *wsflate.Extension
 	if s.opts.PerMessageDeflate {
@@ -100,7 +103,11 @@ func (s *Server) acceptWebSocket(w http.ResponseWriter, r *http.Request) (*wsCon
 		writeWait: s.opts.PingInterval + s.opts.PingTimeout,
 	}
 	c.br.conn = conn
-	c.setRaw(s.opts.ParkIdleAfter > 0)
+	var park *poller
+	if s.opts.ParkIdleAfter > 0 {
+		park = s.poller()
+	}
+	c.setRaw(park)
 	if ext != nil {
 		_, c.deflate = ext.Accepted()
 	}
@@ -115,9 +122,8 @@ func (s *Server) acceptWebSocket(w http.ResponseWriter, r *http.Request) (*wsCon
 }
 
 // setRaw gives c access to its socket, when it is a plain one, for writes
-// that do not wait (tryWriteLocked) and, if park, for parking (when the
-// process has a poller).
-func (c *wsConn) setRaw(park bool) {
+// that do not wait (tryWriteLocked) and, with a poller, for parking.
+func (c *wsConn) setRaw(park *poller) {
 	sc, ok := c.conn.(syscall.Conn)
 	if !ok || !rawIO {
 		return
@@ -133,9 +139,7 @@ func (c *wsConn) setRaw(park bool) {
 	c.rc, c.fd = rc, fd
 	// Made once, so that a read or write through rc allocates nothing.
 	c.readFn, c.writeFn = c.readSocket, c.writeSocket
-	if park {
-		c.poller = getPoller()
-	}
+	c.poller = park
 }
 
 // readSocket reads what the socket has into a pooled buffer, without
@@ -484,7 +488,7 @@ func (c *wsConn) writeRaw(b []byte) error {
 func (c *wsConn) closeWith(code int) {
 	c.closeOnce.Do(func() {
 		if c.wmu.TryLock() {
-			c.writeCloseLocked(code)
+			c.writeCloseAndUnlock(code)
 			return
 		}
 		if code == closePolicy {
@@ -493,12 +497,14 @@ func (c *wsConn) closeWith(code int) {
 		}
 		go func() {
 			c.wmu.Lock()
-			c.writeCloseLocked(code)
+			c.writeCloseAndUnlock(code)
 		}()
 	})
 }
 
-func (c *wsConn) writeCloseLocked(code int) {
+// writeCloseAndUnlock writes a close frame with code, releases c.wmu
+// (which the caller holds) and closes the connection after a linger.
+func (c *wsConn) writeCloseAndUnlock(code int) {
 	defer c.wmu.Unlock()
 	c.conn.SetWriteDeadline(time.Now().Add(time.Second))
 	var frame [4]byte
@@ -571,14 +577,15 @@ func (s *Session) flushInline(c *wsConn) {
 		if !c.wmu.TryLock() {
 			// Another write (a pong, say) is in progress: wait for it
 			// elsewhere.
-			go s.finishWrite(c, fb, batch, false)
+			go s.lockAndFinishWrite(c, fb, batch)
 			return
 		}
 		done, err := c.tryWriteLocked(fb)
 		if !done && err == nil {
 			// The socket is full: the rest is written by a goroutine
-			// that may wait, and that holds c.wmu until it is written.
-			go s.finishWrite(c, fb, batch, true)
+			// that may wait. c.wmu is handed to it, held, so that no
+			// other write slips between the two parts of these frames.
+			go s.finishWriteAndUnlock(c, fb, batch)
 			return
 		}
 		c.wmu.Unlock()
@@ -589,12 +596,16 @@ func (s *Session) flushInline(c *wsConn) {
 	}
 }
 
-// finishWrite writes what is left of fb (taking c.wmu unless locked says
-// it is held already), then goes on flushing the outbox.
-func (s *Session) finishWrite(c *wsConn, fb *frameBuffers, batch []packet, locked bool) {
-	if !locked {
-		c.wmu.Lock()
-	}
+// lockAndFinishWrite takes c.wmu, then finishes as finishWriteAndUnlock.
+func (s *Session) lockAndFinishWrite(c *wsConn, fb *frameBuffers, batch []packet) {
+	c.wmu.Lock()
+	s.finishWriteAndUnlock(c, fb, batch)
+}
+
+// finishWriteAndUnlock writes what is left of fb under c.wmu, which the
+// caller holds (possibly handed over from another goroutine: sync.Mutex
+// is not tied to one), releases it, then goes on flushing the outbox.
+func (s *Session) finishWriteAndUnlock(c *wsConn, fb *frameBuffers, batch []packet) {
 	err := c.writeFramesLocked(fb)
 	c.wmu.Unlock()
 	fb.release()
@@ -735,13 +746,13 @@ var (
 // else closes this websocket and leaves the session on polling.
 func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, sess *Session) {
 	if s.opts.DisableUpgrades {
-		s.refuse(w, r, true, refuse(codeBadRequest))
+		s.refuse(w, r, true, refuseWith(CodeBadRequest, "name", "UPGRADES_DISABLED"))
 		return
 	}
 	// A websocket for a session that cannot take it (closed, already
 	// upgraded or upgrading) is accepted and closed at once, as Node does:
 	// clients see a close, not a failed handshake.
-	c, err := s.acceptWebSocket(w, r)
+	c, err := s.acceptWebSocket(w, r, false)
 	if err != nil {
 		return
 	}
@@ -757,8 +768,7 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, sess *Session) 
 	if !sess.probeUpgrade(c) {
 		sess.mu.Lock()
 		if sess.probe == c {
-			sess.probe = nil
-			sess.upgrading = false
+			sess.dropProbeLocked()
 		}
 		closed := sess.closed && sess.ws == nil && len(sess.queue) == 0
 		sess.mu.Unlock()
@@ -796,21 +806,7 @@ func (sess *Session) probeUpgrade(c *wsConn) bool {
 				sess.mu.Unlock()
 				return false
 			}
-			sess.probe = nil
-			sess.upgrading = false
-			sess.transport = WebSocket
-			sess.ws = c
-			if sess.closed {
-				// Closed gracefully during the upgrade: the flusher writes
-				// what is queued, then the close frame, then forgets it.
-				sess.hbState = hbWaitInterval
-				sess.timer.Stop()
-				if !sess.flushing {
-					sess.flushing = true
-					go sess.flushWebSocket(c)
-				}
-			}
-			sess.kickLocked()
+			sess.completeUpgradeLocked(c)
 			sess.mu.Unlock()
 			c.conn.SetReadDeadline(time.Time{})
 			sess.srv.log.Debug("engineio: session upgraded", "sid", sess.id)
@@ -819,6 +815,21 @@ func (sess *Session) probeUpgrade(c *wsConn) bool {
 			return false
 		}
 	}
+}
+
+// completeUpgradeLocked moves the session to c, its probe, on the
+// client's UPGRADE. sess.mu is held.
+func (sess *Session) completeUpgradeLocked(c *wsConn) {
+	sess.dropProbeLocked()
+	sess.transport = WebSocket
+	sess.ws = c
+	if sess.closed {
+		// Closed gracefully during the upgrade: the flusher writes what
+		// is queued, then the close frame, then forgets the session.
+		sess.endTombstoneLocked()
+		sess.startFlushLocked(c)
+	}
+	sess.kickLocked()
 }
 
 // checkClosePayload validates a client's close frame (RFC 6455 7.4): no

@@ -1,9 +1,8 @@
 package engineio_test
 
 // Black-box wire-level tests of the Engine.IO server: raw HTTP requests and a
-// raw websocket client (gobwas/ws) that can send malformed frames. See
-// /work/shared/specs/conformance-fixture.md §4.1-4.2 and security.md §2.1,
-// §2.3, §2.4.
+// raw websocket client (gobwas/ws) that can send malformed frames, checked
+// against what Node's engine.io 6.6 answers.
 
 import (
 	"bufio"
@@ -184,6 +183,13 @@ func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 // so that no ping interferes unless a test asks for one.
 func newFixture(t testing.TB, opts *engineio.Options, h *recHandler) *fixture {
 	t.Helper()
+	return newFixtureWith(t, opts, h, nil)
+}
+
+// newFixtureWith is newFixture with setup run on the server before it
+// serves.
+func newFixtureWith(t testing.TB, opts *engineio.Options, h *recHandler, setup func(*engineio.Server)) *fixture {
+	t.Helper()
 	if h == nil {
 		h = newRecHandler()
 	}
@@ -208,6 +214,9 @@ func newFixture(t testing.TB, opts *engineio.Options, h *recHandler) *fixture {
 	srv, err := engineio.NewServer(h, &o)
 	if err != nil {
 		t.Fatalf("NewServer: %v", err)
+	}
+	if setup != nil {
+		setup(srv)
 	}
 	hs := httptest.NewServer(srv)
 	f := &fixture{t: t, srv: srv, hs: hs, h: h, c: hs.Client()}
@@ -625,7 +634,7 @@ func TestHandshakeFormat(t *testing.T) {
 }
 
 // ---------------------------------------------------------------------------
-// Error contract (security.md §2.1, §2.10)
+// Error contract (Node's Server.errors: code and message in a JSON body)
 
 func TestErrorContract(t *testing.T) {
 	t.Parallel()
@@ -763,7 +772,7 @@ func TestWebSocketRefusals(t *testing.T) {
 func TestOrigins(t *testing.T) {
 	t.Parallel()
 	const good = "https://good.example"
-	f := newFixture(t, &engineio.Options{AllowedOrigins: []string{good, "http://localhost:8080"}}, nil)
+	f := newFixture(t, &engineio.Options{AllowedOrigins: []string{good, "http://localhost:8080", "HTTP://Other.Example:80/"}}, nil)
 	origin := func(o ...string) http.Header { return http.Header{"Origin": o} }
 
 	t.Run("handshakes", func(t *testing.T) {
@@ -776,7 +785,11 @@ func TestOrigins(t *testing.T) {
 			code   int
 		}{
 			{"allowed", origin(good), 200, 0},
-			{"allowed default port, upper case", origin("HTTPS://GOOD.example:443"), 200, 0},
+			{"configured list normalised", origin("http://other.example"), 200, 0},
+			{"upper case", origin("HTTPS://GOOD.EXAMPLE"), 403, 4},
+			{"upper case host", origin("https://GOOD.example"), 403, 4},
+			{"default port", origin("https://good.example:443"), 403, 4},
+			{"trailing slash", origin(good + "/"), 403, 4},
 			{"allowed second", origin("http://localhost:8080"), 200, 0},
 			{"no Origin", nil, 200, 0},
 			{"foreign", origin("https://evil.example"), 403, 4},
@@ -1444,7 +1457,7 @@ func TestWebSocketEcho(t *testing.T) {
 }
 
 // TestWebSocketViolations sends one bad thing on an open v4 (or v3) websocket
-// session and checks the close code (RFC 6455, ws 8.x, security.md §2.4).
+// session and checks the close code (RFC 6455, and what the ws 8.x package sends).
 func TestWebSocketViolations(t *testing.T) {
 	t.Parallel()
 	const max = 1000
