@@ -269,10 +269,10 @@ func (a *testApp) roomRoutes() {
 		return map[string]bool{"ok": true}, a.socks.Leave(r.Context(), in.ID, in.Room)
 	})
 	handle("POST /rooms/broadcast", func(r *http.Request, in *input) (any, error) {
-		return map[string]bool{"ok": true}, a.socks.Broadcast(in.Rooms, in.Event, in.Data, omitOf(r, in))
+		return map[string]bool{"ok": true}, a.socks.Broadcast(r.Context(), in.Rooms, in.Event, in.Data, omitOf(r, in))
 	})
 	handle("POST /rooms/blast", func(r *http.Request, in *input) (any, error) {
-		return map[string]bool{"ok": true}, a.socks.Blast(in.Event, in.Data, omitOf(r, in))
+		return map[string]bool{"ok": true}, a.socks.Blast(r.Context(), in.Event, in.Data, omitOf(r, in))
 	})
 	handle("POST /rooms/add", func(r *http.Request, in *input) (any, error) {
 		return map[string]bool{"ok": true}, a.socks.AddRoomMembersToRooms(r.Context(), in.Src, in.Dests...)
@@ -365,7 +365,7 @@ func (a *testApp) userRoutes() {
 			return
 		}
 		changes["id"] = id
-		users.PublishUpdate(id, changes, prev, sailsbridge.GetID(r))
+		users.PublishUpdate(r.Context(), id, changes, prev, sailsbridge.GetID(r))
 		writeJSON(w, http.StatusOK, cur)
 	})
 	a.mux.HandleFunc("DELETE /user/{id}", func(w http.ResponseWriter, r *http.Request) {
@@ -386,7 +386,7 @@ func (a *testApp) userRoutes() {
 			return
 		}
 		pet, _ := strconv.Atoi(r.PathValue("pet"))
-		users.PublishAdd(id, "pets", pet, sailsbridge.GetID(r))
+		users.PublishAdd(r.Context(), id, "pets", pet, sailsbridge.GetID(r))
 		writeJSON(w, http.StatusOK, map[string]int{"id": id})
 	})
 	a.mux.HandleFunc("DELETE /user/{id}/pets/{pet}", func(w http.ResponseWriter, r *http.Request) {
@@ -395,7 +395,7 @@ func (a *testApp) userRoutes() {
 			return
 		}
 		pet, _ := strconv.Atoi(r.PathValue("pet"))
-		users.PublishRemove(id, "pets", pet, sailsbridge.GetID(r))
+		users.PublishRemove(r.Context(), id, "pets", pet, sailsbridge.GetID(r))
 		writeJSON(w, http.StatusOK, map[string]int{"id": id})
 	})
 }

@@ -338,6 +338,20 @@ func headerValues(v json.RawMessage) []string {
 	}
 }
 
+// headerSize is the length of a header value as Node would count it: a
+// string's decoded length, the JSON text of anything else (what the
+// client sent, even when the bridge drops it).
+func headerSize(v json.RawMessage) int {
+	v = bytes.TrimSpace(v)
+	if len(v) > 0 && v[0] == '"' {
+		var s string
+		if json.Unmarshal(v, &s) == nil {
+			return len(s)
+		}
+	}
+	return len(v)
+}
+
 // validHeaderName reports whether s is an HTTP token (RFC 9110).
 func validHeaderName(s string) bool {
 	if s == "" {
