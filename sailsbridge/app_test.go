@@ -68,6 +68,13 @@ type echoed struct {
 // BeforeConnect are checked by Guard unless noGuard).
 func newTestApp(t testing.TB, opts *sailsbridge.Options, eng *engineio.Options, noGuard bool) *testApp {
 	t.Helper()
+	return newWrappedTestApp(t, opts, eng, noGuard, nil)
+}
+
+// newWrappedTestApp is newTestApp serving the app, over HTTP and sockets,
+// through wrap(mux) when wrap is not nil.
+func newWrappedTestApp(t testing.TB, opts *sailsbridge.Options, eng *engineio.Options, noGuard bool, wrap func(http.Handler) http.Handler) *testApp {
+	t.Helper()
 	a := &testApp{
 		t:             t,
 		mux:           http.NewServeMux(),
@@ -99,7 +106,11 @@ func newTestApp(t testing.TB, opts *sailsbridge.Options, eng *engineio.Options, 
 			userAfter(ctx, s, reason)
 		}
 	}
-	b, err := sailsbridge.New(a.mux, &o)
+	var app http.Handler = a.mux
+	if wrap != nil {
+		app = wrap(a.mux)
+	}
+	b, err := sailsbridge.New(app, &o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +125,7 @@ func newTestApp(t testing.TB, opts *sailsbridge.Options, eng *engineio.Options, 
 	} else {
 		root.Handle("/socket.io/", b.Guard(srv))
 	}
-	root.Handle("/", a.mux)
+	root.Handle("/", app)
 	hs := httptest.NewServer(root)
 	a.url = hs.URL
 	t.Cleanup(func() {

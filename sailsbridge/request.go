@@ -25,8 +25,9 @@ type member struct {
 	value json.RawMessage
 }
 
-// objectMembers returns the members of a JSON object in order. As with
-// JSON.parse, a repeated key keeps its first position and its last value.
+// objectMembers returns the members of a JSON object in order, their
+// values slices of raw. As with JSON.parse, a repeated key keeps its
+// first position and its last value.
 // ok is false when raw is not a JSON object.
 func objectMembers(raw json.RawMessage) (members []member, ok bool) {
 	raw = bytes.TrimSpace(raw)
@@ -48,10 +49,14 @@ func objectMembers(raw json.RawMessage) (members []member, ok bool) {
 		if !isKey {
 			return nil, false
 		}
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
+		start := dec.InputOffset()
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
 			return nil, false
 		}
+		// The value as a slice of raw (after the colon and spaces), not
+		// the decoder's copy: a request holds its payload once.
+		v := json.RawMessage(bytes.TrimLeft(raw[start:dec.InputOffset()], " \t\r\n:"))
 		if i, dup := index[key]; dup {
 			members[i].value = v
 			continue
