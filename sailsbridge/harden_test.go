@@ -24,12 +24,13 @@ import (
 	"github.com/pierhq/pier/sailsbridge"
 	"github.com/pierhq/pier/session"
 	"github.com/pierhq/pier/session/redisstore"
+	"github.com/pierhq/pier/socketio"
 )
 
 // runHarden runs a scenario of testdata/js/sails-harden.js.
 func runHarden(t *testing.T, url, scenario string, extra ...string) []jstest.Event {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	events, err := jstest.Run(ctx, t, "sails-harden.js", append([]string{"--url", url, "--scenario", scenario}, extra...)...)
 	if err != nil {
@@ -93,7 +94,7 @@ func TestWireMaxHeaderBytes(t *testing.T) {
 	a := newTestApp(t, &sailsbridge.Options{MaxHeaderBytes: 2 << 20}, nil, false)
 	c := dialRaw(t, a.url, sailsQuery)
 	c.open()
-	big := strings.Repeat("v", 900<<10)
+	big := strings.Repeat("v", 100<<10)
 	c.send(`420["get",{"url":"/echo","headers":{"x-big":"` + big + `"}}]`)
 	c.expectMatch(`^430\[\{"body":\{.*"statusCode":200\}\]$`)
 	if got := a.lastEcho().Headers["X-Big"]; len(got) != 1 || len(got[0]) != len(big) {
@@ -168,14 +169,14 @@ func TestSailsConcurrentRequests(t *testing.T) {
 }
 
 // Issue 14 and 10: the memory a socket's requests hold is bounded in
-// bytes: 24 requests of 1 MiB to a handler that holds them, with a bound
-// of 4 MiB: 3 run, 21 are refused at once with 429, the heap grows by
-// about the bound, not by 24 MiB. Not parallel: it measures the heap.
+// bytes: 16 requests of 512 KiB to a handler that holds them, with a
+// bound of 2 MiB: 3 run, 13 are refused at once with 429, the heap grows
+// by about the bound, not by 8 MiB. Not parallel: it measures the heap.
 func TestSailsInFlightBytes(t *testing.T) {
 	const (
-		n     = 24
-		size  = 1 << 20
-		bound = 4 << 20
+		n     = 16
+		size  = 512 << 10
+		bound = 2 << 20
 	)
 	h := newHoldApp(t, &sailsbridge.Options{MaxInFlightBytes: bound})
 	h.mux.HandleFunc("GET /measure", func(w http.ResponseWriter, r *http.Request) {
@@ -193,7 +194,7 @@ func TestSailsInFlightBytes(t *testing.T) {
 	runtime.ReadMemStats(&m)
 	h.baseline = m.HeapAlloc
 	// Each request counts its payload (the data plus ~60 bytes of JSON)
-	// and RequestOverhead: 3 fit in 4 MiB, a 4th would not.
+	// and RequestOverhead: 3 fit in 2 MiB, a 4th would not.
 	admit := int(bound / (size + 100 + sailsbridge.RequestOverhead))
 	events := runHarden(t, h.url, "inflight", "--n", fmt.Sprint(n), "--admit", fmt.Sprint(admit), "--size", fmt.Sprint(size))
 	refused, _ := jstest.First(events, "refused")
@@ -455,5 +456,46 @@ func TestPublishDestroyRetire(t *testing.T) {
 	subscriber.expect(`42["user",{"after":1}]`)
 	if got, err := watcher.read(200 * time.Millisecond); err == nil {
 		t.Errorf("the retired watcher got %s", got)
+	}
+}
+
+// A connect-time session that no request stored is stored after
+// AfterDisconnect only when AfterDisconnect changed it, as Sails saves
+// it then.
+func TestLazySessionAfterDisconnect(t *testing.T) {
+	t.Parallel()
+	store := session.NewMemoryStore(nil)
+	t.Cleanup(func() { store.Close() })
+	m, err := session.New(store, &session.Options{Secrets: []string{"s"}, CookieName: session.SailsCookieName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newWrappedTestApp(t, &sailsbridge.Options{
+		Sessions: sailsbridge.Sessions(m),
+		AfterDisconnect: func(ctx context.Context, s *socketio.Socket, reason string) {
+			if s.Handshake().Request.URL.Query().Get("mark") != "" {
+				session.FromContext(ctx).Set("bye", true)
+			}
+		},
+	}, nil, false, func(h http.Handler) http.Handler { return sailsbridge.SessionMiddleware(m, h) })
+	for _, tc := range []struct {
+		query string
+		want  int
+	}{{sailsQuery, 0}, {sailsQuery + "&mark=1", 1}} {
+		c := dialRaw(t, a.url, tc.query)
+		c.open()
+		c.conn.Close()
+		select {
+		case <-a.disconnected: // sent before the session is saved: poll
+		case <-time.After(10 * time.Second):
+			t.Fatal("AfterDisconnect not called")
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for store.Len() != tc.want && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if n := store.Len(); n != tc.want {
+			t.Fatalf("%s: %d sessions stored, want %d", tc.query, n, tc.want)
+		}
 	}
 }

@@ -277,12 +277,15 @@ func mergeBody(params, data json.RawMessage) []byte {
 		}
 		return []byte("{}")
 	}
+	if !pok || len(pm) == 0 {
+		if !json.Valid(data) {
+			return []byte("{}")
+		}
+		return data // no copy and no second parse of a large body
+	}
 	dm, dok := objectMembers(data)
 	if !dok {
 		return []byte("{}")
-	}
-	if !pok || len(pm) == 0 {
-		return data
 	}
 	index := make(map[string]int, len(pm))
 	for i, m := range pm {

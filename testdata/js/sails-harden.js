@@ -35,9 +35,9 @@ function fail(err) {
   process.exit(1);
 }
 process.on('uncaughtException', fail);
-setTimeout(() => fail('global timeout'), 30000).unref();
+setTimeout(() => fail('global timeout'), 80000).unref();
 
-function withTimeout(p, what, ms = 10000) {
+function withTimeout(p, what, ms = 30000) {
   let t;
   return Promise.race([
     p,
