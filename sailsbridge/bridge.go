@@ -71,9 +71,10 @@ type Options struct {
 	// the url's length plus the length of every header name and value
 	// the client sent; a request reaching the bound is refused with a
 	// JWR, 414 "URI Too Long" when the url alone reaches it, 431 "Request
-	// Header Fields Too Large" otherwise, and the socket stays usable.
-	// Default DefaultMaxHeaderBytes (Node's 16 KiB); raise it for clients
-	// that send more. Sails itself has no bound on virtual requests.
+	// Header Fields Too Large" otherwise (Node answers 431 to both), and
+	// the socket stays usable. Default DefaultMaxHeaderBytes (Node's 16
+	// KiB); raise it for clients that send more. Sails itself has no
+	// bound on virtual requests.
 	MaxHeaderBytes int
 
 	// Timeout bounds how long a virtual request may take. When it

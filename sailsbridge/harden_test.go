@@ -225,6 +225,9 @@ type sailsSessionApp struct {
 }
 
 func newSailsSessionApp(t *testing.T, store session.Store) *sailsSessionApp {
+	if c, ok := store.(io.Closer); ok {
+		t.Cleanup(func() { c.Close() })
+	}
 	m, err := session.New(store, &session.Options{Secrets: []string{"test-secret-123"}, CookieName: session.SailsCookieName})
 	if err != nil {
 		t.Fatal(err)
