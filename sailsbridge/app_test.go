@@ -68,6 +68,13 @@ type echoed struct {
 // BeforeConnect are checked by Guard unless noGuard).
 func newTestApp(t testing.TB, opts *sailsbridge.Options, eng *engineio.Options, noGuard bool) *testApp {
 	t.Helper()
+	return newWrappedTestApp(t, opts, eng, noGuard, nil)
+}
+
+// newWrappedTestApp is newTestApp serving the app, over HTTP and sockets,
+// through wrap(mux) when wrap is not nil.
+func newWrappedTestApp(t testing.TB, opts *sailsbridge.Options, eng *engineio.Options, noGuard bool, wrap func(http.Handler) http.Handler) *testApp {
+	t.Helper()
 	a := &testApp{
 		t:             t,
 		mux:           http.NewServeMux(),
@@ -99,7 +106,11 @@ func newTestApp(t testing.TB, opts *sailsbridge.Options, eng *engineio.Options, 
 			userAfter(ctx, s, reason)
 		}
 	}
-	b, err := sailsbridge.New(a.mux, &o)
+	var app http.Handler = a.mux
+	if wrap != nil {
+		app = wrap(a.mux)
+	}
+	b, err := sailsbridge.New(app, &o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +125,7 @@ func newTestApp(t testing.TB, opts *sailsbridge.Options, eng *engineio.Options, 
 	} else {
 		root.Handle("/socket.io/", b.Guard(srv))
 	}
-	root.Handle("/", a.mux)
+	root.Handle("/", app)
 	hs := httptest.NewServer(root)
 	a.url = hs.URL
 	t.Cleanup(func() {
@@ -269,10 +280,10 @@ func (a *testApp) roomRoutes() {
 		return map[string]bool{"ok": true}, a.socks.Leave(r.Context(), in.ID, in.Room)
 	})
 	handle("POST /rooms/broadcast", func(r *http.Request, in *input) (any, error) {
-		return map[string]bool{"ok": true}, a.socks.Broadcast(in.Rooms, in.Event, in.Data, omitOf(r, in))
+		return map[string]bool{"ok": true}, a.socks.Broadcast(r.Context(), in.Rooms, in.Event, in.Data, omitOf(r, in))
 	})
 	handle("POST /rooms/blast", func(r *http.Request, in *input) (any, error) {
-		return map[string]bool{"ok": true}, a.socks.Blast(in.Event, in.Data, omitOf(r, in))
+		return map[string]bool{"ok": true}, a.socks.Blast(r.Context(), in.Event, in.Data, omitOf(r, in))
 	})
 	handle("POST /rooms/add", func(r *http.Request, in *input) (any, error) {
 		return map[string]bool{"ok": true}, a.socks.AddRoomMembersToRooms(r.Context(), in.Src, in.Dests...)
@@ -365,7 +376,7 @@ func (a *testApp) userRoutes() {
 			return
 		}
 		changes["id"] = id
-		users.PublishUpdate(id, changes, prev, sailsbridge.GetID(r))
+		users.PublishUpdate(r.Context(), id, changes, prev, sailsbridge.GetID(r))
 		writeJSON(w, http.StatusOK, cur)
 	})
 	a.mux.HandleFunc("DELETE /user/{id}", func(w http.ResponseWriter, r *http.Request) {
@@ -386,7 +397,7 @@ func (a *testApp) userRoutes() {
 			return
 		}
 		pet, _ := strconv.Atoi(r.PathValue("pet"))
-		users.PublishAdd(id, "pets", pet, sailsbridge.GetID(r))
+		users.PublishAdd(r.Context(), id, "pets", pet, sailsbridge.GetID(r))
 		writeJSON(w, http.StatusOK, map[string]int{"id": id})
 	})
 	a.mux.HandleFunc("DELETE /user/{id}/pets/{pet}", func(w http.ResponseWriter, r *http.Request) {
@@ -395,7 +406,7 @@ func (a *testApp) userRoutes() {
 			return
 		}
 		pet, _ := strconv.Atoi(r.PathValue("pet"))
-		users.PublishRemove(id, "pets", pet, sailsbridge.GetID(r))
+		users.PublishRemove(r.Context(), id, "pets", pet, sailsbridge.GetID(r))
 		writeJSON(w, http.StatusOK, map[string]int{"id": id})
 	})
 }

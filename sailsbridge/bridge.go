@@ -53,11 +53,29 @@ type Options struct {
 	// client puts in a request's headers or URL is never used.
 	Host string
 
-	// MaxInFlight bounds the virtual requests of one socket being served
-	// at once. A request beyond it waits for a slot, and holds back the
-	// socket's later events meanwhile (backpressure; nothing is dropped).
-	// Default DefaultMaxInFlight.
-	MaxInFlight int
+	// MaxInFlightBytes bounds the memory held by the virtual requests of
+	// one socket being served at once. A socket's requests run
+	// concurrently, as in Sails: a slow one never holds back the next.
+	// Each request counts its payload as received (url, headers and data,
+	// binary attachments included) plus RequestOverhead for its
+	// goroutine and request; one that would take the socket over the
+	// bound is refused at once with a 429 "Too Many Requests" JWR, and
+	// the socket stays usable. A request is always admitted when the
+	// socket has none in flight, so the bound is MaxInFlightBytes or one
+	// request (itself bounded by the transport's maxHttpBufferSize),
+	// whichever is larger. Default DefaultMaxInFlightBytes.
+	MaxInFlightBytes int64
+
+	// MaxHeaderBytes bounds the url and headers of one virtual request,
+	// counted as Node's HTTP server counts them (--max-http-header-size):
+	// the url's length plus the length of every header name and value
+	// the client sent; a request reaching the bound is refused with a
+	// JWR, 414 "URI Too Long" when the url alone reaches it, 431 "Request
+	// Header Fields Too Large" otherwise (Node answers 431 to both), and
+	// the socket stays usable. Default DefaultMaxHeaderBytes (Node's 16
+	// KiB); raise it for clients that send more. Sails itself has no
+	// bound on virtual requests.
+	MaxHeaderBytes int
 
 	// Timeout bounds how long a virtual request may take. When it
 	// expires, the request's context is cancelled and the client gets
@@ -98,10 +116,18 @@ type Options struct {
 
 // Defaults of Options.
 const (
-	DefaultMaxInFlight      = 32
+	DefaultMaxInFlightBytes = 16 << 20
+	DefaultMaxHeaderBytes   = 16 << 10
 	DefaultTimeout          = 60 * time.Second
 	DefaultMaxResponseBytes = 8 << 20
 )
+
+// RequestOverhead is what a virtual request counts against
+// Options.MaxInFlightBytes besides its payload: about the memory of its
+// goroutine, *http.Request and response buffers when the handler writes
+// little. With the default bound, a socket can have 1,024 small requests
+// in flight.
+const RequestOverhead = 16 << 10
 
 // ErrForbidden refuses a connection from BeforeConnect with Sails' default
 // message.
@@ -119,8 +145,8 @@ var methods = [...]string{"get", "post", "put", "delete", "patch", "options", "h
 // to an http.Handler and acknowledges them with JWRs.
 //
 // Concurrency: all methods may be called concurrently. Each virtual
-// request is served on its own goroutine, at most Options.MaxInFlight at
-// once per socket; its response is acknowledged as soon as it is ready, so
+// request is served on its own goroutine, as many at once per socket as
+// Options.MaxInFlightBytes allows; its response is acknowledged as soon as it is ready, so
 // responses may arrive out of order, as with Sails.
 type Bridge struct {
 	h       http.Handler
@@ -141,8 +167,11 @@ func New(h http.Handler, opts *Options) (*Bridge, error) {
 	if opts != nil {
 		b.opts = *opts
 	}
-	if b.opts.MaxInFlight <= 0 {
-		b.opts.MaxInFlight = DefaultMaxInFlight
+	if b.opts.MaxInFlightBytes <= 0 {
+		b.opts.MaxInFlightBytes = DefaultMaxInFlightBytes
+	}
+	if b.opts.MaxHeaderBytes <= 0 {
+		b.opts.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}
 	if b.opts.Timeout == 0 {
 		b.opts.Timeout = DefaultTimeout
@@ -221,9 +250,9 @@ type socketState struct {
 	// sdkError is the parse error details of every request when the
 	// socket's SDK version is not supported, "" otherwise.
 	sdkError        string
-	noSessionHeader bool // handshake header nosession
-	noSessionQuery  bool // handshake query nosession
-	sem             chan struct{}
+	noSessionHeader bool         // handshake header nosession
+	noSessionQuery  bool         // handshake query nosession
+	inFlight        atomic.Int64 // bytes counted by the requests being served
 	wg              sync.WaitGroup
 	jar             cookieJar
 }
@@ -234,7 +263,6 @@ func (b *Bridge) onConnection(s *socketio.Socket) {
 		sock: s,
 		hs:   hs,
 		host: b.opts.Host,
-		sem:  make(chan struct{}, b.opts.MaxInFlight),
 	}
 	if st.host == "" {
 		st.host = hs.Host
@@ -244,13 +272,12 @@ func (b *Bridge) onConnection(s *socketio.Socket) {
 	}
 	st.noSessionHeader = hs.Header.Get("Nosession") != ""
 	st.noSessionQuery = hs.URL.Query().Get("nosession") != ""
-	cookie := strings.Join(hs.Header.Values("Cookie"), "; ")
+	st.jar.reset(strings.Join(hs.Header.Values("Cookie"), "; "))
 	if b.opts.Sessions != nil && !st.noSessionHeader && !st.noSessionQuery {
 		if c := b.opts.Sessions.Connect(s, hs); c != "" {
-			cookie = c
+			st.jar.merge(c)
 		}
 	}
-	st.jar.reset(cookie)
 	for _, m := range methods {
 		s.On(m, b.eventHandler(st, m))
 	}
@@ -281,12 +308,13 @@ func (b *Bridge) afterDisconnect(st *socketState, reason string) {
 
 // eventHandler returns the handler of the virtual requests of one method.
 // It runs on the socket's dispatch queue, where it parses the payload and
-// waits for a slot, so that requests start in the order they arrived; the
-// handler then runs on a goroutine of its own.
+// admits the request (never waiting), so that requests start in the order
+// they arrived; the handler then runs on a goroutine of its own.
 func (b *Bridge) eventHandler(st *socketState, method string) socketio.EventHandler {
 	upper := strings.ToUpper(method)
 	return func(s *socketio.Socket, e *socketio.Event) {
 		var payload json.RawMessage
+		cost := int64(RequestOverhead)
 		if e.Len() > 0 {
 			payload = e.Raw(0)
 			if len(e.Attachments()) > 0 {
@@ -295,8 +323,12 @@ func (b *Bridge) eventHandler(st *socketState, method string) socketio.EventHand
 				if e.Decode(&decoded) == nil {
 					payload = decoded
 				}
+				for _, a := range e.Attachments() {
+					cost += int64(len(a))
+				}
 			}
 		}
+		cost += int64(len(payload))
 		msg, details := parsePayload(payload)
 		if details == "" {
 			details = st.sdkError
@@ -305,14 +337,18 @@ func (b *Bridge) eventHandler(st *socketState, method string) socketio.EventHand
 			b.parseError(s, e, details)
 			return
 		}
+		if r := b.checkSize(st, &msg); r != nil {
+			b.reply(st, e, r)
+			return
+		}
 		u, immediate := parseURL(msg.url)
 		if immediate != nil {
 			b.reply(st, e, immediate)
 			return
 		}
-		select {
-		case st.sem <- struct{}{}:
-		case <-s.Context().Done():
+		if !st.admit(cost, b.opts.MaxInFlightBytes) {
+			b.log.Warn("sailsbridge: virtual request refused: too many bytes in flight", "sid", s.ID(), "bytes", cost, "inFlight", st.inFlight.Load(), "limit", b.opts.MaxInFlightBytes)
+			b.reply(st, e, statusReply(http.StatusTooManyRequests))
 			return
 		}
 		ctx, cancel := b.requestContext(s)
@@ -326,12 +362,62 @@ func (b *Bridge) eventHandler(st *socketState, method string) socketio.EventHand
 		go func() {
 			defer func() {
 				cancel()
-				<-st.sem
+				st.inFlight.Add(-cost)
 				st.wg.Done()
 			}()
+			if err := b.prepareSession(st, req); err != nil {
+				b.log.Error("sailsbridge: storing the socket's session failed", "sid", s.ID(), "err", err)
+				b.reply(st, e, statusReply(http.StatusInternalServerError))
+				return
+			}
 			b.serve(st, e, req)
 		}()
 	}
+}
+
+// admit counts cost against the socket's in-flight bytes and reports
+// whether the request may run: always when none is in flight, else when
+// the total stays within max.
+func (st *socketState) admit(cost, max int64) bool {
+	for {
+		cur := st.inFlight.Load()
+		if cur > 0 && cur+cost > max {
+			return false
+		}
+		if st.inFlight.CompareAndSwap(cur, cur+cost) {
+			return true
+		}
+	}
+}
+
+// checkSize applies Options.MaxHeaderBytes the way Node's HTTP parser
+// counts: url, then header names and values, refused once the total
+// reaches the bound. It returns the refusal, or nil.
+func (b *Bridge) checkSize(st *socketState, msg *message) *reply {
+	max := b.opts.MaxHeaderBytes
+	n := len(msg.url)
+	if n >= max {
+		b.log.Warn("sailsbridge: virtual request refused: url too long", "sid", st.sock.ID(), "bytes", n, "limit", max)
+		return statusReply(http.StatusRequestURITooLong)
+	}
+	for _, m := range msg.headers {
+		n += len(m.key) + headerSize(m.value)
+		if n >= max {
+			b.log.Warn("sailsbridge: virtual request refused: headers too large", "sid", st.sock.ID(), "headers", len(msg.headers), "limit", max)
+			return statusReply(http.StatusRequestHeaderFieldsTooLarge)
+		}
+	}
+	return nil
+}
+
+// prepareSession lets a SessionProvider that stores connect-time sessions
+// lazily store the socket's before the request uses it.
+func (b *Bridge) prepareSession(st *socketState, req *http.Request) error {
+	p, ok := b.opts.Sessions.(requestPreparer)
+	if !ok || st.noSessionHeader || st.noSessionQuery || NoSession(req) {
+		return nil
+	}
+	return p.prepareRequest(req.Context(), st.sock)
 }
 
 type ctxKey struct{}

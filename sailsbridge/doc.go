@@ -22,7 +22,10 @@
 //     resourceful pub/sub helpers (created, updated, destroyed, addedTo,
 //     removedFrom).
 //   - SessionProvider is the hook a session system implements to share
-//     sessions between HTTP and sockets.
+//     sessions between HTTP and sockets; Sessions and SessionMiddleware
+//     plug in the session package with Sails' rules (connect-time
+//     sessions stored lazily, see Sessions); Recover answers a panic in
+//     a plain HTTP request with a 500.
 //
 // A typical server:
 //
@@ -79,14 +82,26 @@
 //     followed: the client gets the 3xx with its Location.
 //
 // A request without an ack id is served, and nothing is sent back. Each
-// request runs on its own goroutine, at most Options.MaxInFlight per
-// socket (later requests wait, holding back the socket's later events);
-// acks go out as responses complete, so out of order, as with Sails.
+// request runs on its own goroutine, and a socket's requests run
+// concurrently, as with Sails: a slow one never holds back the next. The
+// memory they hold is bounded per socket in bytes
+// (Options.MaxInFlightBytes, 16 MiB by default: each request counts its
+// payload plus RequestOverhead); a request over the bound gets a 429 "Too
+// Many Requests" JWR at once. Acks go out as responses complete, so out
+// of order, as with Sails.
+//
+// The url and headers of a request are bounded as Node's HTTP server
+// bounds a request's (Options.MaxHeaderBytes, 16 KiB by default, counting
+// the url and every header name and value the client sent): past it the
+// request gets a 414 "URI Too Long" JWR when the url alone is too long, a
+// 431 "Request Header Fields Too Large" one otherwise, without reaching
+// the handler; the socket goes on. Sails has no such bound.
 //
 // # Cookies of a socket
 //
-// Each socket has a cookie jar: its handshake's Cookie header (or the one
-// SessionProvider.Connect returns), updated by the Set-Cookie headers of
+// Each socket has a cookie jar: its handshake's Cookie header (with the
+// cookie SessionProvider.Connect returns merged in: a handshake's
+// "lang=fr" stays beside the session cookie made at connect), updated by the Set-Cookie headers of
 // its virtual responses (name and value only; attributes are ignored, a
 // cookie expired or with Max-Age <= 0 is removed). Every request of the
 // socket carries it; a client can never set Cookie per request. This
@@ -163,6 +178,15 @@
 //
 // Other differences from Sails, all deliberate:
 //
+//   - Bounds: Options.MaxHeaderBytes (414/431) and
+//     Options.MaxInFlightBytes (429) on virtual requests; Sails has none.
+//   - A cookieless socket's connect-time session is stored when its
+//     first virtual request runs (or when AfterDisconnect changes it),
+//     not at connect: idle sockets leave nothing in the store. The
+//     cookie and session ID its requests see are the same.
+//   - A handshake with cookies but no valid session cookie gets a
+//     connect-time session too (Sails gives it none, so each of its
+//     requests makes a throw-away session), its other cookies kept.
 //   - Timeout: Sails has none; here a request gets a 504 "Gateway Timeout"
 //     JWR after Options.Timeout (60s by default; negative disables).
 //   - A panicking handler gets a 500 "Internal Server Error" JWR (Sails'

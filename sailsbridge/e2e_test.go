@@ -399,15 +399,15 @@ func TestPubSubWireOrder(t *testing.T) {
 	}
 	users.PublishCreate(ctx, 1, map[string]any{"name": "a"}, "")
 	c.expect(`42["user",{"verb":"created","data":{"name":"a"},"id":1}]`)
-	users.PublishUpdate(1, map[string]any{"name": "b"}, map[string]any{"name": "a"}, "")
+	users.PublishUpdate(ctx, 1, map[string]any{"name": "b"}, map[string]any{"name": "a"}, "")
 	c.expect(`42["user",{"verb":"updated","data":{"name":"b"},"id":1,"previous":{"name":"a"}}]`)
-	users.PublishUpdate(1, map[string]any{"name": "c"}, nil, "")
+	users.PublishUpdate(ctx, 1, map[string]any{"name": "c"}, nil, "")
 	c.expect(`42["user",{"verb":"updated","data":{"name":"c"},"id":1}]`)
-	users.PublishAdd(1, "pets", 2, "")
+	users.PublishAdd(ctx, 1, "pets", 2, "")
 	c.expect(`42["user",{"id":1,"verb":"addedTo","attribute":"pets","addedId":2}]`)
-	users.PublishRemove(1, "pets", 2, "")
+	users.PublishRemove(ctx, 1, "pets", 2, "")
 	c.expect(`42["user",{"id":1,"verb":"removedFrom","attribute":"pets","removedId":2}]`)
-	users.Publish([]any{1, 1}, map[string]int{"custom": 1}, "")
+	users.Publish(ctx, []any{1, 1}, map[string]int{"custom": 1}, "")
 	c.expect(`42["user",{"custom":1}]`)
 	users.PublishDestroy(ctx, 1, map[string]any{"name": "c"}, "")
 	c.expect(`42["user",{"verb":"destroyed","id":1,"previous":{"name":"c"}}]`)
@@ -418,7 +418,7 @@ func TestPubSubWireOrder(t *testing.T) {
 	if users.Room(1) != "sails_model_user_1:user" || users.ClassRoom() != "sails_model_create_user" {
 		t.Errorf("rooms %q %q", users.Room(1), users.ClassRoom())
 	}
-	a.socks.Blast("", nil, "")
+	a.socks.Blast(ctx, "", nil, "")
 	c.expect(`42["message",null]`)
 }
 

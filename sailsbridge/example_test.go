@@ -72,7 +72,7 @@ func Example() {
 	ack, _ := wsutil.ReadServerText(rw)
 	fmt.Println(string(ack))
 
-	sockets.Broadcast([]string{"greeted"}, "news", map[string]int{"n": 1}, "")
+	sockets.Broadcast(context.Background(), []string{"greeted"}, "news", map[string]int{"n": 1}, "")
 	ev, _ := wsutil.ReadServerText(rw)
 	fmt.Println(string(ev))
 

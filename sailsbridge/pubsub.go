@@ -13,7 +13,8 @@ import (
 // watchers of new records join, "sails_model_create_<identity>". The
 // payloads have the shapes and key order Sails sends. omit is the id of
 // the socket that made the change ("" for none): it does not get the
-// event.
+// event. Every method takes a context first: with a cluster adapter, each
+// may reach other servers.
 //
 // Concurrency: all methods may be called concurrently.
 type Model struct {
@@ -66,7 +67,7 @@ func (m *Model) Unwatch(ctx context.Context, socketID string) error {
 
 // Publish sends data as is to the subscribers of the records ids
 // (Model.publish); a subscriber of several of them gets it once.
-func (m *Model) Publish(ids []any, data any, omit string) error {
+func (m *Model) Publish(ctx context.Context, ids []any, data any, omit string) error {
 	if len(ids) == 0 {
 		return nil
 	}
@@ -74,7 +75,7 @@ func (m *Model) Publish(ids []any, data any, omit string) error {
 	for i, id := range ids {
 		rooms[i] = m.Room(id)
 	}
-	return m.k.Broadcast(rooms, m.identity, data, omit)
+	return m.k.Broadcast(ctx, rooms, m.identity, data, omit)
 }
 
 type createdMsg struct {
@@ -114,7 +115,7 @@ type removedMsg struct {
 // created ({"verb":"created","data":record,"id":id}), then subscribes them
 // to it (Sails' _publishCreate and _introduce).
 func (m *Model) PublishCreate(ctx context.Context, id, record any, omit string) error {
-	if err := m.k.Broadcast([]string{m.ClassRoom()}, m.identity, createdMsg{"created", record, id}, omit); err != nil {
+	if err := m.k.Broadcast(ctx, []string{m.ClassRoom()}, m.identity, createdMsg{"created", record, id}, omit); err != nil {
 		return err
 	}
 	return m.k.AddRoomMembersToRooms(ctx, m.ClassRoom(), m.Room(id))
@@ -123,30 +124,32 @@ func (m *Model) PublishCreate(ctx context.Context, id, record any, omit string) 
 // PublishUpdate tells the subscribers of record id of changes
 // ({"verb":"updated","data":changes,"id":id,"previous":previous}; previous
 // left out when nil).
-func (m *Model) PublishUpdate(id, changes, previous any, omit string) error {
-	return m.k.Broadcast([]string{m.Room(id)}, m.identity, updatedMsg{"updated", changes, id, previous}, omit)
+func (m *Model) PublishUpdate(ctx context.Context, id, changes, previous any, omit string) error {
+	return m.k.Broadcast(ctx, []string{m.Room(id)}, m.identity, updatedMsg{"updated", changes, id, previous}, omit)
 }
 
 // PublishDestroy tells the subscribers of record id that it was destroyed
-// ({"verb":"destroyed","id":id,"previous":previous}), then unsubscribes
-// them all.
+// ({"verb":"destroyed","id":id,"previous":previous}), then retires the
+// record as Sails' _retire does: the members of the class room (the
+// watchers) leave its room, on every server. A socket subscribed to the
+// record without watching the model stays in the room, as in Sails.
 func (m *Model) PublishDestroy(ctx context.Context, id, previous any, omit string) error {
-	if err := m.k.Broadcast([]string{m.Room(id)}, m.identity, destroyedMsg{"destroyed", id, previous}, omit); err != nil {
+	if err := m.k.Broadcast(ctx, []string{m.Room(id)}, m.identity, destroyedMsg{"destroyed", id, previous}, omit); err != nil {
 		return err
 	}
-	return m.k.RemoveRoomMembersFromRooms(ctx, m.Room(id), m.Room(id))
+	return m.k.RemoveRoomMembersFromRooms(ctx, m.ClassRoom(), m.Room(id))
 }
 
 // PublishAdd tells the subscribers of record id that addedID was added to
 // its collection attribute
 // ({"id":id,"verb":"addedTo","attribute":attribute,"addedId":addedID}).
-func (m *Model) PublishAdd(id any, attribute string, addedID any, omit string) error {
-	return m.k.Broadcast([]string{m.Room(id)}, m.identity, addedMsg{id, "addedTo", attribute, addedID}, omit)
+func (m *Model) PublishAdd(ctx context.Context, id any, attribute string, addedID any, omit string) error {
+	return m.k.Broadcast(ctx, []string{m.Room(id)}, m.identity, addedMsg{id, "addedTo", attribute, addedID}, omit)
 }
 
 // PublishRemove tells the subscribers of record id that removedID was
 // removed from its collection attribute
 // ({"id":id,"verb":"removedFrom","attribute":attribute,"removedId":removedID}).
-func (m *Model) PublishRemove(id any, attribute string, removedID any, omit string) error {
-	return m.k.Broadcast([]string{m.Room(id)}, m.identity, removedMsg{id, "removedFrom", attribute, removedID}, omit)
+func (m *Model) PublishRemove(ctx context.Context, id any, attribute string, removedID any, omit string) error {
+	return m.k.Broadcast(ctx, []string{m.Room(id)}, m.identity, removedMsg{id, "removedFrom", attribute, removedID}, omit)
 }

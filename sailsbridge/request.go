@@ -25,8 +25,9 @@ type member struct {
 	value json.RawMessage
 }
 
-// objectMembers returns the members of a JSON object in order. As with
-// JSON.parse, a repeated key keeps its first position and its last value.
+// objectMembers returns the members of a JSON object in order, their
+// values slices of raw. As with JSON.parse, a repeated key keeps its
+// first position and its last value.
 // ok is false when raw is not a JSON object.
 func objectMembers(raw json.RawMessage) (members []member, ok bool) {
 	raw = bytes.TrimSpace(raw)
@@ -48,10 +49,14 @@ func objectMembers(raw json.RawMessage) (members []member, ok bool) {
 		if !isKey {
 			return nil, false
 		}
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
+		start := dec.InputOffset()
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
 			return nil, false
 		}
+		// The value as a slice of raw (after the colon and spaces), not
+		// the decoder's copy: a request holds its payload once.
+		v := json.RawMessage(bytes.TrimLeft(raw[start:dec.InputOffset()], " \t\r\n:"))
 		if i, dup := index[key]; dup {
 			members[i].value = v
 			continue
@@ -272,12 +277,15 @@ func mergeBody(params, data json.RawMessage) []byte {
 		}
 		return []byte("{}")
 	}
+	if !pok || len(pm) == 0 {
+		if !json.Valid(data) {
+			return []byte("{}")
+		}
+		return data // no copy and no second parse of a large body
+	}
 	dm, dok := objectMembers(data)
 	if !dok {
 		return []byte("{}")
-	}
-	if !pok || len(pm) == 0 {
-		return data
 	}
 	index := make(map[string]int, len(pm))
 	for i, m := range pm {
@@ -336,6 +344,20 @@ func headerValues(v json.RawMessage) []string {
 	default: // number, true, false
 		return []string{string(v)}
 	}
+}
+
+// headerSize is the length of a header value as Node would count it: a
+// string's decoded length, the JSON text of anything else (what the
+// client sent, even when the bridge drops it).
+func headerSize(v json.RawMessage) int {
+	v = bytes.TrimSpace(v)
+	if len(v) > 0 && v[0] == '"' {
+		var s string
+		if json.Unmarshal(v, &s) == nil {
+			return len(s)
+		}
+	}
+	return len(v)
 }
 
 // validHeaderName reports whether s is an HTTP token (RFC 9110).

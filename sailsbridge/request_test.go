@@ -413,7 +413,7 @@ func TestNew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.opts.MaxInFlight != DefaultMaxInFlight || b.opts.Timeout != DefaultTimeout || b.opts.MaxResponseBytes != DefaultMaxResponseBytes {
+	if b.opts.MaxInFlightBytes != DefaultMaxInFlightBytes || b.opts.MaxHeaderBytes != DefaultMaxHeaderBytes || b.opts.Timeout != DefaultTimeout || b.opts.MaxResponseBytes != DefaultMaxResponseBytes {
 		t.Errorf("defaults: %+v", b.opts)
 	}
 }

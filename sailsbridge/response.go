@@ -137,9 +137,14 @@ func (c captured) reply() *reply {
 	return &reply{status: c.status, header: c.header, body: bodyValue(c.header.Get("Content-Type"), c.body)}
 }
 
-// statusReply is Sails' res.sendStatus(code): the status text as body.
+// statusReply is Sails' res.sendStatus(code): the status text as body,
+// Node's where it differs from Go's.
 func statusReply(code int) *reply {
-	return &reply{status: code, body: http.StatusText(code)}
+	text := http.StatusText(code)
+	if code == http.StatusRequestURITooLong {
+		text = "URI Too Long"
+	}
+	return &reply{status: code, body: text}
 }
 
 // jwr is the JSON WebSocket Response sails.io.js expects:

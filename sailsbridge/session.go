@@ -21,9 +21,11 @@ import (
 type SessionProvider interface {
 	// Connect runs when a socket connects, before its first virtual
 	// request is served, with the handshake request (it must not be
-	// modified). It returns the Cookie header the socket's requests
-	// carry from then on, or "" to keep the handshake's: Sails generates
-	// a session (and its signed cookie) here for a handshake without a
+	// modified). It returns cookies ("name=value; ...") that the
+	// socket's requests carry from then on, merged into the handshake's
+	// Cookie header (replacing cookies of the same names, keeping the
+	// others), or "" to keep the handshake's as is: Sails generates a
+	// session (and its signed cookie) here for a handshake without a
 	// valid session cookie. It must not block for long: the socket's
 	// events wait for it.
 	Connect(s *socketio.Socket, handshake *http.Request) (cookie string)

@@ -1,25 +1,57 @@
 package sailsbridge
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
+	"sync"
 
 	"github.com/pierhq/pier/session"
 	"github.com/pierhq/pier/socketio"
 )
 
-// Sessions is the SessionProvider of a session.Manager, doing what Sails'
-// session hook does for sockets: a socket whose handshake names no stored
-// session gets a new one, saved at once, whose cookie its virtual requests
-// carry; at disconnect, AfterDisconnect sees the session in its context
-// (session.FromContext) and it is saved afterwards. Serve the virtual
-// requests through SessionMiddleware so that each loads and saves it.
-func Sessions(m *session.Manager) SessionProvider { return managerSessions{m} }
+// Sessions is the SessionProvider of a session.Manager, doing what Sails' session
+// hook does for sockets: a socket whose handshake names no stored session
+// gets a new one, whose cookie its virtual requests carry (merged with the
+// handshake's other cookies); at disconnect, AfterDisconnect sees the
+// session in its context (session.FromContext) and it is saved afterwards.
+// Serve the virtual requests through SessionMiddleware so that each loads
+// and saves it.
+//
+// Unlike Sails, which stores that connect-time session at once, Sessions
+// stores it lazily: just before the socket's first virtual request that
+// uses a session runs, or after AfterDisconnect if it changed the session.
+// A socket that never makes a request leaves nothing in the store, so
+// idle or hostile connections cannot fill it. Nothing else is observable:
+// the cookie every request of the socket carries and the session ID are
+// the same as with Sails, and the first request finds the session stored.
+func Sessions(m *session.Manager) SessionProvider { return &managerSessions{m: m} }
 
-type managerSessions struct{ m *session.Manager }
+type managerSessions struct {
+	m       *session.Manager
+	pending sync.Map // *socketio.Socket → *pendingSession, until stored
+}
 
-func (p managerSessions) Connect(s *socketio.Socket, hs *http.Request) string {
+// requestPreparer is implemented by providers that must act before each
+// virtual request of a socket runs (on the request's goroutine).
+type requestPreparer interface {
+	prepareRequest(ctx context.Context, s *socketio.Socket) error
+}
+
+var _ requestPreparer = (*managerSessions)(nil)
+
+// pendingSession is a connect-time session not stored yet. One request
+// stores it; the socket's others wait for that attempt (not under mu).
+type pendingSession struct {
+	sess *session.Session
+
+	mu     sync.Mutex
+	saving chan struct{} // closed when the current attempt ends; nil when none
+	saved  bool
+}
+
+func (p *managerSessions) Connect(s *socketio.Socket, hs *http.Request) string {
 	sess, err := p.m.FromRequest(hs)
 	if err != nil {
 		return ""
@@ -30,18 +62,65 @@ func (p managerSessions) Connect(s *socketio.Socket, hs *http.Request) string {
 		}
 		return ""
 	}
-	if sess.Save(s.Context()) != nil {
-		return ""
-	}
 	c, err := p.m.Cookie(sess)
 	if err != nil {
 		return ""
 	}
+	p.pending.Store(s, &pendingSession{sess: sess})
 	return c.Name + "=" + c.Value
 }
 
-func (p managerSessions) Disconnect(s *socketio.Socket, cookie string, after func(ctx context.Context)) {
+// prepareRequest stores the socket's connect-time session, once.
+func (p *managerSessions) prepareRequest(ctx context.Context, s *socketio.Socket) error {
+	v, ok := p.pending.Load(s)
+	if !ok {
+		return nil
+	}
+	ps := v.(*pendingSession)
+	for {
+		ps.mu.Lock()
+		if ps.saved {
+			ps.mu.Unlock()
+			return nil
+		}
+		if ch := ps.saving; ch != nil {
+			ps.mu.Unlock()
+			select {
+			case <-ch:
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		ch := make(chan struct{})
+		ps.saving = ch
+		ps.mu.Unlock()
+
+		err := ps.sess.Save(ctx)
+
+		ps.mu.Lock()
+		ps.saving, ps.saved = nil, err == nil
+		ps.mu.Unlock()
+		close(ch)
+		if err == nil {
+			p.pending.Delete(s) // from now on, loaded from the store
+		}
+		return err
+	}
+}
+
+func (p *managerSessions) Disconnect(s *socketio.Socket, cookie string, after func(ctx context.Context)) {
 	ctx := context.Background()
+	if v, ok := p.pending.LoadAndDelete(s); ok {
+		// Never stored: AfterDisconnect gets it; stored only if changed.
+		sess := v.(*pendingSession).sess
+		before, _ := sess.MarshalJSON()
+		after(session.NewContext(ctx, sess))
+		if now, _ := sess.MarshalJSON(); !bytes.Equal(before, now) {
+			sess.Save(ctx)
+		}
+		return
+	}
 	r, _ := http.NewRequestWithContext(ctx, http.MethodGet, "/", nil)
 	if cookie != "" {
 		r.Header.Set("Cookie", cookie)
@@ -57,16 +136,27 @@ func (p managerSessions) Disconnect(s *socketio.Socket, cookie string, after fun
 	}
 }
 
-// SessionMiddleware is m.Middleware around h, except for the virtual
-// requests of sockets that asked for none (nosession).
+// SessionMiddleware serves h with m's sessions, as Sails' session hook
+// serves its routes, for plain HTTP and virtual requests alike:
+//
+//   - Sessions are saved with Sails' rules, express-session's resave and
+//     saveUninitialized both on, whatever m's Options say
+//     (m.WithSaveRules(true, true)): every request saves its session, and
+//     a new one is stored and its cookie sent even when unmodified, which
+//     GET /__getcookie needs to grant the cookie cross-origin. To keep m's
+//     own rules, wrap h with m.Middleware yourself (and skip the requests
+//     for which NoSession is true).
+//   - Virtual requests of sockets that asked for none (nosession) get no
+//     session.
+//   - A panic in a plain HTTP request is answered 500 (see Recover).
 func SessionMiddleware(m *session.Manager, h http.Handler) http.Handler {
-	inner := m.Middleware(h)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	inner := m.WithSaveRules(true, true).Middleware(h)
+	return Recover(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if NoSession(r) {
 			r = r.WithContext(session.WithoutSession(r.Context()))
 		}
 		inner.ServeHTTP(w, r)
-	})
+	}))
 }
 
 // UserRoom is the room of the sockets whose session belongs to a

@@ -79,10 +79,15 @@ func (k *Sockets) Leave(ctx context.Context, id, room string) error {
 
 // Broadcast sends event with data to the sockets in any of rooms, except
 // the socket omit ("" to omit none), each once (sails.sockets.broadcast).
-// An empty event is DefaultEvent; nil data arrives as null.
-func (k *Sockets) Broadcast(rooms []string, event string, data any, omit string) error {
+// An empty event is DefaultEvent; nil data arrives as null. Through a
+// cluster adapter it reaches the sockets of every server; a ctx already
+// done sends nothing.
+func (k *Sockets) Broadcast(ctx context.Context, rooms []string, event string, data any, omit string) error {
 	if len(rooms) == 0 {
 		return errors.New("sailsbridge: Broadcast needs a room")
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	op := k.ns.To(toRooms(rooms)...)
 	if omit != "" {
@@ -92,8 +97,12 @@ func (k *Sockets) Broadcast(rooms []string, event string, data any, omit string)
 }
 
 // Blast sends event with data to every socket of the namespace but omit
-// ("" to omit none) (sails.sockets.blast).
-func (k *Sockets) Blast(event string, data any, omit string) error {
+// ("" to omit none) (sails.sockets.blast), on every server; a ctx already
+// done sends nothing.
+func (k *Sockets) Blast(ctx context.Context, event string, data any, omit string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if omit != "" {
 		return k.ns.Except(socketio.Room(omit)).Emit(eventName(event), data)
 	}

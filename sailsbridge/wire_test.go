@@ -233,12 +233,11 @@ func TestWireOmit(t *testing.T) {
 // requests are served.
 func TestWireTimeout(t *testing.T) {
 	t.Parallel()
-	a := newTestApp(t, &sailsbridge.Options{Timeout: 150 * time.Millisecond, MaxInFlight: 1}, nil, false)
+	a := newTestApp(t, &sailsbridge.Options{Timeout: 150 * time.Millisecond}, nil, false)
 	c := dialRaw(t, a.url, sailsQuery)
 	c.open()
 	start := time.Now()
 	c.send(`420["get",{"url":"/never"}]`)
-	c.send(`421["get",{"url":"/json-obj"}]`)
 	c.expect(`430[{"body":"Gateway Timeout","headers":{},"statusCode":504}]`)
 	if d := time.Since(start); d < 150*time.Millisecond {
 		t.Errorf("answered after %v", d)
@@ -251,23 +250,21 @@ func TestWireTimeout(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("handler still running")
 	}
-	// MaxInFlight 1: the second request waited for the first to return.
+	c.send(`421["get",{"url":"/json-obj"}]`)
 	c.expect(`431[{"body":{"a":1,"b":[1,2],"c":null},"headers":{},"statusCode":200}]`)
 }
 
-// MaxInFlight bounds concurrent handlers of one socket; answers come as
-// handlers finish.
-func TestWireMaxInFlight(t *testing.T) {
+// MaxInFlightBytes refuses a request that would go over it at once (429),
+// without holding back the socket's other requests.
+func TestWireInFlightBytes(t *testing.T) {
 	t.Parallel()
-	a := newTestApp(t, &sailsbridge.Options{MaxInFlight: 2}, nil, false)
+	a := newTestApp(t, &sailsbridge.Options{MaxInFlightBytes: 2*sailsbridge.RequestOverhead + 100}, nil, false)
 	c := dialRaw(t, a.url, sailsQuery)
 	c.open()
 	c.send(`420["get",{"url":"/never"}]`)
 	c.send(`421["get",{"url":"/never"}]`)
 	c.send(`422["get",{"url":"/json-obj"}]`)
-	if got, err := c.read(300 * time.Millisecond); err == nil {
-		t.Fatalf("third request answered while two hold the slots: %s", got)
-	}
+	c.expect(`432[{"body":"Too Many Requests","headers":{},"statusCode":429}]`)
 	for range 2 {
 		select {
 		case <-a.neverStarted:

@@ -158,6 +158,17 @@ func New(store Store, opts *Options) (*Manager, error) {
 	return m, nil
 }
 
+// WithSaveRules returns a Manager that shares m's store, codec, cookie
+// name and settings, logger and error handler, and decides what to save as
+// Options.Resave and Options.SaveUninitialized say here: for one part of
+// an application that must save as another server does (Sails turns both
+// on). m is unchanged.
+func (m *Manager) WithSaveRules(resave, saveUninitialized bool) *Manager {
+	c := *m
+	c.resave, c.saveUninit = resave, saveUninitialized
+	return &c
+}
+
 // CookieName returns the session cookie's name.
 func (m *Manager) CookieName() string { return m.name }
 

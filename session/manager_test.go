@@ -287,6 +287,34 @@ func TestMiddlewareRollingResaveSaveUninitialized(t *testing.T) {
 	}
 }
 
+// WithSaveRules gives a Manager saving as Sails does (resave and
+// saveUninitialized) over the same store, leaving the original as it was.
+func TestWithSaveRules(t *testing.T) {
+	t.Parallel()
+	st := newRecStore(t)
+	m := newManager(t, st, nil)
+	sails := m.WithSaveRules(true, true).Middleware(app(t))
+	r := do(t, sails, "/", "")
+	if !signedCookie.MatchString(r.cookie) || st.take() != "Save" {
+		t.Fatalf("uninitialized session: %+v", r)
+	}
+	r2 := do(t, sails, "/", r.cookie)
+	if r2.id != r.id || r2.isNew {
+		t.Fatalf("second request: %+v", r2)
+	}
+	if got := st.take(); got != "Load,Save" {
+		t.Fatalf("resave: store calls %q", got)
+	}
+	// m itself keeps express-session's defaults.
+	plain := m.Middleware(app(t))
+	if r := do(t, plain, "/", ""); r.setCookie != "" || st.take() != "" {
+		t.Fatalf("original manager: %+v", r)
+	}
+	if r := do(t, plain, "/", r.cookie); r.setCookie != "" || st.take() != "Load,Touch" {
+		t.Fatalf("original manager, stored session: %+v", r)
+	}
+}
+
 func TestMiddlewareBadCookies(t *testing.T) {
 	t.Parallel()
 	st := newRecStore(t)

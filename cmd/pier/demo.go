@@ -62,7 +62,7 @@ func newDemo(io *socketio.Server, m *session.Manager, bus sailsbridge.RoomBus, s
 		if id := sailsbridge.GetID(r); id != "" {
 			from = id[:min(6, len(id))]
 		}
-		socks.Broadcast([]string{"chat"}, "message", map[string]string{"from": from, "text": in.Text}, "")
+		socks.Broadcast(r.Context(), []string{"chat"}, "message", map[string]string{"from": from, "text": in.Text}, "")
 		writeJSON(w, http.StatusCreated, map[string]bool{"sent": true})
 	})
 	handler := sailsbridge.SessionMiddleware(m, api)

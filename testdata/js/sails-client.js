@@ -94,7 +94,10 @@ function connect(c, opts = {}) {
   const o = Object.assign({ transports: ['websocket'], reconnection: false }, opts);
   if (Object.keys(headers).length && !o.initialConnectionHeaders) o.initialConnectionHeaders = headers;
   if (args.query && o.query === undefined) o.query = args.query;
+  const onCreate = o.onCreate;
+  delete o.onCreate;
   const socket = io.sails.connect(args.url, o);
+  if (onCreate) onCreate(socket);
   socket.c = c;
   socket.inbox = [];
   socket.waiters = [];
@@ -111,6 +114,17 @@ function connect(c, opts = {}) {
     socket.on('error', failed('error'));
     socket.on('disconnect', (reason) => out({ event: 'disconnect', c, reason }));
   });
+}
+
+// connectWatched is connect, with socket.disconnected resolved by a
+// listener registered before the socket connects: a DISCONNECT read with
+// the CONNECT is not missed.
+async function connectWatched(c, opts) {
+  let disconnected;
+  const p = new Promise((r) => { disconnected = r; });
+  const s = await connect(c, Object.assign({}, opts, { onCreate: (raw) => raw.on('disconnect', disconnected) }));
+  s.disconnected = p;
+  return s;
 }
 
 // listen reports the events named in names and keeps them for waitFor.
@@ -341,8 +355,9 @@ const SCENARIOS = {
 
   // Stays connected until the server disconnects it (DisconnectUser).
   async kicked() {
-    const s = await connect(0);
-    await new Promise((resolve) => s.on('disconnect', () => { out({ event: 'kicked' }); resolve(); }));
+    const s = await connectWatched(0);
+    await s.disconnected;
+    out({ event: 'kicked' });
   },
 
   // Options.Timeout.
