@@ -37,6 +37,13 @@ func (b BroadcastOperator) Volatile() BroadcastOperator {
 	return b
 }
 
+// Compress sets whether the events may be compressed (the default) or,
+// with false, never are (Node: compress(false)); see Socket.Compress.
+func (b BroadcastOperator) Compress(compress bool) BroadcastOperator {
+	b.opts.NoCompress = !compress
+	return b
+}
+
 // Local limits the selection to this server's sockets.
 func (b BroadcastOperator) Local() BroadcastOperator {
 	b.opts.Local = true

@@ -52,6 +52,7 @@ type Namespace struct {
 	sockets      map[string]*Socket
 	serverEvents map[string]ServerEventHandler
 	nextAck      atomic.Int64
+	outgoing     atomic.Int64 // OnAnyOutgoing handlers of its sockets
 }
 
 func newNamespace(s *Server, name string, parent *ParentNamespace) *Namespace {
