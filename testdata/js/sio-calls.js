@@ -5,8 +5,11 @@
 // (typed handlers, compression, handshake fields).
 //
 //   node sio-calls.js --url http://127.0.0.1:PORT --client 4|2 \
-//        --transports T --calls '[["event", arg, ...], ...]' [--wait N]
+//        --transports T --calls '[["event", arg, ...], ...]' [--wait N] \
+//        [--answer EVENT]
 //
+// With --answer, the client acknowledges each EVENT it receives with
+// {"answer": [its arguments]}.
 // Output lines: {"event":"ack","i":0,"args":[...]} for each call answered,
 // {"event":"no-ack","i":0} for one not answered within --ack-ms (default
 // 3000), {"event":"recv","name":"…","args":[...]} for each event the server
@@ -23,6 +26,7 @@ const args = cli({
   calls: { type: 'string', default: '[]' },
   wait: { type: 'string', default: '0' },
   'ack-ms': { type: 'string', default: '3000' },
+  answer: { type: 'string' },
 });
 const fail = (e) => {
   out({ event: 'done', ok: false, error: String(e && e.stack ? e.stack : e) });
@@ -52,8 +56,15 @@ async function main() {
       return onevent.call(this, packet);
     };
   }
+  if (args.answer) {
+    socket.on(args.answer, (...a) => {
+      const cb = a.pop();
+      if (typeof cb === 'function') cb({ answer: a });
+    });
+  }
   socket.on('connect_error', (e) => fail('connect_error: ' + (e && e.message)));
   await new Promise((resolve) => socket.once('connect', resolve));
+  out({ event: 'connect', id: socket.id });
   const calls = JSON.parse(args.calls);
   for (let i = 0; i < calls.length; i++) {
     const res = await new Promise((resolve) => {
