@@ -32,6 +32,10 @@ type Handshake struct {
 	Request *http.Request   // the Engine.IO handshake request (no body)
 }
 
+// Issued returns Time in milliseconds since the Unix epoch (Node:
+// handshake.issued).
+func (h *Handshake) Issued() int64 { return h.Time.UnixMilli() }
+
 // DecodeAuth decodes the auth payload into dst, as json.Unmarshal.
 func (h *Handshake) DecodeAuth(dst any) error { return json.Unmarshal(h.Auth, dst) }
 
@@ -267,6 +271,12 @@ func (n *Namespace) Except(rooms ...Room) BroadcastOperator { return n.operator(
 // Volatile returns an operator whose events may be dropped for clients not
 // ready to receive them.
 func (n *Namespace) Volatile() BroadcastOperator { return n.operator().Volatile() }
+
+// Compress returns an operator whose events may be compressed (the
+// default) or, with false, never are (Node: namespace.compress(false)).
+func (n *Namespace) Compress(compress bool) BroadcastOperator {
+	return n.operator().Compress(compress)
+}
 
 // Local returns an operator limited to this server's sockets.
 func (n *Namespace) Local() BroadcastOperator { return n.operator().Local() }
