@@ -36,9 +36,10 @@ var errParse = errors.New("engineio: parse error")
 // is binary; data is never modified once the packet is queued, so one
 // slice may be shared by the outboxes of many sessions.
 type packet struct {
-	typ    byte
-	binary bool
-	data   []byte
+	typ        byte
+	binary     bool
+	noCompress bool // Message.NoCompress
+	data       []byte
 }
 
 func validType(t byte) bool { return t >= typeOpen && t <= typeNoop }

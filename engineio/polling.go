@@ -136,7 +136,7 @@ func (s *Server) writePayload(w http.ResponseWriter, r *http.Request, sess *Sess
 	h.Set("Content-Type", contentType)
 	h.Set("Cache-Control", "no-store")
 	s.writeHeaders(h, r, initial, sess.id)
-	if s.opts.HTTPCompression && len(buf) >= 1024 && acceptsGzip(r) {
+	if s.opts.HTTPCompression && len(buf) >= 1024 && acceptsGzip(r) && compressible(batch) {
 		h.Set("Content-Encoding", "gzip")
 		h.Add("Vary", "Accept-Encoding")
 		zw := gzipPool.Get().(*gzip.Writer)
@@ -152,6 +152,17 @@ func (s *Server) writePayload(w http.ResponseWriter, r *http.Request, sess *Sess
 		*bp = buf
 		payloadPool.Put(bp)
 	}
+}
+
+// compressible reports whether a packet of batch may be compressed: Node
+// gzips a polling payload when any of its packets has the compress flag.
+func compressible(batch []packet) bool {
+	for _, p := range batch {
+		if !p.noCompress {
+			return true
+		}
+	}
+	return false
 }
 
 var gzipPool = sync.Pool{New: func() any { return gzip.NewWriter(io.Discard) }}

@@ -14,6 +14,10 @@ import (
 type Message struct {
 	Binary bool
 	Data   []byte
+	// NoCompress keeps the message out of compression: websocket
+	// permessage-deflate, and HTTP compression of a polling response made
+	// only of such messages (Node: the compress: false packet option).
+	NoCompress bool
 }
 
 // Text returns a text message holding s.
@@ -161,7 +165,7 @@ func (s *Session) Send(msgs ...Message) error {
 		return s.cause
 	}
 	for _, m := range msgs {
-		s.queue = append(s.queue, packet{typ: typeMessage, binary: m.Binary, data: m.Data})
+		s.queue = append(s.queue, packet{typ: typeMessage, binary: m.Binary, noCompress: m.NoCompress, data: m.Data})
 	}
 	s.queueBytes += size
 	ws := s.ws

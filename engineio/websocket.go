@@ -444,7 +444,7 @@ func (c *wsConn) frames(ps []packet, protocol int) *frameBuffers {
 			prefix = typeDigits[p.typ-'0' : p.typ-'0'+1]
 		}
 		start := len(fb.hdr)
-		if c.deflate && len(prefix)+len(p.data) >= deflateThreshold {
+		if c.deflate && !p.noCompress && len(prefix)+len(p.data) >= deflateThreshold {
 			// Compressed per recipient: the shared bytes cannot be.
 			z := deflate(prefix, p.data)
 			fb.hdr = appendFrameHeaderBits(fb.hdr, 0x80|0x40|byte(op), len(z))

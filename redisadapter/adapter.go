@@ -263,6 +263,9 @@ func (a *Adapter) Broadcast(ctx context.Context, p *socketio.Packet, opts socket
 	if opts.Volatile {
 		flags = append(flags, notepack.Entry{Key: "volatile", Value: true})
 	}
+	if opts.NoCompress {
+		flags = append(flags, notepack.Entry{Key: "compress", Value: false})
+	}
 	perr := a.publishBroadcast(ctx, pkt, opts, flags)
 	if err := a.LocalAdapter.Broadcast(ctx, p, opts, nil); err != nil {
 		return err
@@ -313,6 +316,9 @@ func (a *Adapter) broadcastWithAck(ctx context.Context, p *socketio.Packet, pkt 
 	flags := notepack.Map{}
 	if dl, ok := ctx.Deadline(); ok {
 		flags = append(flags, notepack.Entry{Key: "timeout", Value: max(time.Until(dl).Milliseconds(), 1)})
+	}
+	if opts.NoCompress {
+		flags = append(flags, notepack.Entry{Key: "compress", Value: false})
 	}
 	id := a.newID()
 	msg := notepack.Map{

@@ -151,6 +151,9 @@ func optsOf(m notepack.Map) socketio.BroadcastOptions {
 	}
 	if f, ok := getMap(m, "flags"); ok {
 		o.Volatile = getBool(f, "volatile")
+		if c, ok := f.Get("compress"); ok && c == false {
+			o.NoCompress = true
+		}
 	}
 	o.Local = true
 	return o

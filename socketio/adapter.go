@@ -14,6 +14,9 @@ type BroadcastOptions struct {
 	Except   []Room // minus the sockets in any of these
 	Volatile bool   // drop the packet for clients not ready to take it
 	Local    bool   // only this server's sockets
+	// NoCompress keeps the packet out of per-message compression (Node:
+	// the compress flag, set false by compress(false)).
+	NoCompress bool
 }
 
 // BroadcastAcks collects the acknowledgements of a broadcast: ClientCount
@@ -257,11 +260,20 @@ func (a *LocalAdapter) Broadcast(ctx context.Context, p *Packet, opts BroadcastO
 	}
 	var buf [4]engineio.Message
 	msgs := a.nsp.srv.parser.Encode(buf[:0], p)
+	if opts.NoCompress {
+		uncompressed(msgs)
+	}
+	// Outgoing handlers run for each recipient that has some, as in Node.
+	watch := a.nsp.outgoing.Load() > 0
+	var out outgoingArgs
 	if acks != nil {
 		socks := a.sockets(opts)
 		acks.ClientCount(len(socks))
 		for _, s := range socks {
 			s.expectAck(p.ID, acks.Ack)
+			if watch {
+				s.notifyOutgoing(p, &out)
+			}
 			s.c.sess.Send(msgs...)
 		}
 		return nil
@@ -271,13 +283,20 @@ func (a *LocalAdapter) Broadcast(ctx context.Context, p *Packet, opts BroadcastO
 	// must not hold up joins and connections meanwhile.
 	sp := recipientPool.Get().(*[]*engineio.Session)
 	to := (*sp)[:0]
+	var notify []*Socket
 	a.nsp.mu.RLock()
 	a.each(opts, func(id string) {
 		if s := a.nsp.sockets[id]; s != nil {
 			to = append(to, s.c.sess)
+			if watch && s.hasOutgoing() {
+				notify = append(notify, s)
+			}
 		}
 	})
 	a.nsp.mu.RUnlock()
+	for _, s := range notify {
+		s.notifyOutgoing(p, &out)
+	}
 	fanOut(to, msgs, opts.Volatile)
 	if cap(to) <= 1<<16 {
 		clear(to)

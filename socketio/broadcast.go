@@ -37,6 +37,13 @@ func (b BroadcastOperator) Volatile() BroadcastOperator {
 	return b
 }
 
+// Compress sets whether the events may be compressed (the default) or,
+// with false, never are (Node: compress(false)); see Socket.Compress.
+func (b BroadcastOperator) Compress(compress bool) BroadcastOperator {
+	b.opts.NoCompress = !compress
+	return b
+}
+
 // Local limits the selection to this server's sockets.
 func (b BroadcastOperator) Local() BroadcastOperator {
 	b.opts.Local = true
@@ -163,6 +170,25 @@ func (r *RemoteSocket) self() BroadcastOperator { return r.nsp.To(Room(r.ID)) }
 
 // Emit sends an event to the socket.
 func (r *RemoteSocket) Emit(event string, args ...any) error { return r.self().Emit(event, args...) }
+
+// EmitWithAck sends an event to the socket, on whichever server of the
+// cluster it is connected, and waits for its acknowledgement until ctx
+// ends (Options.AckTimeout bounds contexts without deadline): Node's
+// remoteSocket.timeout(ms).emitWithAck, which broadcasts to the socket's
+// own room. It returns ErrAckTimeout when the acknowledgement did not come
+// in time, and ErrDisconnected when no server has the socket any more.
+func (r *RemoteSocket) EmitWithAck(ctx context.Context, event string, args ...any) (Args, error) {
+	ctx, cancel := r.nsp.srv.ackContext(ctx)
+	defer cancel()
+	acks, err := r.self().EmitWithAck(ctx, event, args...)
+	switch {
+	case len(acks) > 0:
+		return acks[0], nil
+	case err != nil:
+		return Args{}, err
+	}
+	return Args{}, ErrDisconnected
+}
 
 // Join makes the socket join rooms.
 func (r *RemoteSocket) Join(ctx context.Context, rooms ...Room) error {

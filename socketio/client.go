@@ -169,7 +169,7 @@ func (c *client) connect(p *Packet) {
 		c.mu.Unlock()
 	}
 	hs := c.handshake(p)
-	nsp := c.srv.lookup(name, hs)
+	nsp := c.srv.lookupHeld(name, hs)
 	if nsp == nil {
 		done()
 		c.connectError(name, &ConnectError{Message: "Invalid namespace"})
@@ -181,6 +181,7 @@ func (c *client) connect(p *Packet) {
 		// Recovered, and the middleware need not run again.
 	} else if err := nsp.runMiddleware(sock); err != nil {
 		done()
+		nsp.release()
 		if sock.recovered {
 			nsp.adapter.LeaveAll(sock.id)
 		}
@@ -196,6 +197,7 @@ func (c *client) connect(p *Packet) {
 	if c.closed {
 		c.mu.Unlock()
 		sock.cancel(ErrDisconnected)
+		nsp.release()
 		return
 	}
 	c.connected(name)

@@ -11,8 +11,16 @@
 //     OfRegexp declare dynamic namespaces.
 //   - Namespace.Use adds connection Middleware (refuse with a
 //     *ConnectError); Namespace.OnConnection receives each Socket.
-//   - Socket.On registers an EventHandler; Event.Decode reads the
-//     arguments and Event.Ack answers; Socket.Emit and EmitWithAck send.
+//   - Socket.On adds an EventHandler, as Node's socket.on: several per
+//     event run in order; Socket.Once, Socket.Off, Socket.OnAny,
+//     Socket.OnAnyOutgoing and Socket.Use (per-event middleware, errors to
+//     Socket.OnError) follow Node too. Event.Decode reads the arguments and
+//     Event.Ack answers; Handle adds a typed handler. Socket.Emit and
+//     EmitWithAck send; Socket.Compress(false) sends uncompressed.
+//   - FetchSockets returns RemoteSocket values, reachable across a cluster
+//     (RemoteSocket.EmitWithAck waits for the socket's answer).
+//   - Options.CleanupEmptyChildNamespaces removes dynamic namespaces once
+//     empty.
 //   - Rooms: Socket.Join and Leave; broadcasts go through a
 //     BroadcastOperator (Namespace.To, Socket.Broadcast, ...), an immutable
 //     value.

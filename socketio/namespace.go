@@ -32,6 +32,10 @@ type Handshake struct {
 	Request *http.Request   // the Engine.IO handshake request (no body)
 }
 
+// Issued returns Time in milliseconds since the Unix epoch (Node:
+// handshake.issued).
+func (h *Handshake) Issued() int64 { return h.Time.UnixMilli() }
+
 // DecodeAuth decodes the auth payload into dst, as json.Unmarshal.
 func (h *Handshake) DecodeAuth(dst any) error { return json.Unmarshal(h.Auth, dst) }
 
@@ -52,6 +56,9 @@ type Namespace struct {
 	sockets      map[string]*Socket
 	serverEvents map[string]ServerEventHandler
 	nextAck      atomic.Int64
+	outgoing     atomic.Int64 // OnAnyOutgoing handlers of its sockets
+	joining      int          // connections between lookup and connect (with cleanup)
+	removed      bool         // taken out of the server, empty (with cleanup)
 }
 
 func newNamespace(s *Server, name string, parent *ParentNamespace) *Namespace {
@@ -108,6 +115,9 @@ func (n *Namespace) runMiddleware(s *Socket) error {
 func (n *Namespace) connect(s *Socket, missed []StoredPacket) {
 	n.mu.Lock()
 	n.sockets[s.id] = s
+	if n.cleans() {
+		n.joining--
+	}
 	handlers := n.onConnection
 	n.mu.Unlock()
 	n.adapter.Join(s.id, Room(s.id))
@@ -142,6 +152,88 @@ func (n *Namespace) remove(s *Socket) {
 		delete(n.sockets, s.id)
 	}
 	n.mu.Unlock()
+	n.cleanupIfEmpty()
+}
+
+// cleans reports whether n is removed from the server when empty.
+func (n *Namespace) cleans() bool { return n.parent != nil && n.srv.opts.CleanupEmptyChildNamespaces }
+
+// hold counts a connection in progress, from the lookup of n to connect
+// or release, so that n is not removed meanwhile. It fails when n was
+// already removed: the caller looks the name up again.
+func (n *Namespace) hold() bool {
+	if !n.cleans() {
+		return true
+	}
+	n.srv.mu.RLock()
+	defer n.srv.mu.RUnlock()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.removed {
+		return false
+	}
+	n.joining++
+	return true
+}
+
+// release ends a hold whose connection was refused.
+func (n *Namespace) release() {
+	if !n.cleans() {
+		return
+	}
+	n.mu.Lock()
+	n.joining--
+	n.mu.Unlock()
+	n.cleanupIfEmpty()
+}
+
+// cleanupIfEmpty removes a child namespace that has neither sockets nor
+// connections in progress from the server and its parent, and closes its
+// adapter, with CleanupEmptyChildNamespaces. The server's map and the
+// namespace are changed together (Server.mu, then Namespace.mu), so that a
+// hold either comes first and keeps n, or finds n removed and gone from
+// the map.
+func (n *Namespace) cleanupIfEmpty() {
+	if !n.cleans() {
+		return
+	}
+	n.mu.RLock()
+	empty := len(n.sockets) == 0 && n.joining == 0 && !n.removed
+	n.mu.RUnlock()
+	if !empty {
+		return
+	}
+	n.srv.mu.Lock()
+	n.mu.Lock()
+	empty = len(n.sockets) == 0 && n.joining == 0 && !n.removed
+	if empty {
+		n.removed = true
+		if n.srv.nsps[n.name] == n {
+			delete(n.srv.nsps, n.name)
+		}
+	}
+	n.mu.Unlock()
+	n.srv.mu.Unlock()
+	if !empty {
+		return
+	}
+	n.parent.removeChild(n)
+	if c, ok := n.adapter.(interface{ Close() error }); ok {
+		if err := c.Close(); err != nil {
+			n.srv.log.Warn("socketio: closing the adapter of an empty namespace", "nsp", n.name, "err", err)
+		}
+	}
+	n.srv.log.Debug("socketio: empty child namespace removed", "nsp", n.name)
+}
+
+// lookupHeld is lookup followed by a hold on the namespace found.
+func (s *Server) lookupHeld(name string, hs *Handshake) *Namespace {
+	for {
+		n := s.lookup(name, hs)
+		if n == nil || n.hold() {
+			return n
+		}
+	}
 }
 
 // Socket returns the local socket with the given id, or nil.
@@ -179,6 +271,12 @@ func (n *Namespace) Except(rooms ...Room) BroadcastOperator { return n.operator(
 // Volatile returns an operator whose events may be dropped for clients not
 // ready to receive them.
 func (n *Namespace) Volatile() BroadcastOperator { return n.operator().Volatile() }
+
+// Compress returns an operator whose events may be compressed (the
+// default) or, with false, never are (Node: namespace.compress(false)).
+func (n *Namespace) Compress(compress bool) BroadcastOperator {
+	return n.operator().Compress(compress)
+}
 
 // Local returns an operator limited to this server's sockets.
 func (n *Namespace) Local() BroadcastOperator { return n.operator().Local() }
@@ -296,7 +394,14 @@ func (p *ParentNamespace) addChild(n *Namespace) {
 	p.childMu.Unlock()
 }
 
-// Children returns the namespaces created from p so far.
+func (p *ParentNamespace) removeChild(n *Namespace) {
+	p.childMu.Lock()
+	p.children = without(p.children, n)
+	p.childMu.Unlock()
+}
+
+// Children returns the child namespaces of p (those created from it so
+// far, less those removed by Options.CleanupEmptyChildNamespaces).
 func (p *ParentNamespace) Children() []*Namespace {
 	p.childMu.RLock()
 	defer p.childMu.RUnlock()

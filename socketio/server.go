@@ -47,6 +47,13 @@ type Options struct {
 	// Default: none (the context decides).
 	AckTimeout time.Duration
 
+	// CleanupEmptyChildNamespaces removes a dynamic namespace (one created
+	// through OfMatch or OfRegexp) once its last socket has left, and
+	// closes its adapter; a later connection creates it again (Node 4.6+:
+	// cleanupEmptyChildNamespaces). A connection refused by the middleware
+	// leaves no namespace behind either. Default false.
+	CleanupEmptyChildNamespaces bool
+
 	// Logger receives connection logs. Default slog.Default().
 	Logger *slog.Logger
 }

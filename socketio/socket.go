@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pierhq/pier/engineio"
 )
@@ -35,21 +36,21 @@ type Event struct {
 	sock  *Socket
 	id    int64
 	ack   bool
-	acked bool
+	acked atomic.Bool
 }
 
 // WantsAck reports whether the client asked for an acknowledgement.
 func (e *Event) WantsAck() bool { return e.ack }
 
 // Ack sends the acknowledgement the client asked for, with args. It does
-// nothing when no ack was asked for or one was already sent. It may be
-// called after the handler has returned, from another goroutine (a slow
-// reply computed in the background), but not concurrently with itself.
+// nothing when no ack was asked for or one was already sent (by this or
+// another handler of the event). It may be called after the handler has
+// returned, from another goroutine (a slow reply computed in the
+// background).
 func (e *Event) Ack(args ...any) error {
-	if !e.ack || e.acked {
+	if !e.ack || !e.acked.CompareAndSwap(false, true) {
 		return nil
 	}
-	e.acked = true
 	data, atts, err := encodeArray(args)
 	if err != nil {
 		return err
@@ -74,8 +75,12 @@ type Socket struct {
 	mu              sync.Mutex
 	connected       bool
 	closed          bool
-	handlers        map[string]EventHandler
-	anyHandler      EventHandler
+	handlers        map[string][]*listener // each slice copy-on-write, as the lists below
+	anyIn           []*listener
+	anyOut          []*listener
+	middleware      []EventMiddleware
+	onError         []*errorListener
+	outgoing        atomic.Int32 // len(anyOut), read without mu
 	onDisconnecting []func(*Socket, string)
 	onDisconnect    []func(*Socket, string)
 	acks            map[int64]func(Args)
@@ -147,27 +152,6 @@ func (s *Socket) SetData(v any) {
 	s.mu.Unlock()
 }
 
-// On sets the handler of an event; a nil handler removes it.
-func (s *Socket) On(event string, h EventHandler) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if h == nil {
-		delete(s.handlers, event)
-		return
-	}
-	if s.handlers == nil {
-		s.handlers = make(map[string]EventHandler)
-	}
-	s.handlers[event] = h
-}
-
-// OnAny sets the handler of events that have no handler of their own.
-func (s *Socket) OnAny(h EventHandler) {
-	s.mu.Lock()
-	s.anyHandler = h
-	s.mu.Unlock()
-}
-
 // OnDisconnecting adds a handler called when the socket is about to
 // disconnect, while it is still in its rooms.
 func (s *Socket) OnDisconnecting(h func(s *Socket, reason string)) {
@@ -186,16 +170,16 @@ func (s *Socket) OnDisconnect(h func(s *Socket, reason string)) {
 // Emit sends an event to this client. It never blocks; it returns
 // ErrDisconnected once the socket is gone.
 func (s *Socket) Emit(event string, args ...any) error {
-	return s.emit(event, args, false)
+	return s.emit(event, args, emitFlags{})
 }
 
 // EmitVolatile sends an event that is dropped if the client cannot take it
 // at once.
 func (s *Socket) EmitVolatile(event string, args ...any) error {
-	return s.emit(event, args, true)
+	return s.emit(event, args, emitFlags{volatile: true})
 }
 
-func (s *Socket) emit(event string, args []any, volatile bool) error {
+func (s *Socket) emit(event string, args []any, f emitFlags) error {
 	if !s.Connected() {
 		return ErrDisconnected
 	}
@@ -204,30 +188,54 @@ func (s *Socket) emit(event string, args []any, volatile bool) error {
 		return err
 	}
 	p := &Packet{Type: PacketEvent, Namespace: s.nsp.name, Data: data, Attachments: atts}
-	if volatile {
-		var buf [4]engineio.Message
-		s.c.sess.SendVolatile(s.c.srv.parser.Encode(buf[:0], p)...)
+	if s.pid != "" && !f.volatile {
+		// Through the adapter, which stamps and keeps it for recovery
+		// (and runs the outgoing handlers).
+		return s.nsp.adapter.Broadcast(context.Background(), p, BroadcastOptions{Rooms: []Room{Room(s.id)}, NoCompress: f.noCompress}, nil)
+	}
+	if s.hasOutgoing() {
+		s.notifyOutgoing(p, &outgoingArgs{})
+	}
+	var buf [4]engineio.Message
+	msgs := s.c.srv.parser.Encode(buf[:0], p)
+	if f.noCompress {
+		uncompressed(msgs)
+	}
+	if f.volatile {
+		s.c.sess.SendVolatile(msgs...)
 		return nil
 	}
-	if s.pid != "" {
-		// Through the adapter, which stamps and keeps it for recovery.
-		return s.nsp.adapter.Broadcast(context.Background(), p, BroadcastOptions{Rooms: []Room{Room(s.id)}}, nil)
-	}
-	if err := s.c.send(p); err != nil {
+	if err := s.c.sess.Send(msgs...); err != nil {
 		return ErrDisconnected
 	}
 	return nil
 }
 
+// uncompressed marks msgs as never to be compressed.
+func uncompressed(msgs []engineio.Message) {
+	for i := range msgs {
+		msgs[i].NoCompress = true
+	}
+}
+
 // EmitWithAck sends an event and waits for the client's acknowledgement,
 // until ctx ends (Options.AckTimeout bounds contexts without deadline).
 func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (Args, error) {
+	return s.emitWithAck(ctx, event, args, emitFlags{})
+}
+
+func (s *Socket) emitWithAck(ctx context.Context, event string, args []any, f emitFlags) (Args, error) {
 	if !s.Connected() {
 		return Args{}, ErrDisconnected
 	}
 	data, atts, err := encodeEvent(event, args)
 	if err != nil {
 		return Args{}, err
+	}
+	if f.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, f.timeout)
+		defer cancel()
 	}
 	ctx, cancel := s.c.srv.ackContext(ctx)
 	defer cancel()
@@ -240,7 +248,16 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (Ar
 	s.acks[id] = func(a Args) { ch <- a }
 	s.mu.Unlock()
 	defer s.dropAck(id)
-	if err := s.c.send(&Packet{Type: PacketEvent, Namespace: s.nsp.name, ID: id, HasID: true, Data: data, Attachments: atts}); err != nil {
+	p := &Packet{Type: PacketEvent, Namespace: s.nsp.name, ID: id, HasID: true, Data: data, Attachments: atts}
+	if s.hasOutgoing() {
+		s.notifyOutgoing(p, &outgoingArgs{})
+	}
+	var buf [4]engineio.Message
+	msgs := s.c.srv.parser.Encode(buf[:0], p)
+	if f.noCompress {
+		uncompressed(msgs)
+	}
+	if err := s.c.sess.Send(msgs...); err != nil {
 		return Args{}, ErrDisconnected
 	}
 	select {
@@ -328,17 +345,7 @@ func (s *Socket) onPacket(p *Packet) {
 			s.c.violation("bad event", err)
 			return
 		}
-		s.mu.Lock()
-		h := s.handlers[name]
-		if h == nil {
-			h = s.anyHandler
-		}
-		closed := s.closed
-		s.mu.Unlock()
-		if h == nil || closed {
-			return
-		}
-		h(s, &Event{Name: name, Args: args, sock: s, id: p.ID, ack: p.HasID})
+		s.dispatch(&Event{Name: name, Args: args, sock: s, id: p.ID, ack: p.HasID})
 	case PacketAck, PacketBinaryAck:
 		_, args, err := argsOf(p, false)
 		if err != nil {
@@ -382,6 +389,8 @@ func (s *Socket) onClose(reason string) {
 	s.mu.Lock()
 	after := s.onDisconnect
 	s.acks = nil
+	s.countOutgoingLocked(-len(s.anyOut))
+	s.anyOut = nil
 	s.mu.Unlock()
 	for _, h := range after {
 		h(s, reason)
