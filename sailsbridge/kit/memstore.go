@@ -1,0 +1,366 @@
+package kit
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+)
+
+// MemStore is an in-memory Store of the models of a Schema (one-to-many
+// associations and model attributes), for demos and tests, like Sails'
+// sails-disk in memory.
+//
+// Concurrency: all methods may be called concurrently; one mutex guards
+// the tables and no callback runs under it.
+type MemStore struct {
+	schema Schema
+	now    func() time.Time
+
+	mu     sync.Mutex
+	tables map[string]*memTable
+}
+
+type memTable struct {
+	next int64
+	rows map[int64]Record
+}
+
+// NewMemStore returns an empty store of the models of schema.
+func NewMemStore(schema Schema) *MemStore {
+	s := &MemStore{schema: schema, now: time.Now, tables: make(map[string]*memTable)}
+	for _, m := range schema {
+		s.tables[m.Identity] = &memTable{next: 1, rows: make(map[int64]Record)}
+	}
+	return s
+}
+
+var _ Store = (*MemStore)(nil)
+
+func (s *MemStore) table(model string) (*memTable, *Model, error) {
+	t, m := s.tables[model], s.schema.model(model)
+	if t == nil || m == nil {
+		return nil, nil, fmt.Errorf("kit: unknown model %q", model)
+	}
+	return t, m, nil
+}
+
+func rowID(id any) (int64, bool) {
+	n, ok := NormalizeID(id)
+	if !ok || n == nil {
+		return 0, false
+	}
+	return n.(int64), true
+}
+
+// out returns a copy of row with its collections computed. Callers hold
+// s.mu.
+func (s *MemStore) out(m *Model, row Record) Record {
+	r := maps.Clone(row)
+	for _, a := range m.Associations {
+		if a.Collection == "" {
+			continue
+		}
+		ids := []any{}
+		if ct := s.tables[a.Collection]; ct != nil {
+			for _, cid := range sortedIDs(ct) {
+				if sameID(ct.rows[cid][a.Via], row["id"]) {
+					ids = append(ids, cid)
+				}
+			}
+		}
+		r[a.Name] = ids
+	}
+	return r
+}
+
+func sortedIDs(t *memTable) []int64 {
+	ids := slices.Collect(maps.Keys(t.rows))
+	slices.Sort(ids)
+	return ids
+}
+
+func (s *MemStore) Find(ctx context.Context, model string, c Criteria) ([]Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, m, err := s.table(model)
+	if err != nil {
+		return nil, err
+	}
+	var out []Record
+	for _, id := range sortedIDs(t) {
+		r := s.out(m, t.rows[id])
+		if matches(r, c.Where) {
+			out = append(out, r)
+		}
+	}
+	if len(c.Sort) > 0 {
+		slices.SortStableFunc(out, func(a, b Record) int {
+			for _, k := range c.Sort {
+				if d := compareValues(a[k.Attr], b[k.Attr]); d != 0 {
+					if k.Desc {
+						return -d
+					}
+					return d
+				}
+			}
+			return 0
+		})
+	}
+	out = out[min(c.Skip, len(out)):]
+	if c.Limit > 0 && len(out) > c.Limit {
+		out = out[:c.Limit]
+	}
+	if out == nil {
+		out = []Record{}
+	}
+	return out, nil
+}
+
+func matches(r Record, where map[string]any) bool {
+	for k, want := range where {
+		got, ok := r[k]
+		if !ok {
+			return false
+		}
+		if list, ok := want.([]any); ok {
+			if !slices.ContainsFunc(list, func(w any) bool { return equalValues(got, w) }) {
+				return false
+			}
+			continue
+		}
+		if !equalValues(got, want) {
+			return false
+		}
+	}
+	return true
+}
+
+func equalValues(a, b any) bool {
+	if na, ok := NormalizeID(a); ok {
+		if nb, ok := NormalizeID(b); ok {
+			return sameID(na, nb)
+		}
+	}
+	return fmt.Sprint(a) == fmt.Sprint(b)
+}
+
+func compareValues(a, b any) int {
+	na, oka := toFloat(a)
+	nb, okb := toFloat(b)
+	if oka && okb {
+		return cmp.Compare(na, nb)
+	}
+	return cmp.Compare(fmt.Sprint(a), fmt.Sprint(b))
+}
+
+func toFloat(v any) (float64, bool) {
+	switch t := v.(type) {
+	case int64:
+		return float64(t), true
+	case int:
+		return float64(t), true
+	case float64:
+		return t, true
+	}
+	return 0, false
+}
+
+func (s *MemStore) FindOne(ctx context.Context, model string, id any) (Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, m, err := s.table(model)
+	if err != nil {
+		return nil, err
+	}
+	n, ok := rowID(id)
+	if !ok || t.rows[n] == nil {
+		return nil, nil
+	}
+	return s.out(m, t.rows[n]), nil
+}
+
+func (s *MemStore) Create(ctx context.Context, model string, values Record) (Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, m, err := s.table(model)
+	if err != nil {
+		return nil, err
+	}
+	row := maps.Clone(values)
+	if row == nil {
+		row = Record{}
+	}
+	id := t.next
+	if v, ok := row["id"]; ok && v != nil {
+		n, ok := rowID(v)
+		if !ok {
+			return nil, fmt.Errorf("kit: id %v is not a number", v)
+		}
+		if t.rows[n] != nil {
+			return nil, fmt.Errorf("kit: a %s with id %d exists", model, n)
+		}
+		id = n
+	}
+	t.next = max(t.next, id+1)
+	now := s.now().UnixMilli()
+	row["id"], row["createdAt"], row["updatedAt"] = id, now, now
+	colls := s.takeCollections(m, row)
+	t.rows[id] = row
+	for name, ids := range colls {
+		s.replaceLocked(m, id, name, ids)
+	}
+	return s.out(m, row), nil
+}
+
+// takeCollections removes the collection attributes from row and returns
+// their member ids.
+func (s *MemStore) takeCollections(m *Model, row Record) map[string][]any {
+	colls := map[string][]any{}
+	for _, a := range m.Associations {
+		if a.Collection == "" {
+			continue
+		}
+		if v, ok := row[a.Name]; ok {
+			delete(row, a.Name)
+			if list, ok := v.([]any); ok {
+				colls[a.Name] = list
+			}
+		}
+	}
+	return colls
+}
+
+func (s *MemStore) Update(ctx context.Context, model string, id any, values Record) (Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, m, err := s.table(model)
+	if err != nil {
+		return nil, err
+	}
+	n, ok := rowID(id)
+	if !ok || t.rows[n] == nil {
+		return nil, nil
+	}
+	row := t.rows[n]
+	vals := maps.Clone(values)
+	delete(vals, "id")
+	colls := s.takeCollections(m, vals)
+	maps.Copy(row, vals)
+	row["updatedAt"] = s.now().UnixMilli()
+	for name, ids := range colls {
+		s.replaceLocked(m, n, name, ids)
+	}
+	return s.out(m, row), nil
+}
+
+func (s *MemStore) Destroy(ctx context.Context, model string, id any) (Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, m, err := s.table(model)
+	if err != nil {
+		return nil, err
+	}
+	n, ok := rowID(id)
+	if !ok || t.rows[n] == nil {
+		return nil, nil
+	}
+	r := s.out(m, t.rows[n])
+	for _, a := range m.Associations {
+		if a.Collection != "" {
+			s.replaceLocked(m, n, a.Name, nil)
+		}
+	}
+	delete(t.rows, n)
+	return r, nil
+}
+
+// member returns the row of child in the collection attr of m.
+func (s *MemStore) member(m *Model, attr string, child any) (*Association, Record, error) {
+	a := m.assoc(attr)
+	if a == nil || a.Collection == "" {
+		return nil, nil, fmt.Errorf("kit: %s.%s is not a collection", m.Identity, attr)
+	}
+	ct := s.tables[a.Collection]
+	if ct == nil {
+		return nil, nil, fmt.Errorf("kit: unknown model %q", a.Collection)
+	}
+	n, _ := rowID(child)
+	return a, ct.rows[n], nil
+}
+
+func (s *MemStore) Add(ctx context.Context, model string, id any, attr string, child any) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, m, err := s.table(model)
+	if err != nil {
+		return err
+	}
+	a, row, err := s.member(m, attr, child)
+	if err != nil || row == nil {
+		return err
+	}
+	n, _ := rowID(id)
+	row[a.Via] = n
+	return nil
+}
+
+func (s *MemStore) Remove(ctx context.Context, model string, id any, attr string, child any) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, m, err := s.table(model)
+	if err != nil {
+		return err
+	}
+	a, row, err := s.member(m, attr, child)
+	if err != nil || row == nil {
+		return err
+	}
+	if sameID(row[a.Via], mustID(id)) {
+		row[a.Via] = nil
+	}
+	return nil
+}
+
+func mustID(v any) any {
+	n, _ := NormalizeID(v)
+	return n
+}
+
+func (s *MemStore) Replace(ctx context.Context, model string, id any, attr string, children []any) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, m, err := s.table(model)
+	if err != nil {
+		return err
+	}
+	if a := m.assoc(attr); a == nil || a.Collection == "" {
+		return fmt.Errorf("kit: %s.%s is not a collection", model, attr)
+	}
+	n, _ := rowID(id)
+	s.replaceLocked(m, n, attr, children)
+	return nil
+}
+
+// replaceLocked makes children the members of the collection attr of
+// record id. Callers hold s.mu.
+func (s *MemStore) replaceLocked(m *Model, id int64, attr string, children []any) {
+	a := m.assoc(attr)
+	ct := s.tables[a.Collection]
+	if ct == nil {
+		return
+	}
+	for _, row := range ct.rows {
+		if sameID(row[a.Via], id) {
+			row[a.Via] = nil
+		}
+	}
+	for _, c := range children {
+		if n, ok := rowID(c); ok && ct.rows[n] != nil {
+			ct.rows[n][a.Via] = id
+		}
+	}
+}
