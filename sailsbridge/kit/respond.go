@@ -40,7 +40,9 @@ func Text(w http.ResponseWriter, r *http.Request, status int, s string) {
 
 // Ok is res.ok(data): 200 with data as JSON, or the text "OK" when data is
 // nil.
-func Ok(w http.ResponseWriter, r *http.Request, data any) { withDefault(w, r, http.StatusOK, data, "OK") }
+func Ok(w http.ResponseWriter, r *http.Request, data any) {
+	withDefault(w, r, http.StatusOK, data, "OK")
+}
 
 // BadRequest is res.badRequest(data): 400 with data as JSON, or the text
 // "Bad Request" when data is nil. An error is sent as its message.
