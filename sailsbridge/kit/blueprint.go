@@ -3,6 +3,7 @@ package kit
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -159,6 +160,17 @@ func paramsError(w http.ResponseWriter, r *http.Request, code string, details st
 func (b *Blueprints) fail(w http.ResponseWriter, r *http.Request, err error) {
 	b.log.Error("kit: blueprint", "method", r.Method, "path", r.URL.Path, "err", err)
 	ServerError(w, r, err)
+}
+
+// storeError answers a write's error: 400 code for a ValidationError,
+// else 500.
+func (b *Blueprints) storeError(w http.ResponseWriter, r *http.Request, code string, err error) {
+	var ve *ValidationError
+	if errors.As(err, &ve) {
+		paramsError(w, r, code, ve.Msg)
+		return
+	}
+	b.fail(w, r, err)
 }
 
 // logPub logs a publication's error.
@@ -509,7 +521,7 @@ func (b *Blueprints) create(w http.ResponseWriter, r *http.Request, m *Model) {
 	}
 	rec, err := b.store.Create(ctx, m.Identity, vals)
 	if err != nil {
-		paramsError(w, r, "E_INVALID_NEW_RECORD", err.Error())
+		b.storeError(w, r, "E_INVALID_NEW_RECORD", err)
 		return
 	}
 	pop, err := b.populate(ctx, m, rec)
@@ -602,7 +614,7 @@ func (b *Blueprints) update(w http.ResponseWriter, r *http.Request, m *Model) {
 	}
 	rec, err := b.store.Update(ctx, m.Identity, id, vals)
 	if err != nil {
-		paramsError(w, r, "E_INVALID_VALUES", err.Error())
+		b.storeError(w, r, "E_INVALID_VALUES", err)
 		return
 	}
 	if rec == nil {

@@ -3,6 +3,8 @@ package kit
 import (
 	"cmp"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -19,21 +21,52 @@ import (
 type MemStore struct {
 	schema Schema
 	now    func() time.Time
+	opts   MemStoreOptions
 
 	mu     sync.Mutex
 	tables map[string]*memTable
+	bytes  int // JSON size of all rows
 }
 
 type memTable struct {
 	next int64
 	rows map[int64]Record
+	size map[int64]int // JSON size of each row
 }
 
+// MemStoreOptions bounds a MemStore, which clients fill through the
+// blueprints; nil or zero fields mean the defaults.
+type MemStoreOptions struct {
+	// MaxRecords is the most records of one model. Default 10,000.
+	MaxRecords int
+	// MaxBytes bounds the JSON size of all records together. Default
+	// 16 MiB.
+	MaxBytes int
+}
+
+// Defaults of MemStoreOptions.
+const (
+	DefaultMaxRecords = 10_000
+	DefaultMaxBytes   = 16 << 20
+)
+
+// ErrStoreFull is returned by a MemStore write past its bounds.
+var ErrStoreFull = errors.New("kit: the store is full")
+
 // NewMemStore returns an empty store of the models of schema.
-func NewMemStore(schema Schema) *MemStore {
+func NewMemStore(schema Schema, opts *MemStoreOptions) *MemStore {
 	s := &MemStore{schema: schema, now: time.Now, tables: make(map[string]*memTable)}
+	if opts != nil {
+		s.opts = *opts
+	}
+	if s.opts.MaxRecords <= 0 {
+		s.opts.MaxRecords = DefaultMaxRecords
+	}
+	if s.opts.MaxBytes <= 0 {
+		s.opts.MaxBytes = DefaultMaxBytes
+	}
 	for _, m := range schema {
-		s.tables[m.Identity] = &memTable{next: 1, rows: make(map[int64]Record)}
+		s.tables[m.Identity] = &memTable{next: 1, rows: make(map[int64]Record), size: make(map[int64]int)}
 	}
 	return s
 }
@@ -75,6 +108,21 @@ func (s *MemStore) out(m *Model, row Record) Record {
 		r[a.Name] = ids
 	}
 	return r
+}
+
+// account records the size of row as the new size of record id, failing
+// with ErrStoreFull past MaxBytes. Callers hold s.mu.
+func (s *MemStore) account(t *memTable, id int64, row Record) error {
+	b, err := json.Marshal(row)
+	if err != nil {
+		return &ValidationError{err.Error()}
+	}
+	if s.bytes-t.size[id]+len(b) > s.opts.MaxBytes {
+		return ErrStoreFull
+	}
+	s.bytes += len(b) - t.size[id]
+	t.size[id] = len(b)
+	return nil
 }
 
 func sortedIDs(t *memTable) []int64 {
@@ -194,21 +242,27 @@ func (s *MemStore) Create(ctx context.Context, model string, values Record) (Rec
 	if row == nil {
 		row = Record{}
 	}
+	if len(t.rows) >= s.opts.MaxRecords {
+		return nil, ErrStoreFull
+	}
 	id := t.next
 	if v, ok := row["id"]; ok && v != nil {
 		n, ok := rowID(v)
 		if !ok {
-			return nil, fmt.Errorf("kit: id %v is not a number", v)
+			return nil, &ValidationError{fmt.Sprintf("id %v is not a number", v)}
 		}
 		if t.rows[n] != nil {
-			return nil, fmt.Errorf("kit: a %s with id %d exists", model, n)
+			return nil, &ValidationError{fmt.Sprintf("a %s with id %d exists", model, n)}
 		}
 		id = n
 	}
-	t.next = max(t.next, id+1)
 	now := s.now().UnixMilli()
 	row["id"], row["createdAt"], row["updatedAt"] = id, now, now
 	colls := s.takeCollections(m, row)
+	if err := s.account(t, id, row); err != nil {
+		return nil, err
+	}
+	t.next = max(t.next, id+1)
 	t.rows[id] = row
 	for name, ids := range colls {
 		s.replaceLocked(m, id, name, ids)
@@ -245,12 +299,16 @@ func (s *MemStore) Update(ctx context.Context, model string, id any, values Reco
 	if !ok || t.rows[n] == nil {
 		return nil, nil
 	}
-	row := t.rows[n]
+	row := maps.Clone(t.rows[n])
 	vals := maps.Clone(values)
 	delete(vals, "id")
 	colls := s.takeCollections(m, vals)
 	maps.Copy(row, vals)
 	row["updatedAt"] = s.now().UnixMilli()
+	if err := s.account(t, n, row); err != nil {
+		return nil, err
+	}
+	t.rows[n] = row
 	for name, ids := range colls {
 		s.replaceLocked(m, n, name, ids)
 	}
@@ -275,6 +333,8 @@ func (s *MemStore) Destroy(ctx context.Context, model string, id any) (Record, e
 		}
 	}
 	delete(t.rows, n)
+	s.bytes -= t.size[n]
+	delete(t.size, n)
 	return r, nil
 }
 

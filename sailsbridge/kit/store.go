@@ -54,6 +54,13 @@ type Store interface {
 	Replace(ctx context.Context, model string, id any, attr string, children []any) error
 }
 
+// ValidationError is a Store's refusal of the values given (the
+// blueprints answer 400 with it, as Sails does for E_INVALID_NEW_RECORD
+// and E_INVALID_VALUES); any other Store error is a 500.
+type ValidationError struct{ Msg string }
+
+func (e *ValidationError) Error() string { return e.Msg }
+
 // Model describes one blueprint model: its identity (lower case, the
 // event name and the URL prefix) and its associations. Other attributes
 // need no declaration (Sails' schema: false).

@@ -45,7 +45,7 @@ func New(io *socketio.Server, opts *sailsbridge.Options) (http.Handler, error) {
 		kit.JSON(w, r, http.StatusOK, rooms)
 	})
 	// config/blueprints.js: rest true, shortcuts false, actions false.
-	kit.NewBlueprints(Schema, kit.NewMemStore(Schema), socks, nil).Mount(rt)
+	kit.NewBlueprints(Schema, kit.NewMemStore(Schema, nil), socks, nil).Mount(rt)
 
 	bridge, err := sailsbridge.New(rt, opts)
 	if err != nil {
