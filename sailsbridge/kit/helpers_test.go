@@ -3,6 +3,7 @@ package kit_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -54,5 +55,11 @@ func runScript(t *testing.T, script string, args ...string) []jstest.Event {
 
 func asJSON(v any) string {
 	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func readAll(resp *http.Response) string {
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
 	return string(b)
 }
