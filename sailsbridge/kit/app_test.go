@@ -45,7 +45,9 @@ func newKitApp(t *testing.T, csrf bool, bp *kit.BlueprintOptions) *kitApp {
 		}
 		rt.HandleFunc("GET /json-obj", jsonOf(func(*http.Request) any { return map[string]any{"a": 1} }))
 		rt.HandleFunc("GET /Mixed/CASE", jsonOf(func(*http.Request) any { return "mixed" }))
-		rt.HandleFunc("GET /echo/:id", jsonOf(func(r *http.Request) any { return map[string]any{"id": kit.PathParam(r, "id"), "pv": r.PathValue("id")} }))
+		rt.HandleFunc("GET /echo/:id", jsonOf(func(r *http.Request) any {
+			return map[string]any{"id": kit.PathParam(r, "id"), "pv": r.PathValue("id")}
+		}))
 		params := jsonOf(func(r *http.Request) any {
 			p, err := kit.AllParams(r)
 			if err != nil {
