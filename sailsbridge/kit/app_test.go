@@ -150,6 +150,7 @@ type step struct {
 	Data    any               `json:"data,omitempty"`
 	Headers map[string]string `json:"headers,omitempty"`
 	Wait    *int              `json:"wait,omitempty"`
+	HTTP    bool              `json:"http,omitempty"`
 }
 
 func waitFor(c, n int) step { return step{C: c, Wait: &n} }

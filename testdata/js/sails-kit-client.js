@@ -11,7 +11,9 @@
 // A step is a request {"c", "name", "method", "url", "data"?, "headers"?}
 // of socket c, or {"c", "wait": n}: wait until socket c has received n
 // events (of those named by --events) in all. Steps run one after the
-// other. Output lines:
+// other. {"http": true, "name", "method", "url", "data"?} is the same
+// request over HTTP (fetch, JSON body), answered as a "res" line too.
+// Output lines:
 //   {"event":"res","c":…,"name":…,"body":…,"statusCode":…,"headers":…}
 //   {"event":"msg","c":…,"name":…,"data":…}
 //   {"event":"done","ok":true} or {"event":"done","ok":false,"error":"…"}
@@ -83,6 +85,19 @@ async function main() {
         const check = () => { if (s.inbox >= st.wait) { resolve(); return true; } return false; };
         if (!check()) s.waiters.push(check);
       }), 'wait ' + st.wait + ' on ' + st.c);
+      continue;
+    }
+    if (st.http) {
+      const init = { method: st.method.toUpperCase(), headers: {} };
+      if (st.data !== undefined) {
+        init.body = JSON.stringify(st.data);
+        init.headers['content-type'] = 'application/json';
+      }
+      const r = await withTimeout(fetch(args.url + st.url, init), st.name);
+      const text = await r.text();
+      let body = text;
+      try { body = JSON.parse(text); } catch (e) { /* text */ }
+      out({ event: 'res', c: -1, name: st.name, body, statusCode: r.status, headers: {} });
       continue;
     }
     await withTimeout(new Promise((resolve) => {

@@ -1,0 +1,112 @@
+package kit_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/pierhq/pier/internal/jstest"
+	"github.com/pierhq/pier/sailsbridge/kit"
+)
+
+// eventsOf returns socket c's events as "name verb id attr child" lines.
+func eventsOf(msgs []jstest.Event, c int) []string {
+	var out []string
+	for _, m := range msgs {
+		if int(m.Number("c")) != c {
+			continue
+		}
+		d := m["data"].(map[string]any)
+		line := fmt.Sprintf("%s %v %v", m.String("name"), d["verb"], d["id"])
+		switch d["verb"] {
+		case "addedTo":
+			line += fmt.Sprintf(" %v+%v", d["attribute"], d["addedId"])
+		case "removedFrom":
+			line += fmt.Sprintf(" %v-%v", d["attribute"], d["removedId"])
+		case "updated":
+			line += " " + asJSON(d["data"])
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+// Replace (PUT /user/:id/pets [ids]) as Sails publishes it, then an
+// HTTP-originated change, which omits no socket (the actor's included).
+// Sockets: 0 actor, 1 watcher (GET /user), 2 and 3 subscribers of users 1
+// and 2.
+func TestBlueprintReplace(t *testing.T) {
+	t.Parallel()
+	a := newKitApp(t, false, &kit.BlueprintOptions{Policies: map[string][]kit.Policy{}})
+	res, msgs := a.run(t, 4, "user,pet", []step{
+		{Name: "u1", Method: "post", URL: "/user", Data: map[string]any{"name": "u1"}},
+		{Name: "u2", Method: "post", URL: "/user", Data: map[string]any{"name": "u2"}},
+		{Name: "p1", Method: "post", URL: "/pet", Data: map[string]any{"name": "p1"}},
+		{Name: "p2", Method: "post", URL: "/pet", Data: map[string]any{"name": "p2"}},
+		{Name: "p3", Method: "post", URL: "/pet", Data: map[string]any{"name": "p3", "owner": 2}},
+		{C: 1, Name: "watch", Method: "get", URL: "/user"},
+		{C: 2, Name: "sub1", Method: "get", URL: "/user/1"},
+		{C: 3, Name: "sub2", Method: "get", URL: "/user/2"},
+		{Name: "r1", Method: "put", URL: "/user/1/pets", Data: []any{1, 2}},
+		{Name: "r2", Method: "put", URL: "/user/1/pets", Data: []any{2, 3}},
+		{Name: "r3", Method: "put", URL: "/user/1/pets", Data: []any{}},
+		{Name: "not array", Method: "put", URL: "/user/1/pets", Data: map[string]any{"pets": []any{1}}},
+		{Name: "http", HTTP: true, Method: "put", URL: "/user/1/pets", Data: []any{2}},
+		waitFor(1, 10), waitFor(2, 7), waitFor(3, 3), waitFor(0, 2),
+		{C: 0, Name: "b0", Method: "get", URL: "/json-obj"},
+		{C: 1, Name: "b1", Method: "get", URL: "/json-obj"},
+		{C: 2, Name: "b2", Method: "get", URL: "/json-obj"},
+		{C: 3, Name: "b3", Method: "get", URL: "/json-obj"},
+	})
+	for _, n := range []string{"r1", "r2", "r3", "http"} {
+		expectRes(t, res, n, 200, "")
+	}
+	if b := asJSON(res["r2"]["body"]); !strings.Contains(b, `"pets":[{`) || strings.Count(b, `"owner":1`) != 2 {
+		t.Errorf("r2 body %s, want user 1 with pets 2 and 3", b)
+	}
+	expectRes(t, res, "not array", 400, "")
+	if b := asJSON(res["not array"]["body"]); !strings.Contains(b, `"code":"E_INVALID_ASSOCIATED_IDS"`) {
+		t.Errorf("not array: %s", b)
+	}
+	want := map[int][]string{
+		0: {"user addedTo 1 pets+2", `pet updated 2 {"owner":1}`},
+		1: {
+			"user addedTo 1 pets+1", "user addedTo 1 pets+2",
+			"user addedTo 1 pets+3", `pet updated 3 {"owner":1}`, "user removedFrom 2 pets-3", "user removedFrom 1 pets-1",
+			"user removedFrom 1 pets-2", "user removedFrom 1 pets-3", `pet updated 3 {"owner":null}`,
+			"user addedTo 1 pets+2",
+		},
+		2: {
+			"user addedTo 1 pets+1", "user addedTo 1 pets+2",
+			"user addedTo 1 pets+3", "user removedFrom 1 pets-1",
+			"user removedFrom 1 pets-2", "user removedFrom 1 pets-3",
+			"user addedTo 1 pets+2",
+		},
+		3: {`pet updated 3 {"owner":1}`, "user removedFrom 2 pets-3", `pet updated 3 {"owner":null}`},
+	}
+	for c := range 4 {
+		if got := eventsOf(msgs, c); strings.Join(got, "\n") != strings.Join(want[c], "\n") {
+			t.Errorf("socket %d events:\n%s\nwant:\n%s", c, strings.Join(got, "\n"), strings.Join(want[c], "\n"))
+		}
+	}
+}
+
+// With autoWatch off, find joins no class room: a watcher hears of no new
+// record, though subscribers of a record still hear of its changes.
+func TestBlueprintNoAutoWatch(t *testing.T) {
+	t.Parallel()
+	a := newKitApp(t, false, &kit.BlueprintOptions{NoAutoWatch: true, Policies: map[string][]kit.Policy{}})
+	res, msgs := a.run(t, 2, "user", []step{
+		{C: 1, Name: "watch", Method: "get", URL: "/user"},
+		{Name: "u1", Method: "post", URL: "/user", Data: map[string]any{"name": "u1"}},
+		{C: 1, Name: "find", Method: "get", URL: "/user"},
+		{Name: "u2", Method: "post", URL: "/user", Data: map[string]any{"name": "u2"}},
+		{Name: "rename", Method: "patch", URL: "/user/1", Data: map[string]any{"name": "u1b"}},
+		waitFor(1, 1),
+		{C: 1, Name: "barrier", Method: "get", URL: "/json-obj"},
+	})
+	expectRes(t, res, "find", 200, "")
+	if got := eventsOf(msgs, 1); strings.Join(got, "|") != `user updated 1 {"id":1,"name":"u1b","updatedAt":`+asJSON(msgs[0]["data"].(map[string]any)["data"].(map[string]any)["updatedAt"])+`}` {
+		t.Errorf("events %v, want only user 1's update", got)
+	}
+}
