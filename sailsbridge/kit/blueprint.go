@@ -45,7 +45,7 @@ type Blueprints struct {
 }
 
 // NewBlueprints returns the blueprints of schema over store, publishing
-// through socks.
+// through socks (nil: no realtime, as with Sails' pubsub hook off).
 func NewBlueprints(schema Schema, store Store, socks *sailsbridge.Sockets, opts *BlueprintOptions) *Blueprints {
 	b := &Blueprints{schema: schema, store: store, ps: pubsub{socks}}
 	if opts != nil {

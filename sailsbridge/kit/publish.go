@@ -43,18 +43,25 @@ type removedMsg struct {
 	RemovedID any    `json:"removedId"`
 }
 
-// pubsub is the kit's view of sails.sockets.
+// pubsub is the kit's view of sails.sockets; without Sockets (nil)
+// every call does nothing.
 type pubsub struct{ k *sailsbridge.Sockets }
 
 // toRecord sends msg to the subscribers of record id of model, except
 // omit.
 func (p pubsub) toRecord(ctx context.Context, model string, id, msg any, omit string) error {
+	if p.k == nil {
+		return nil
+	}
 	return p.k.Model(model).Publish([]any{id}, msg, omit)
 }
 
 // created tells the watchers of model about record id, then subscribes
 // them to it (Sails' _publishCreate and _introduce).
 func (p pubsub) created(ctx context.Context, model string, id, record any, omit string) error {
+	if p.k == nil {
+		return nil
+	}
 	m := p.k.Model(model)
 	if err := p.k.Broadcast([]string{m.ClassRoom()}, model, createdMsg{"created", record, id}, omit); err != nil {
 		return err
@@ -65,18 +72,30 @@ func (p pubsub) created(ctx context.Context, model string, id, record any, omit 
 // retire unsubscribes the watchers of model from record id; other
 // subscribers stay (Sails' _retire).
 func (p pubsub) retire(ctx context.Context, model string, id any) error {
+	if p.k == nil {
+		return nil
+	}
 	m := p.k.Model(model)
 	return p.k.RemoveRoomMembersFromRooms(ctx, m.ClassRoom(), m.Room(id))
 }
 
 func (p pubsub) subscribe(ctx context.Context, socketID, model string, ids ...any) error {
+	if p.k == nil {
+		return nil
+	}
 	return p.k.Model(model).Subscribe(ctx, socketID, ids...)
 }
 
 func (p pubsub) unsubscribe(ctx context.Context, socketID, model string, ids ...any) error {
+	if p.k == nil {
+		return nil
+	}
 	return p.k.Model(model).Unsubscribe(ctx, socketID, ids...)
 }
 
 func (p pubsub) watch(ctx context.Context, socketID, model string) error {
+	if p.k == nil {
+		return nil
+	}
 	return p.k.Model(model).Watch(ctx, socketID)
 }
