@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -111,7 +112,24 @@ func newKitApp(t *testing.T, csrf bool, bp *kit.BlueprintOptions) *kitApp {
 			{Identity: "user", Associations: []kit.Association{{Name: "pets", Collection: "pet", Via: "owner"}}},
 			{Identity: "pet", Associations: []kit.Association{{Name: "owner", Model: "user"}}},
 		}
-		kit.NewBlueprints(schema, kit.NewMemStore(schema, nil), a.socks, bp).Mount(rt)
+		bps := kit.NewBlueprints(schema, kit.NewMemStore(schema, nil), a.socks, bp)
+		bps.Mount(rt)
+		rt.Handle("GET /users-alias", bps.Action("user", "find"))
+		rt.HandleFunc("GET /rooms", func(w http.ResponseWriter, r *http.Request) {
+			s := sailsbridge.FromContext(r.Context())
+			if s == nil {
+				kit.BadRequest(w, r, nil)
+				return
+			}
+			rooms := []string{}
+			for _, room := range s.Rooms() {
+				if string(room) != s.ID() {
+					rooms = append(rooms, string(room))
+				}
+			}
+			slices.Sort(rooms)
+			kit.JSON(w, r, http.StatusOK, rooms)
+		})
 
 		handler := sailsbridge.SessionMiddleware(m, rt)
 		bridge, err := sailsbridge.New(handler, &sailsbridge.Options{Sessions: sailsbridge.Sessions(m)})

@@ -1,6 +1,7 @@
 package kit
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -75,7 +76,7 @@ func (b *Blueprints) Mount(rt *Router) {
 		m := &b.schema[i]
 		id := m.Identity
 		route := func(address, action string) {
-			rt.HandleRoute(address, b.Action(id, action), Route{tier: 1})
+			rt.HandleRoute(address, b.action(id, action, true), Route{tier: 1})
 		}
 		route("GET /"+id, "find")
 		route("GET /"+id+"/:id", "findOne")
@@ -96,10 +97,24 @@ func (b *Blueprints) Mount(rt *Router) {
 
 // Action returns the handler of one blueprint action of model identity,
 // with the action's policies, to mount on a custom route (Sails'
-// 'GET /users-alias': 'user/find'). For add, remove, replace and populate
-// the route must have :parentid, :childid (add, remove) and end in the
-// association's name. It panics on an unknown model or action.
+// 'GET /users-alias': 'user/find'). As in Sails, such a route gets none
+// of the blueprint route options: find, findOne and populate subscribe
+// the socket to the records' rooms only, with no class room and no deep
+// subscription. For add, remove, replace and populate the route must have
+// :parentid, :childid (add, remove) and end in the association's name.
+// It panics on an unknown model or action.
 func (b *Blueprints) Action(identity, action string) http.Handler {
+	return b.action(identity, action, false)
+}
+
+// shadowKey marks the requests of blueprint shadow routes.
+type shadowKey struct{}
+
+// shadow tells whether r came through a blueprint shadow route (not a
+// custom route to a blueprint action).
+func shadow(r *http.Request) bool { return r.Context().Value(shadowKey{}) != nil }
+
+func (b *Blueprints) action(identity, action string, isShadow bool) http.Handler {
 	m := b.schema.model(identity)
 	if m == nil {
 		panic(fmt.Sprintf("kit: unknown model %q", identity))
@@ -127,7 +142,12 @@ func (b *Blueprints) Action(identity, action string) http.Handler {
 	default:
 		panic(fmt.Sprintf("kit: unknown blueprint action %q", action))
 	}
-	var handler http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h(w, r, m) })
+	var handler http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isShadow {
+			r = r.WithContext(context.WithValue(r.Context(), shadowKey{}, true))
+		}
+		h(w, r, m)
+	})
 	pol := b.policies(identity, action)
 	for i := len(pol) - 1; i >= 0; i-- {
 		handler = pol[i](handler)

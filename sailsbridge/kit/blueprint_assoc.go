@@ -222,7 +222,9 @@ func (b *Blueprints) populateAction(w http.ResponseWriter, r *http.Request, m *M
 	}
 	if sid := sailsbridge.GetID(r); sid != "" {
 		b.logPub(b.ps.subscribe(ctx, sid, m.Identity, pid))
-		b.deep(ctx, sid, m, pop)
+		if shadow(r) {
+			b.deep(ctx, sid, m, pop)
+		}
 	}
 	JSON(w, r, http.StatusOK, pop[a.Name])
 }

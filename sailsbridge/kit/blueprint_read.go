@@ -106,11 +106,13 @@ func (b *Blueprints) find(w http.ResponseWriter, r *http.Request, m *Model) {
 		for _, rec := range out {
 			b.logPub(b.ps.subscribe(ctx, sid, m.Identity, rec["id"]))
 		}
-		if b.autoWatch() {
-			b.logPub(b.ps.watch(ctx, sid, m.Identity))
-		}
-		for _, rec := range out {
-			b.deep(ctx, sid, m, rec)
+		if shadow(r) {
+			if b.autoWatch() {
+				b.logPub(b.ps.watch(ctx, sid, m.Identity))
+			}
+			for _, rec := range out {
+				b.deep(ctx, sid, m, rec)
+			}
 		}
 	}
 	JSON(w, r, http.StatusOK, out)
@@ -250,7 +252,9 @@ func (b *Blueprints) findOne(w http.ResponseWriter, r *http.Request, m *Model) {
 	}
 	if sid := sailsbridge.GetID(r); sid != "" {
 		b.logPub(b.ps.subscribe(ctx, sid, m.Identity, pop["id"]))
-		b.deep(ctx, sid, m, pop)
+		if shadow(r) {
+			b.deep(ctx, sid, m, pop)
+		}
 	}
 	JSON(w, r, http.StatusOK, pop)
 }

@@ -110,3 +110,26 @@ func TestBlueprintNoAutoWatch(t *testing.T) {
 		t.Errorf("events %v, want only user 1's update", got)
 	}
 }
+
+// A custom route to a blueprint action ('GET /users-alias': 'user/find')
+// subscribes to the records only, as in Sails; the shadow route also
+// watches the model and deep-subscribes.
+func TestBlueprintCustomRoute(t *testing.T) {
+	t.Parallel()
+	a := newKitApp(t, false, &kit.BlueprintOptions{Policies: map[string][]kit.Policy{}})
+	res, _ := a.run(t, 3, "user", []step{
+		{Name: "u1", Method: "post", URL: "/user", Data: map[string]any{"name": "u1"}},
+		{C: 1, Name: "alias", Method: "get", URL: "/users-alias"},
+		{C: 1, Name: "alias rooms", Method: "get", URL: "/rooms"},
+		{C: 2, Name: "find", Method: "get", URL: "/user"},
+		{C: 2, Name: "find rooms", Method: "get", URL: "/rooms"},
+		{Name: "actor rooms", Method: "get", URL: "/rooms"},
+	})
+	expectRes(t, res, "alias", 200, "")
+	if b := asJSON(res["alias"]["body"]); !strings.Contains(b, `"name":"u1"`) {
+		t.Errorf("alias body %s", b)
+	}
+	expectRes(t, res, "alias rooms", 200, `["sails_model_user_1:user"]`)
+	expectRes(t, res, "find rooms", 200, `["sails_model_create_pet","sails_model_create_user","sails_model_user_1:user"]`)
+	expectRes(t, res, "actor rooms", 200, `["sails_model_user_1:user"]`)
+}

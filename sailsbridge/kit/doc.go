@@ -121,7 +121,9 @@
 // (the associated models' class rooms, the populated records' rooms);
 // create and update join the record's room, add the parent's and the
 // child's, replace the parent's and the new children's; destroy leaves
-// it. HTTP requests subscribe nothing.
+// it. HTTP requests subscribe nothing. A custom route to a blueprint
+// action (Blueprints.Action) subscribes to the records only, without
+// class rooms or deep subscription, as in Sails.
 //
 // Each change is published to the model's rooms, except to the
 // requesting socket (by socket id: the actor's other sockets hear it; an
@@ -149,9 +151,8 @@
 // messages); attribute types are not declared or coerced (Sails'
 // schema: false, except that a string name sent as a number stays a
 // number); no blueprint shortcuts, actions, prefix, pluralize or mirror
-// options; find's select, omit and populate are ignored; a custom route
-// reaching a blueprint action (Blueprints.Action) subscribes as the
-// shadow route does; a handler cannot fall through to the next route
+// options; find's select, omit and populate are ignored; a handler
+// cannot fall through to the next route
 // (Sails' next()); a URL that does not decode is refused by net/http or
 // the bridge before routing (400 with their text).
 package kit
