@@ -24,6 +24,10 @@ type kitApp struct {
 }
 
 func newKitApp(t *testing.T, csrf bool, bp *kit.BlueprintOptions) *kitApp {
+	return newKitAppOf(t, petSchema, csrf, bp)
+}
+
+func newKitAppOf(t *testing.T, schema kit.Schema, csrf bool, bp *kit.BlueprintOptions) *kitApp {
 	t.Helper()
 	a := &kitApp{}
 	a.url = serve(t, func(io *socketio.Server) (http.Handler, error) {
@@ -107,10 +111,6 @@ func newKitApp(t *testing.T, csrf bool, bp *kit.BlueprintOptions) *kitApp {
 		}
 		if bp.Policies == nil {
 			bp.Policies = map[string][]kit.Policy{"user/create": {isLoggedIn}, "pet/*": {needsToken}, "user/find": {kit.Allow}, "*": {kit.Allow}}
-		}
-		schema := kit.Schema{
-			{Identity: "user", Associations: []kit.Association{{Name: "pets", Collection: "pet", Via: "owner"}}},
-			{Identity: "pet", Associations: []kit.Association{{Name: "owner", Model: "user"}}},
 		}
 		bps := kit.NewBlueprints(schema, kit.NewMemStore(schema, nil), a.socks, bp)
 		bps.Mount(rt)

@@ -101,7 +101,7 @@ func (b *Blueprints) add(w http.ResponseWriter, r *http.Request, m *Model) {
 	}
 	omit := sailsbridge.GetID(r)
 	b.logPub(b.ps.toRecord(ctx, m.Identity, pid, addedMsg{pid, "addedTo", a.Name, cid}, omit))
-	b.logPub(b.reverseSet(ctx, a, inv, cid, pid, omit))
+	b.logPub(b.reverseSet(ctx, a, inv, cid, pid, true, omit))
 	if oldOwner != nil {
 		b.logPub(b.ps.toRecord(ctx, m.Identity, oldOwner, removedMsg{oldOwner, "removedFrom", a.Name, cid}, omit))
 	}
@@ -128,7 +128,7 @@ func (b *Blueprints) remove(w http.ResponseWriter, r *http.Request, m *Model) {
 	}
 	omit := sailsbridge.GetID(r)
 	b.logPub(b.ps.toRecord(ctx, m.Identity, pid, removedMsg{pid, "removedFrom", a.Name, cid}, omit))
-	b.logPub(b.reverseSet(ctx, a, b.schema.inverse(m, a), cid, nil, omit))
+	b.logPub(b.reverseSet(ctx, a, b.schema.inverse(m, a), cid, pid, false, omit))
 	b.answerParent(w, r, m, pid)
 }
 
@@ -189,7 +189,7 @@ func (b *Blueprints) replace(w http.ResponseWriter, r *http.Request, m *Model) {
 	omit := sailsbridge.GetID(r)
 	for _, c := range added {
 		b.logPub(b.ps.toRecord(ctx, m.Identity, pid, addedMsg{pid, "addedTo", a.Name, c}, omit))
-		b.logPub(b.reverseSet(ctx, a, inv, c, pid, omit))
+		b.logPub(b.reverseSet(ctx, a, inv, c, pid, true, omit))
 	}
 	for _, mv := range moves {
 		b.logPub(b.ps.toRecord(ctx, m.Identity, mv.oldOwner, removedMsg{mv.oldOwner, "removedFrom", a.Name, mv.child}, omit))
@@ -197,7 +197,7 @@ func (b *Blueprints) replace(w http.ResponseWriter, r *http.Request, m *Model) {
 	for _, c := range current {
 		if !in(ids, c) {
 			b.logPub(b.ps.toRecord(ctx, m.Identity, pid, removedMsg{pid, "removedFrom", a.Name, c}, omit))
-			b.logPub(b.reverseSet(ctx, a, inv, c, nil, omit))
+			b.logPub(b.reverseSet(ctx, a, inv, c, pid, false, omit))
 		}
 	}
 	if omit != "" {

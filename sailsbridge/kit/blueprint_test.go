@@ -133,3 +133,53 @@ func TestBlueprintCustomRoute(t *testing.T) {
 	expectRes(t, res, "find rooms", 200, `["sails_model_create_pet","sails_model_create_user","sails_model_user_1:user"]`)
 	expectRes(t, res, "actor rooms", 200, `["sails_model_user_1:user"]`)
 }
+
+// Many-to-many (user.tags <-> tag.users): the reverse side hears
+// addedTo/removedFrom on its own collection, replace included (which the
+// comparison with Sails cannot cover: Sails' replace fails on schema:false
+// models). Sockets: 0 actor, 1 subscriber of user 2 (no tags yet), 2 of
+// tag 1 (and so, deep, of user 1).
+func TestBlueprintManyToMany(t *testing.T) {
+	t.Parallel()
+	schema := kit.Schema{
+		{Identity: "user", Associations: []kit.Association{{Name: "tags", Collection: "tag", Via: "users"}}},
+		{Identity: "tag", Associations: []kit.Association{{Name: "users", Collection: "user", Via: "tags"}}},
+	}
+	a := newKitAppOf(t, schema, false, &kit.BlueprintOptions{NoAutoWatch: true, Policies: map[string][]kit.Policy{}})
+	res, msgs := a.run(t, 3, "user,tag", []step{
+		{Name: "u1", Method: "post", URL: "/user", Data: map[string]any{"name": "u1"}},
+		{Name: "u2", Method: "post", URL: "/user", Data: map[string]any{"name": "u2"}},
+		{Name: "t1", Method: "post", URL: "/tag", Data: map[string]any{"name": "t1", "users": []any{1}}},
+		{C: 1, Name: "sub u2", Method: "get", URL: "/user/2"},
+		{C: 2, Name: "sub t1", Method: "get", URL: "/tag/1"},
+		{Name: "replace", Method: "put", URL: "/tag/1/users", Data: []any{2}},
+		{Name: "add", Method: "put", URL: "/user/1/tags/1"},
+		{Name: "remove", Method: "delete", URL: "/tag/1/users/2"},
+		{Name: "destroy", Method: "delete", URL: "/user/1"},
+		waitFor(1, 2), waitFor(2, 8),
+		{C: 1, Name: "b1", Method: "get", URL: "/json-obj"},
+		{C: 2, Name: "b2", Method: "get", URL: "/json-obj"},
+	})
+	expectRes(t, res, "t1", 200, "")
+	if b := asJSON(res["sub t1"]["body"]); !strings.Contains(b, `"users":[{`) || !strings.Contains(b, `"name":"u1"`) {
+		t.Errorf("tag 1: %s", b)
+	}
+	expectRes(t, res, "replace", 200, "")
+	if b := asJSON(res["replace"]["body"]); !strings.Contains(b, `"users":[{`) || !strings.Contains(b, `"name":"u2"`) || strings.Contains(b, `"name":"u1"`) {
+		t.Errorf("replace: %s", b)
+	}
+	want := map[int][]string{
+		1: {"user addedTo 2 tags+1", "user removedFrom 2 tags-1"},
+		2: {
+			"tag addedTo 1 users+2", "tag removedFrom 1 users-1", "user removedFrom 1 tags-1", // replace [2]
+			"user addedTo 1 tags+1", "tag addedTo 1 users+1", // add
+			"tag removedFrom 1 users-2",                     // remove
+			"user destroyed 1", "tag removedFrom 1 users-1", // destroy user 1
+		},
+	}
+	for c := 1; c <= 2; c++ {
+		if got := eventsOf(msgs, c); strings.Join(got, "|") != strings.Join(want[c], "|") {
+			t.Errorf("socket %d events:\n%s\nwant:\n%s", c, strings.Join(got, "\n"), strings.Join(want[c], "\n"))
+		}
+	}
+}

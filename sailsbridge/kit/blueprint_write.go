@@ -80,8 +80,8 @@ func (b *Blueprints) create(w http.ResponseWriter, r *http.Request, m *Model) {
 	for i := range m.Associations {
 		a := &m.Associations[i]
 		ids, _ := vals[a.Name].([]any)
-		if a.Collection == "" || len(ids) == 0 {
-			continue
+		if inv := b.schema.inverse(m, a); a.Collection == "" || len(ids) == 0 || inv == nil || inv.Collection != "" {
+			continue // only a one-to-many child has one previous owner
 		}
 		for _, c := range ids {
 			kid, err := b.store.FindOne(ctx, a.Collection, c)
@@ -118,7 +118,7 @@ func (b *Blueprints) create(w http.ResponseWriter, r *http.Request, m *Model) {
 		}
 		ids, _ := vals[a.Name].([]any)
 		for _, c := range ids {
-			b.logPub(b.reverseSet(ctx, a, inv, c, id, omit))
+			b.logPub(b.reverseSet(ctx, a, inv, c, id, true, omit))
 		}
 	}
 	// (2) created, (3) introduce.
@@ -134,17 +134,23 @@ func (b *Blueprints) create(w http.ResponseWriter, r *http.Request, m *Model) {
 }
 
 // reverseSet tells the subscribers of child c (of collection a) that it
-// now belongs to parent (nil: to none): updated {via: parent} for a
-// one-to-many association, addedTo/removedFrom on the child for a
-// many-to-many one.
-func (b *Blueprints) reverseSet(ctx context.Context, a, inv *Association, c, parent any, omit string) error {
-	if inv == nil {
+// was added to (added) or removed from parent: "updated" {via: parent or
+// null} for a one-to-many association, addedTo/removedFrom on the
+// child's own collection for a many-to-many one.
+func (b *Blueprints) reverseSet(ctx context.Context, a, inv *Association, c, parent any, added bool, omit string) error {
+	switch {
+	case inv == nil:
 		return nil
+	case inv.Collection != "" && added:
+		return b.ps.toRecord(ctx, a.Collection, c, addedMsg{c, "addedTo", inv.Name, parent}, omit)
+	case inv.Collection != "":
+		return b.ps.toRecord(ctx, a.Collection, c, removedMsg{c, "removedFrom", inv.Name, parent}, omit)
 	}
-	if inv.Collection != "" {
-		return nil // many-to-many: not supported by this kit yet
+	var owner any
+	if added {
+		owner = parent
 	}
-	return b.ps.toRecord(ctx, a.Collection, c, updatedMsg{Verb: "updated", Data: map[string]any{inv.Name: parent}, ID: c}, omit)
+	return b.ps.toRecord(ctx, a.Collection, c, updatedMsg{Verb: "updated", Data: map[string]any{inv.Name: owner}, ID: c}, omit)
 }
 
 func (b *Blueprints) update(w http.ResponseWriter, r *http.Request, m *Model) {
@@ -254,7 +260,7 @@ func (b *Blueprints) destroy(w http.ResponseWriter, r *http.Request, m *Model) {
 		}
 		ids, _ := prevRaw[a.Name].([]any)
 		for _, c := range ids {
-			b.logPub(b.reverseSet(ctx, a, inv, c, nil, omit))
+			b.logPub(b.reverseSet(ctx, a, inv, c, id, false, omit))
 		}
 	}
 	if omit != "" {

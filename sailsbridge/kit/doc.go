@@ -138,17 +138,18 @@
 //
 // Setting a model attribute (on create or update) publishes addedTo on
 // the new owner and removedFrom on the previous one; adding, removing or
-// replacing children, and creating or destroying a parent, publishes
-// "updated" {"owner": id|null} (no previous) to each child; a child taken
+// replacing children, and creating or destroying a parent, publishes to
+// each child "updated" {"owner": id|null} (no previous) for a one-to-many
+// association, addedTo/removedFrom on the child's own collection for a
+// many-to-many one; a one-to-many child taken
 // from another parent publishes removedFrom on that parent (also when it
 // is re-added to the same one, as Sails does). Updating a collection
 // attribute through update publishes only "updated", without the
 // collection, as Sails does.
 //
 // Compared with Sails, on purpose or not yet: payload keys are in Go's
-// order (sorted) rather than Sails'; only one-to-many associations and
-// model attributes are supported (no many-to-many or one-to-one reverse
-// messages); attribute types are not declared or coerced (Sails'
+// order (sorted) rather than Sails'; one-to-one associations get no
+// reverse messages; attribute types are not declared or coerced (Sails'
 // schema: false, except that a string name sent as a number stays a
 // number); no blueprint shortcuts, actions, prefix, pluralize or mirror
 // options; find's select, omit and populate are ignored; a handler

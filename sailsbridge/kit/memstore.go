@@ -12,9 +12,9 @@ import (
 	"time"
 )
 
-// MemStore is an in-memory Store of the models of a Schema (one-to-many
-// associations and model attributes), for demos and tests, like Sails'
-// sails-disk in memory.
+// MemStore is an in-memory Store of the models of a Schema (model
+// attributes, one-to-many and many-to-many associations), for demos and
+// tests, like Sails' sails-disk in memory.
 //
 // Concurrency: all methods may be called concurrently; one mutex guards
 // the tables and no callback runs under it.
@@ -25,7 +25,8 @@ type MemStore struct {
 
 	mu     sync.Mutex
 	tables map[string]*memTable
-	bytes  int // JSON size of all rows
+	links  map[string]map[[2]int64]bool // many-to-many pairs, by linkKey
+	bytes  int                          // JSON size of all rows
 }
 
 type memTable struct {
@@ -55,7 +56,7 @@ var ErrStoreFull = errors.New("kit: the store is full")
 
 // NewMemStore returns an empty store of the models of schema.
 func NewMemStore(schema Schema, opts *MemStoreOptions) *MemStore {
-	s := &MemStore{schema: schema, now: time.Now, tables: make(map[string]*memTable)}
+	s := &MemStore{schema: schema, now: time.Now, tables: make(map[string]*memTable), links: make(map[string]map[[2]int64]bool)}
 	if opts != nil {
 		s.opts = *opts
 	}
@@ -98,7 +99,19 @@ func (s *MemStore) out(m *Model, row Record) Record {
 			continue
 		}
 		ids := []any{}
-		if ct := s.tables[a.Collection]; ct != nil {
+		if key, side, ok := s.linkKey(m, &a); ok {
+			own := row["id"].(int64)
+			var others []int64
+			for p := range s.links[key] {
+				if p[side] == own {
+					others = append(others, p[1-side])
+				}
+			}
+			slices.Sort(others)
+			for _, o := range others {
+				ids = append(ids, o)
+			}
+		} else if ct := s.tables[a.Collection]; ct != nil {
 			for _, cid := range sortedIDs(ct) {
 				if sameID(ct.rows[cid][a.Via], row["id"]) {
 					ids = append(ids, cid)
@@ -122,6 +135,53 @@ func (s *MemStore) account(t *memTable, id int64, row Record) error {
 	}
 	s.bytes += len(b) - t.size[id]
 	t.size[id] = len(b)
+	return nil
+}
+
+// linkKey returns, for a many-to-many collection a of m, the key of its
+// pairs and which side of a pair (0 or 1) holds m's ids; ok is false for
+// any other association.
+func (s *MemStore) linkKey(m *Model, a *Association) (key string, side int, ok bool) {
+	inv := s.schema.inverse(m, a)
+	if a.Collection == "" || inv == nil || inv.Collection == "" {
+		return "", 0, false
+	}
+	mine, theirs := m.Identity+"."+a.Name, a.Collection+"."+inv.Name
+	if mine < theirs {
+		return mine + "|" + theirs, 0, true
+	}
+	return theirs + "|" + mine, 1, true
+}
+
+// pairBytes is what one many-to-many pair counts against MaxBytes.
+const pairBytes = 48
+
+// link adds (on) or removes the pair of record id of m and child in the
+// many-to-many collection of key, failing with ErrStoreFull past
+// MaxBytes. Callers hold s.mu.
+func (s *MemStore) link(key string, side int, id, child int64, on bool) error {
+	p := [2]int64{id, child}
+	if side == 1 {
+		p = [2]int64{child, id}
+	}
+	if !on {
+		if s.links[key][p] {
+			delete(s.links[key], p)
+			s.bytes -= pairBytes
+		}
+		return nil
+	}
+	if s.links[key][p] {
+		return nil
+	}
+	if s.bytes+pairBytes > s.opts.MaxBytes {
+		return ErrStoreFull
+	}
+	if s.links[key] == nil {
+		s.links[key] = make(map[[2]int64]bool)
+	}
+	s.links[key][p] = true
+	s.bytes += pairBytes
 	return nil
 }
 
@@ -245,7 +305,12 @@ func (s *MemStore) Create(ctx context.Context, model string, values Record) (Rec
 	if len(t.rows) >= s.opts.MaxRecords {
 		return nil, ErrStoreFull
 	}
-	id := t.next
+	// As sails-disk: an explicit id does not move the sequence; the
+	// sequence steps over ids taken explicitly.
+	id, explicit := t.next, false
+	for t.rows[id] != nil {
+		id++
+	}
 	if v, ok := row["id"]; ok && v != nil {
 		n, ok := rowID(v)
 		if !ok {
@@ -254,7 +319,7 @@ func (s *MemStore) Create(ctx context.Context, model string, values Record) (Rec
 		if t.rows[n] != nil {
 			return nil, &ValidationError{fmt.Sprintf("a %s with id %d exists", model, n)}
 		}
-		id = n
+		id, explicit = n, true
 	}
 	now := s.now().UnixMilli()
 	row["id"], row["createdAt"], row["updatedAt"] = id, now, now
@@ -262,10 +327,14 @@ func (s *MemStore) Create(ctx context.Context, model string, values Record) (Rec
 	if err := s.account(t, id, row); err != nil {
 		return nil, err
 	}
-	t.next = max(t.next, id+1)
+	if !explicit {
+		t.next = id + 1
+	}
 	t.rows[id] = row
 	for name, ids := range colls {
-		s.replaceLocked(m, id, name, ids)
+		if err := s.replaceLocked(m, id, name, ids); err != nil {
+			return nil, err
+		}
 	}
 	return s.out(m, row), nil
 }
@@ -310,7 +379,9 @@ func (s *MemStore) Update(ctx context.Context, model string, id any, values Reco
 	}
 	t.rows[n] = row
 	for name, ids := range colls {
-		s.replaceLocked(m, n, name, ids)
+		if err := s.replaceLocked(m, n, name, ids); err != nil {
+			return nil, err
+		}
 	}
 	return s.out(m, row), nil
 }
@@ -364,6 +435,9 @@ func (s *MemStore) Add(ctx context.Context, model string, id any, attr string, c
 		return err
 	}
 	n, _ := rowID(id)
+	if key, side, ok := s.linkKey(m, a); ok {
+		return s.link(key, side, n, row["id"].(int64), true)
+	}
 	row[a.Via] = n
 	return nil
 }
@@ -378,6 +452,10 @@ func (s *MemStore) Remove(ctx context.Context, model string, id any, attr string
 	a, row, err := s.member(m, attr, child)
 	if err != nil || row == nil {
 		return err
+	}
+	if key, side, ok := s.linkKey(m, a); ok {
+		n, _ := rowID(id)
+		return s.link(key, side, n, row["id"].(int64), false)
 	}
 	if sameID(row[a.Via], mustID(id)) {
 		row[a.Via] = nil
@@ -401,17 +479,31 @@ func (s *MemStore) Replace(ctx context.Context, model string, id any, attr strin
 		return fmt.Errorf("kit: %s.%s is not a collection", model, attr)
 	}
 	n, _ := rowID(id)
-	s.replaceLocked(m, n, attr, children)
-	return nil
+	return s.replaceLocked(m, n, attr, children)
 }
 
 // replaceLocked makes children the members of the collection attr of
 // record id. Callers hold s.mu.
-func (s *MemStore) replaceLocked(m *Model, id int64, attr string, children []any) {
+func (s *MemStore) replaceLocked(m *Model, id int64, attr string, children []any) error {
 	a := m.assoc(attr)
 	ct := s.tables[a.Collection]
 	if ct == nil {
-		return
+		return nil
+	}
+	if key, side, ok := s.linkKey(m, a); ok {
+		for p := range s.links[key] {
+			if p[side] == id {
+				s.link(key, side, p[side], p[1-side], false)
+			}
+		}
+		for _, c := range children {
+			if n, ok := rowID(c); ok && ct.rows[n] != nil {
+				if err := s.link(key, side, id, n, true); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
 	}
 	for _, row := range ct.rows {
 		if sameID(row[a.Via], id) {
@@ -423,4 +515,5 @@ func (s *MemStore) replaceLocked(m *Model, id int64, attr string, children []any
 			ct.rows[n][a.Via] = id
 		}
 	}
+	return nil
 }

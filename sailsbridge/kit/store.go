@@ -40,7 +40,8 @@ type SortKey struct {
 // "updatedAt". Writing a collection attribute (in Create or Update
 // values, or through Add, Remove and Replace) moves the members: for a
 // one-to-many association it sets the members' via attribute, as
-// Waterline does; Destroy empties the record's collections the same way.
+// Waterline does, and for a many-to-many one both sides see the change;
+// Destroy empties the record's collections the same way.
 //
 // Concurrency: the blueprints call a Store from many goroutines at once.
 type Store interface {
@@ -71,7 +72,8 @@ type Model struct {
 
 // Association is a model attribute (Model set: holds one id of that
 // model) or a collection attribute (Collection set: the members, found
-// through the Via model attribute of the collection's model).
+// through the Via attribute of the collection's model: a model attribute
+// for one-to-many, a collection for many-to-many).
 type Association struct {
 	Name       string
 	Model      string

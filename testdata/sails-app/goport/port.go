@@ -1,5 +1,5 @@
 // Package goport is the Go port of the Sails app of testdata/sails-app
-// (app.js, api/models/User.js, api/models/Pet.js) with sailsbridge/kit:
+// (app.js, api/models/User.js, Pet.js and Tag.js) with sailsbridge/kit:
 // the same models, REST blueprints with their realtime events, and the
 // custom route GET /rooms. sailsbridge/kit's tests run the same
 // sails.io.js scenario against both and compare the answers.
@@ -14,11 +14,16 @@ import (
 	"github.com/pierhq/pier/socketio"
 )
 
-// Schema is api/models: User {name, pets: collection pet via owner} and
-// Pet {name, owner: model user}.
+// Schema is api/models: User {name, pets: collection pet via owner,
+// tags: collection tag via users}, Pet {name, owner: model user} and Tag
+// {name, users: collection user via tags}.
 var Schema = kit.Schema{
-	{Identity: "user", Associations: []kit.Association{{Name: "pets", Collection: "pet", Via: "owner"}}},
+	{Identity: "user", Associations: []kit.Association{
+		{Name: "pets", Collection: "pet", Via: "owner"},
+		{Name: "tags", Collection: "tag", Via: "users"},
+	}},
 	{Identity: "pet", Associations: []kit.Association{{Name: "owner", Model: "user"}}},
+	{Identity: "tag", Associations: []kit.Association{{Name: "users", Collection: "user", Via: "tags"}}},
 }
 
 // New returns the app's HTTP handler, serving sails.io.js through io's
