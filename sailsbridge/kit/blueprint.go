@@ -23,6 +23,10 @@ type BlueprintOptions struct {
 	// specific key applies. A policy that answers stops the action: no
 	// publication, no subscription.
 	Policies map[string][]Policy
+	// Mirror is Sails' blueprints.mirror: the requesting socket also
+	// receives the messages of its own destroy and remove requests (as
+	// in Sails, the other actions ignore it). Default false.
+	Mirror bool
 	// Logger gets the errors of publications (the answer to the client
 	// is not changed by them). Default slog.Default().
 	Logger *slog.Logger
@@ -194,6 +198,15 @@ func (b *Blueprints) logPub(err error) {
 	if err != nil {
 		b.log.Warn("kit: blueprint publication", "err", err)
 	}
+}
+
+// omit returns the socket a publication of r leaves out: the requesting
+// socket, unless mirrored is true and Mirror is on.
+func (b *Blueprints) omit(r *http.Request, mirrored bool) string {
+	if mirrored && b.opts.Mirror {
+		return ""
+	}
+	return sailsbridge.GetID(r)
 }
 
 func (b *Blueprints) autoWatch() bool { return !b.opts.NoAutoWatch }

@@ -126,7 +126,7 @@ func (b *Blueprints) remove(w http.ResponseWriter, r *http.Request, m *Model) {
 		b.fail(w, r, err)
 		return
 	}
-	omit := sailsbridge.GetID(r)
+	omit := b.omit(r, true)
 	b.logPub(b.ps.toRecord(ctx, m.Identity, pid, removedMsg{pid, "removedFrom", a.Name, cid}, omit))
 	b.logPub(b.reverseSet(ctx, a, b.schema.inverse(m, a), cid, pid, false, omit))
 	b.answerParent(w, r, m, pid)

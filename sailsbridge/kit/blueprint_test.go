@@ -183,3 +183,23 @@ func TestBlueprintManyToMany(t *testing.T) {
 		}
 	}
 }
+
+// Mirror: the actor hears its own destroy and remove (with their reverse
+// messages), never its create or update.
+func TestBlueprintMirror(t *testing.T) {
+	t.Parallel()
+	a := newKitApp(t, false, &kit.BlueprintOptions{Mirror: true, Policies: map[string][]kit.Policy{}})
+	_, msgs := a.run(t, 1, "user,pet", []step{
+		{Name: "u1", Method: "post", URL: "/user", Data: map[string]any{"name": "u1"}},
+		{Name: "p1", Method: "post", URL: "/pet", Data: map[string]any{"name": "p1", "owner": 1}},
+		{Name: "update", Method: "patch", URL: "/user/1", Data: map[string]any{"name": "u1b"}},
+		{Name: "remove", Method: "delete", URL: "/user/1/pets/1"},
+		{Name: "destroy", Method: "delete", URL: "/user/1"},
+		waitFor(0, 3),
+		{Name: "barrier", Method: "get", URL: "/json-obj"},
+	})
+	want := []string{"user removedFrom 1 pets-1", `pet updated 1 {"owner":null}`, "user destroyed 1"}
+	if got := eventsOf(msgs, 0); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("actor events %q, want %q", got, want)
+	}
+}

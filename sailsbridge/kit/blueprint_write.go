@@ -245,7 +245,7 @@ func (b *Blueprints) destroy(w http.ResponseWriter, r *http.Request, m *Model) {
 		b.fail(w, r, err)
 		return
 	}
-	omit := sailsbridge.GetID(r)
+	omit := b.omit(r, true)
 	// (1) destroyed, (2) retire, (3) reverse.
 	b.logPub(b.ps.toRecord(ctx, m.Identity, id, destroyedMsg{"destroyed", id, prev}, omit))
 	b.logPub(b.ps.retire(ctx, m.Identity, id))

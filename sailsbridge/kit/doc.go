@@ -151,8 +151,8 @@
 // order (sorted) rather than Sails'; one-to-one associations get no
 // reverse messages; attribute types are not declared or coerced (Sails'
 // schema: false, except that a string name sent as a number stays a
-// number); no blueprint shortcuts, actions, prefix, pluralize or mirror
-// options; find's select, omit and populate are ignored; a handler
+// number); no blueprint shortcuts, actions, prefix or pluralize options,
+// and no per-route mirror (the global BlueprintOptions.Mirror is there); find's select, omit and populate are ignored; a handler
 // cannot fall through to the next route
 // (Sails' next()); a URL that does not decode is refused by net/http or
 // the bridge before routing (400 with their text).
