@@ -9,8 +9,8 @@ import (
 )
 
 // demoSchema is the demo's one blueprint model, message (a Sails model
-// with no associations: any attributes, e.g. {"text": "hi"}).
-var demoSchema = kit.Schema{{Identity: "message"}}
+// with no associations: text, a string, and any other attributes).
+var demoSchema = kit.Schema{{Identity: "message", Attributes: map[string]string{"text": kit.TypeString}}}
 
 // demoRoutes returns the handler the demo's bridge and HTTP share, routed
 // as Sails routes (sailsbridge/kit): the Go API (api, under /api/), GET

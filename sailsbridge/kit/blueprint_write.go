@@ -53,6 +53,18 @@ func (b *Blueprints) values(w http.ResponseWriter, r *http.Request, m *Model, co
 		}
 		params[a.Name] = ids
 	}
+	for name, typ := range m.Attributes {
+		v, ok := params[name]
+		if !ok {
+			continue
+		}
+		c, why, ok := coerce(typ, v)
+		if !ok {
+			paramsError(w, r, code, "Invalid value for "+name+": "+why)
+			return nil, false
+		}
+		params[name] = c
+	}
 	return Record(params), true
 }
 
@@ -60,6 +72,13 @@ func (b *Blueprints) create(w http.ResponseWriter, r *http.Request, m *Model) {
 	vals, ok := b.values(w, r, m, "E_INVALID_NEW_RECORD")
 	if !ok {
 		return
+	}
+	for name, typ := range m.Attributes {
+		if _, ok := vals[name]; !ok {
+			if v, ok := baseValue(typ); ok {
+				vals[name] = v
+			}
+		}
 	}
 	if v, ok := vals["id"]; ok {
 		id, ok := NormalizeID(v)
@@ -158,7 +177,7 @@ func (b *Blueprints) update(w http.ResponseWriter, r *http.Request, m *Model) {
 	if !ok {
 		return
 	}
-	vals, ok := b.values(w, r, m, "E_INVALID_VALUES")
+	vals, ok := b.values(w, r, m, "E_INVALID_VALUES_TO_SET")
 	if !ok {
 		return
 	}
@@ -195,7 +214,7 @@ func (b *Blueprints) update(w http.ResponseWriter, r *http.Request, m *Model) {
 	}
 	rec, err := b.store.Update(ctx, m.Identity, id, vals)
 	if err != nil {
-		b.storeError(w, r, "E_INVALID_VALUES", err)
+		b.storeError(w, r, "E_INVALID_VALUES_TO_SET", err)
 		return
 	}
 	if rec == nil {

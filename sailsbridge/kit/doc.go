@@ -149,11 +149,12 @@
 //
 // Compared with Sails, on purpose or not yet: payload keys are in Go's
 // order (sorted) rather than Sails'; one-to-one associations get no
-// reverse messages; attribute types are not declared or coerced (Sails'
-// schema: false, except that a string name sent as a number stays a
-// number); no blueprint shortcuts, actions, prefix or pluralize options,
-// and no per-route mirror (the global BlueprintOptions.Mirror is there); find's select, omit and populate are ignored; a handler
-// cannot fall through to the next route
-// (Sails' next()); a URL that does not decode is refused by net/http or
-// the bridge before routing (400 with their text).
+// reverse messages; attribute types are coerced (Model.Attributes) but
+// not validated further (no required, defaultsTo, isEmail…), and
+// undeclared attributes are kept (schema: false); no blueprint
+// shortcuts, actions, prefix or pluralize options, and no per-route
+// mirror (the global BlueprintOptions.Mirror is there); find's select,
+// omit and populate are ignored; a handler cannot fall through to the
+// next route (Sails' next()); a URL that does not decode is refused by
+// net/http or the bridge before routing (400 with their text).
 package kit

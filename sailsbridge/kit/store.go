@@ -57,16 +57,23 @@ type Store interface {
 
 // ValidationError is a Store's refusal of the values given (the
 // blueprints answer 400 with it, as Sails does for E_INVALID_NEW_RECORD
-// and E_INVALID_VALUES); any other Store error is a 500.
+// and E_INVALID_VALUES_TO_SET); any other Store error is a 500.
 type ValidationError struct{ Msg string }
 
 func (e *ValidationError) Error() string { return e.Msg }
 
 // Model describes one blueprint model: its identity (lower case, the
-// event name and the URL prefix) and its associations. Other attributes
-// need no declaration (Sails' schema: false).
+// event name and the URL prefix), its associations, and the types of the
+// attributes it declares (name to TypeString, TypeNumber, TypeBoolean,
+// TypeJSON or TypeRef). Values sent for a declared attribute are
+// coerced as Waterline does (a number sent for a string is stored as its
+// text; null, an object or an array is refused with a 400), and a new
+// record gets the base value ("", 0, false) of each declared string,
+// number or boolean attribute it omits. Undeclared attributes are stored
+// as sent (Sails' schema: false).
 type Model struct {
 	Identity     string
+	Attributes   map[string]string
 	Associations []Association
 }
 

@@ -144,6 +144,16 @@ async function main() {
   await step('update u50 tags', 'A', 'patch', '/user/50', { tags: [2] });
   await step('destroy t1', 'A', 'delete', '/tag/1', undefined, true);
   await step('destroy u50', 'A', 'delete', '/user/50', undefined, true);
+  // Attribute types: name is a string.
+  await step('number name', 'A', 'post', '/user', { name: 5 });
+  await step('boolean name', 'A', 'patch', '/user/2', { name: true });
+  await step('float name', 'A', 'patch', '/user/2', { name: 1.5 });
+  await step('null name', 'A', 'post', '/user', { name: null });
+  await step('object name', 'A', 'patch', '/user/2', { name: { a: 1 } });
+  await step('array name', 'A', 'post', '/tag', { name: [1] });
+  await step('no name', 'A', 'post', '/pet', {});
+  await step('boolean owner', 'A', 'post', '/pet', { owner: true });
+  await step('float owner', 'A', 'post', '/pet', { owner: 1.5 });
   for (const n of Object.keys(socks)) socks[n].disconnect();
   out({ event: 'done', ok: true });
   setTimeout(() => process.exit(0), 100).unref();

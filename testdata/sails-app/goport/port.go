@@ -18,13 +18,15 @@ import (
 // tags: collection tag via users}, Pet {name, owner: model user} and Tag
 // {name, users: collection user via tags}.
 var Schema = kit.Schema{
-	{Identity: "user", Associations: []kit.Association{
+	{Identity: "user", Attributes: name, Associations: []kit.Association{
 		{Name: "pets", Collection: "pet", Via: "owner"},
 		{Name: "tags", Collection: "tag", Via: "users"},
 	}},
-	{Identity: "pet", Associations: []kit.Association{{Name: "owner", Model: "user"}}},
-	{Identity: "tag", Associations: []kit.Association{{Name: "users", Collection: "user", Via: "tags"}}},
+	{Identity: "pet", Attributes: name, Associations: []kit.Association{{Name: "owner", Model: "user"}}},
+	{Identity: "tag", Attributes: name, Associations: []kit.Association{{Name: "users", Collection: "user", Via: "tags"}}},
 }
+
+var name = map[string]string{"name": kit.TypeString}
 
 // New returns the app's HTTP handler, serving sails.io.js through io's
 // "/" namespace (io must use sailsbridge.EngineOptions()).
