@@ -3,9 +3,11 @@ package kit_test
 import (
 	"encoding/json"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/pierhq/pier/internal/jstest"
 	"github.com/pierhq/pier/sailsbridge/kit"
 )
 
@@ -159,5 +161,33 @@ func TestPolicies(t *testing.T) {
 	expectRes(t, res, "create", 200, "")
 	if len(msgs) != 1 || asJSON(msgs[0]["data"].(map[string]any)["data"].(map[string]any)["name"]) != `"u1"` {
 		t.Errorf("watcher events %v, want only u1's created", msgs)
+	}
+}
+
+// Tokens are those of the csrf package Sails uses: a token the kit makes
+// passes csrf.verify, a token csrf makes passes VerifyCSRFToken, so Node
+// and Go servers sharing sessions accept each other's tokens.
+func TestCSRFTokensMatchNode(t *testing.T) {
+	jstest.InstallDir(t, appDir)
+	script, _ := filepath.Abs(filepath.Join(appDir, "csrf-tokens.js"))
+	secret := "Zk2bOq8yJ1mC4rTq0aXy7LpD"
+	goToken := kit.NewCSRFToken(secret)
+	events := runScript(t, script, "--secret", secret, "--token", goToken)
+	e, ok := jstest.First(events, "tokens")
+	if !ok {
+		t.Fatal("no tokens line")
+	}
+	if !e.Bool("valid") {
+		t.Errorf("csrf.verify refused the kit's token %q", goToken)
+	}
+	if !kit.VerifyCSRFToken(e.String("secret"), e.String("token")) {
+		t.Errorf("VerifyCSRFToken refused csrf's token %q of secret %q", e.String("token"), e.String("secret"))
+	}
+	if len(e.String("secret")) != 24 {
+		t.Errorf("csrf's secret %q is not 24 characters, as the kit's", e.String("secret"))
+	}
+	bad, _ := jstest.First(runScript(t, script, "--secret", secret, "--token", goToken[:len(goToken)-2]+"xx"), "tokens")
+	if bad.Bool("valid") {
+		t.Error("csrf.verify accepted a damaged token: the check is void")
 	}
 }
