@@ -66,6 +66,13 @@ func newKitAppOf(t *testing.T, schema kit.Schema, csrf bool, bp *kit.BlueprintOp
 		rt.HandleFunc("GET /order/fixed", jsonOf(func(*http.Request) any { return "fixed" }))
 		rt.HandleFunc("GET /wild/*", jsonOf(func(r *http.Request) any { return kit.PathParam(r, "0") }))
 		rt.HandleFunc("GET /user/special", jsonOf(func(*http.Request) any { return "special" }))
+		rt.HandleFunc("GET /pet/:id", func(w http.ResponseWriter, r *http.Request) {
+			if kit.PathParam(r, "id") == "custom" {
+				kit.JSON(w, r, http.StatusOK, "custom pet")
+				return
+			}
+			kit.Next(w, r) // to the blueprint findOne
+		})
 		no := false
 		rt.HandleRoute("POST /nocsrf", jsonOf(func(*http.Request) any { return "nocsrf" }), kit.Route{CSRF: &no})
 		// Response helpers.
@@ -232,6 +239,8 @@ var routeCases = []struct {
 	{"wildcard", "GET", "/wild/a/b", 200, `"a/b"`},
 	{"wildcard empty", "GET", "/wild/", 200, `""`},
 	{"custom shadows blueprint", "GET", "/user/special", 200, `"special"`},
+	{"custom before next", "GET", "/pet/custom", 200, `"custom pet"`},
+	{"next to blueprint and its policy", "GET", "/pet/1", 401, `{"error":"token required"}`},
 	{"blueprint asset", "GET", "/user/1.json", 404, `"Not Found"`},
 	{"wrong method", "POST", "/json-obj", 404, `"Not Found"`},
 	{"unknown", "GET", "/no/such/route", 404, `"Not Found"`},

@@ -124,6 +124,9 @@ func TestBlueprintCustomRoute(t *testing.T) {
 		{C: 2, Name: "find", Method: "get", URL: "/user"},
 		{C: 2, Name: "find rooms", Method: "get", URL: "/rooms"},
 		{Name: "actor rooms", Method: "get", URL: "/rooms"},
+		{Name: "p1", Method: "post", URL: "/pet", Data: map[string]any{"name": "p1", "owner": 1}},
+		{C: 1, Name: "custom next", Method: "get", URL: "/pet/1"},
+		{C: 1, Name: "next rooms", Method: "get", URL: "/rooms"},
 	})
 	expectRes(t, res, "alias", 200, "")
 	if b := asJSON(res["alias"]["body"]); !strings.Contains(b, `"name":"u1"`) {
@@ -132,6 +135,12 @@ func TestBlueprintCustomRoute(t *testing.T) {
 	expectRes(t, res, "alias rooms", 200, `["sails_model_user_1:user"]`)
 	expectRes(t, res, "find rooms", 200, `["sails_model_create_pet","sails_model_create_user","sails_model_user_1:user"]`)
 	expectRes(t, res, "actor rooms", 200, `["sails_model_user_1:user"]`)
+	// A custom GET /pet/:id that calls kit.Next reaches the shadow findOne,
+	// which deep-subscribes (the owner and the user class room).
+	if b := asJSON(res["custom next"]["body"]); !strings.Contains(b, `"name":"p1"`) || !strings.Contains(b, `"owner":{`) {
+		t.Errorf("custom next: %s", b)
+	}
+	expectRes(t, res, "next rooms", 200, `["sails_model_create_user","sails_model_pet_1:pet","sails_model_user_1:user"]`)
 }
 
 // Many-to-many (user.tags <-> tag.users): the reverse side hears

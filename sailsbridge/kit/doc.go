@@ -3,8 +3,9 @@
 // sails.io.js front end) in a fraction of the code, and its clients see
 // what Sails sends:
 //
-//   - Router: Sails' routing, for HTTP and virtual requests alike.
-//     Wrap gives any other router the same path semantics.
+//   - Router: Sails' routing, for HTTP and virtual requests alike, with
+//     Next for next(). Wrap gives any other router the same path
+//     semantics.
 //   - AllParams, Param, PathParam and Body: req.allParams() and
 //     req.param() with Sails' sources and precedence.
 //   - JSON, Text, Ok, BadRequest, Forbidden, NotFound, ServerError: the
@@ -61,7 +62,9 @@
 //   - no match: OPTIONS gets 200 with Allow (Sails answers it on every
 //     path), anything else 404 "Not Found" — a wrong method included.
 //
-// Path parameters are read with PathParam or r.PathValue.
+// Path parameters are read with PathParam or r.PathValue. A handler that
+// calls Next passes the request on to the next matching route (Sails'
+// next()), a blueprint route included.
 //
 // # Parameters
 //
@@ -154,7 +157,6 @@
 // undeclared attributes are kept (schema: false); no blueprint
 // shortcuts, actions, prefix or pluralize options, and no per-route
 // mirror (the global BlueprintOptions.Mirror is there); find's select,
-// omit and populate are ignored; a handler cannot fall through to the
-// next route (Sails' next()); a URL that does not decode is refused by
-// net/http or the bridge before routing (400 with their text).
+// omit and populate are ignored; a URL that does not decode is refused
+// by net/http or the bridge before routing (400 with their text).
 package kit

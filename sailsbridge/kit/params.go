@@ -32,10 +32,11 @@ type pathParams struct {
 }
 
 func withParams(r *http.Request, p *pathParams) *http.Request {
+	r = r.WithContext(context.WithValue(r.Context(), paramsKey{}, p))
 	for i, n := range p.names {
 		r.SetPathValue(n, p.values[i])
 	}
-	return r.WithContext(context.WithValue(r.Context(), paramsKey{}, p))
+	return r
 }
 
 // PathParam returns the path parameter name of the route Router matched

@@ -228,8 +228,7 @@ const allowedHTTP = "GET,HEAD,PUT,POST,DELETE,PATCH"
 // anything else with 404 "Not Found".
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r = withBodyCache(r)
-	m := &matched{}
-	m.route, m.raw, m.ok = rt.find(r)
+	m := rt.find(r, 0)
 	r = r.WithContext(context.WithValue(r.Context(), routeKey{}, m))
 	h := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rt.dispatch(w, r, m) }))
 	for i := len(rt.hooks) - 1; i >= 0; i-- {
@@ -246,6 +245,7 @@ type matched struct {
 	route *route
 	raw   []string
 	ok    bool
+	idx   int // of route in rt.routes
 }
 
 // matchedRoute returns the options of the route Router matched for r.
@@ -256,12 +256,13 @@ func matchedRoute(r *http.Request) (Route, bool) {
 	return Route{}, false
 }
 
-func (rt *Router) find(r *http.Request) (*route, []string, bool) {
+func (rt *Router) find(r *http.Request, from int) *matched {
 	segs, ok := splitPath(r.URL.EscapedPath())
 	if !ok {
-		return nil, nil, false
+		return &matched{}
 	}
-	for _, rr := range rt.routes {
+	for i := from; i < len(rt.routes); i++ {
+		rr := rt.routes[i]
 		if !rr.handles(r.Method) {
 			continue
 		}
@@ -272,9 +273,9 @@ func (rt *Router) find(r *http.Request) (*route, []string, bool) {
 		if rr.skipAssets && len(segs) > 0 && strings.Contains(segs[len(segs)-1], ".") {
 			continue
 		}
-		return rr, vals, true
+		return &matched{route: rr, raw: vals, ok: true, idx: i}
 	}
-	return nil, nil, false
+	return &matched{}
 }
 
 func (rt *Router) dispatch(w http.ResponseWriter, r *http.Request, m *matched) {
@@ -304,11 +305,33 @@ func (rt *Router) dispatch(w http.ResponseWriter, r *http.Request, m *matched) {
 		p.values = append(p.values, v)
 	}
 	r = withParams(r, p)
+	r = r.WithContext(context.WithValue(r.Context(), nextKey{}, &nextRoute{rt, m.idx}))
 	h := rr.handler
 	for i := len(rr.opts.Policies) - 1; i >= 0; i-- {
 		h = rr.opts.Policies[i](h)
 	}
 	h.ServeHTTP(w, r)
+}
+
+type nextKey struct{}
+
+type nextRoute struct {
+	rt  *Router
+	idx int
+}
+
+// Next passes the request on to the next route that matches it, as a
+// Sails route target calling next(): e.g. a custom "GET /pet/:id" that
+// handles some ids and lets the blueprint findOne serve the others. With
+// no further route, the answer is 404 "Not Found" (OPTIONS: the automatic
+// answer).
+func Next(w http.ResponseWriter, r *http.Request) {
+	n, ok := r.Context().Value(nextKey{}).(*nextRoute)
+	if !ok {
+		NotFound(w, r)
+		return
+	}
+	n.rt.dispatch(w, r, n.rt.find(r, n.idx+1))
 }
 
 // splitPath splits an escaped absolute path into segments, dropping one
