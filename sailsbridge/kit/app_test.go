@@ -3,6 +3,7 @@ package kit_test
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -115,6 +116,9 @@ func newKitAppOf(t *testing.T, schema kit.Schema, csrf bool, bp *kit.BlueprintOp
 		})
 		if bp == nil {
 			bp = &kit.BlueprintOptions{}
+		}
+		if bp.Logger == nil {
+			bp.Logger = slog.New(slog.DiscardHandler)
 		}
 		if bp.Policies == nil {
 			bp.Policies = map[string][]kit.Policy{"user/create": {isLoggedIn}, "pet/*": {needsToken}, "user/find": {kit.Allow}, "*": {kit.Allow}}

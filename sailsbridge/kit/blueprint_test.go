@@ -2,6 +2,7 @@ package kit_test
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -210,5 +211,62 @@ func TestBlueprintMirror(t *testing.T) {
 	want := []string{"user removedFrom 1 pets-1", `pet updated 1 {"owner":null}`, "user destroyed 1"}
 	if got := eventsOf(msgs, 0); strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("actor events %q, want %q", got, want)
+	}
+}
+
+// Bad input to the blueprints gets a 4xx with Sails' error shape, never a
+// crash or a 500 (but for where's unparsable JSON, a 500 in Sails too).
+func TestBlueprintBadInput(t *testing.T) {
+	t.Parallel()
+	a := newKitApp(t, false, &kit.BlueprintOptions{Policies: map[string][]kit.Policy{}})
+	do := func(method, path, body string) (int, string) {
+		req, _ := http.NewRequest(method, a.url+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, readAll(resp)
+	}
+	if st, b := do("POST", "/user", `{"name":"u1"}`); st != 200 {
+		t.Fatalf("create: %d %s", st, b)
+	}
+	big := `{"name":"` + strings.Repeat("x", kit.MaxBodyBytes) + `"}`
+	for _, tc := range []struct {
+		method, path, body string
+		status             int
+		code               string
+	}{
+		{"GET", "/user?limit=-1", "", 400, "E_INVALID_CRITERIA"},
+		{"GET", "/user?skip=x", "", 400, "E_INVALID_CRITERIA"},
+		{"GET", "/user?sort=id%20SIDEWAYS", "", 400, "E_INVALID_CRITERIA"},
+		{"GET", "/user?where=[1]", "", 500, ""},
+		{"GET", "/user?where={bad", "", 500, ""},
+		{"GET", "/user/abc", "", 400, "E_INVALID_CRITERIA"},
+		{"GET", "/user/1.5", "", 404, ""}, // looks like an asset: skipped
+		{"GET", "/user/-1", "", 404, ""},
+		{"GET", "/user/99999999999999999999", "", 400, "E_INVALID_CRITERIA"},
+		{"PATCH", "/user/1", `{"name":{"a":1}}`, 400, "E_INVALID_VALUES_TO_SET"},
+		{"PATCH", "/user/1", `{"pets":"x"}`, 400, "E_INVALID_VALUES_TO_SET"},
+		{"POST", "/user", `{"pets":[1,"x"]}`, 400, "E_INVALID_NEW_RECORD"},
+		{"POST", "/user", `{"id":"x"}`, 400, "E_INVALID_NEW_RECORD"},
+		{"POST", "/user", `{"id":1}`, 400, "E_INVALID_NEW_RECORD"},
+		{"POST", "/user", `{"name":`, 400, ""},
+		{"POST", "/user", big, 400, ""},
+		{"PUT", "/user/1/pets/abc", "", 400, "E_INVALID_CRITERIA"},
+		{"PUT", "/user/1/pets", `{"x":1}`, 400, "E_INVALID_ASSOCIATED_IDS"},
+		{"PUT", "/user/1/pets", `[1,{"a":1}]`, 400, "E_INVALID_ASSOCIATED_IDS"},
+		{"PUT", "/user/2/pets", `[]`, 404, ""},
+		{"DELETE", "/user", "", 400, "E_INVALID_CRITERIA"},
+		{"GET", "/user/1/nothing", "", 404, ""},
+	} {
+		st, b := do(tc.method, tc.path, tc.body)
+		if st != tc.status || tc.code != "" && !strings.Contains(b, `"code":"`+tc.code+`"`) {
+			t.Errorf("%s %s: %d %.200s, want %d %s", tc.method, tc.path, st, b, tc.status, tc.code)
+		}
+	}
+	// Still serving.
+	if st, b := do("GET", "/user/1", ""); st != 200 || !strings.Contains(b, `"name":"u1"`) {
+		t.Errorf("after: %d %s", st, b)
 	}
 }

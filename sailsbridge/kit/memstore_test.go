@@ -11,9 +11,11 @@ import (
 )
 
 var petSchema = kit.Schema{
-	{Identity: "user", Associations: []kit.Association{{Name: "pets", Collection: "pet", Via: "owner"}}},
-	{Identity: "pet", Associations: []kit.Association{{Name: "owner", Model: "user"}}},
+	{Identity: "user", Attributes: nameAttr, Associations: []kit.Association{{Name: "pets", Collection: "pet", Via: "owner"}}},
+	{Identity: "pet", Attributes: nameAttr, Associations: []kit.Association{{Name: "owner", Model: "user"}}},
 }
+
+var nameAttr = map[string]string{"name": kit.TypeString}
 
 func TestMemStore(t *testing.T) {
 	ctx := context.Background()
