@@ -65,8 +65,10 @@ type cachedBody struct {
 // value, a urlencoded form as an object of strings, anything else as nil.
 // Over HTTP a GET or HEAD body is ignored, as Sails does; over a socket
 // every method's data counts (sails.io.js sends GET params there). The
-// body is read once, at most MaxBodyBytes; later calls return the same
-// value, and r.Body is replaced with a copy of what was read.
+// body is read once, at most MaxBodyBytes; later calls on requests of
+// the same Router dispatch return the same value (do not modify it), and
+// r.Body is replaced with a copy of what was read. Like r.Body, it is for
+// the request's handler goroutine.
 func Body(r *http.Request) (any, error) {
 	c, _ := r.Context().Value(bodyKey{}).(*cachedBody)
 	if c != nil && c.done {
