@@ -57,7 +57,7 @@ func TestDemoBlueprintMessage(t *testing.T) {
 		{"c":0,"name":"api","method":"get","url":"/api/hello"},
 		{"c":0,"name":"nowhere","method":"get","url":"/nowhere"}
 	]`
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	events, err := jstest.Run(ctx, t, "sails-kit-client.js", "--url", hs.URL, "--sockets", "2", "--events", "message", "--steps", steps)
 	if err != nil {

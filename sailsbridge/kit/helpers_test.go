@@ -40,7 +40,7 @@ func serve(t *testing.T, build func(io *socketio.Server) (http.Handler, error)) 
 // testdata/js) and returns its events.
 func runScript(t *testing.T, script string, args ...string) []jstest.Event {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	events, err := jstest.Run(ctx, t, script, args...)
 	if err != nil {

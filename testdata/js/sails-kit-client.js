@@ -35,7 +35,7 @@ function fail(e) {
 }
 process.on('uncaughtException', fail);
 process.on('unhandledRejection', fail);
-setTimeout(() => fail('global timeout'), 30000).unref();
+setTimeout(() => fail('global timeout'), 90000).unref();
 
 let args;
 try {

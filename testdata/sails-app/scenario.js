@@ -29,7 +29,7 @@ function out(o) { process.stdout.write(JSON.stringify(o) + '\n'); }
 function fail(e) { out({ event: 'done', ok: false, error: String(e && e.stack || e) }); process.exit(1); }
 process.on('uncaughtException', fail);
 process.on('unhandledRejection', fail);
-setTimeout(() => fail('global timeout'), 30000).unref();
+setTimeout(() => fail('global timeout'), 90000).unref();
 
 function canon(v) {
   if (Array.isArray(v)) return v.map(canon);
