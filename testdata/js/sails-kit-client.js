@@ -50,7 +50,7 @@ try {
   }).values;
 } catch (e) { fail(e); }
 
-function withTimeout(p, what, ms = 10000) {
+function withTimeout(p, what, ms = 30000) {
   let t;
   return Promise.race([p, new Promise((_, rej) => { t = setTimeout(() => rej(new Error('timeout: ' + what)), ms); })])
     .finally(() => clearTimeout(t));
