@@ -65,17 +65,20 @@ func newDemo(io *socketio.Server, m *session.Manager, bus sailsbridge.RoomBus, s
 		socks.Broadcast(r.Context(), []string{"chat"}, "message", map[string]string{"from": from, "text": in.Text}, "")
 		writeJSON(w, http.StatusCreated, map[string]bool{"sent": true})
 	})
-	handler := sailsbridge.SessionMiddleware(m, api)
+	var getCookie http.Handler // the bridge's, set below
+	handler := sailsbridge.SessionMiddleware(m, demoRoutes(api, socks, func() http.Handler { return getCookie }, log))
 	bridge, err := sailsbridge.New(handler, &sailsbridge.Options{Sessions: sailsbridge.Sessions(m), Logger: log})
 	if err != nil {
 		return nil, err
 	}
+	getCookie = bridge.GetCookieHandler()
 	bridge.Attach(io.Of("/"))
 
 	mux := http.NewServeMux()
 	mux.Handle("/socket.io/", bridge.Guard(io))
 	mux.Handle("/__getcookie", bridge.GetCookieHandler())
 	mux.Handle("/api/", handler)
+	mux.Handle("/", handler) // the blueprint model message, routed as Sails does
 	mux.HandleFunc("GET /js/sails.io.js", func(w http.ResponseWriter, r *http.Request) {
 		if _, err := os.Stat(sailsJS); err != nil {
 			http.Error(w, "sails.io.js not installed at "+sailsJS+" (make run installs it)", http.StatusNotFound)

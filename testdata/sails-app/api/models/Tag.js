@@ -1,0 +1,6 @@
+module.exports = {
+  attributes: {
+    name: { type: 'string' },
+    users: { collection: 'user', via: 'tags' },
+  },
+};
