@@ -20,8 +20,8 @@ import (
 	"github.com/pierhq/pier/socketio"
 )
 
-// testApp is the Go stand-in for the reference Sails app of the
-// specification's §7 scenarios: plain net/http handlers behind a bridge.
+// testApp is the Go stand-in for the reference Sails app the
+// scenarios were recorded from: plain net/http handlers behind a bridge.
 type testApp struct {
 	t      testing.TB
 	mux    *http.ServeMux

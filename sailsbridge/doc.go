@@ -4,7 +4,7 @@
 // patch, delete, request) are served by any http.Handler and answered with
 // the JWR sails.io.js expects, and the sails.sockets API and resourceful
 // pub/sub are available in Go. It follows Sails 1.5.18 with
-// sails-hook-sockets 3.0.2, as specified in shared/specs/sails.md.
+// sails-hook-sockets 3.0.2, as recorded from their traffic.
 //
 // The entry points:
 //
@@ -133,43 +133,43 @@
 //
 // # Decisions on Sails' quirks
 //
-// Each quirk listed in the specification (§8) was decided on purpose;
+// Each quirk of Sails found while recording it was decided on purpose;
 // "compatible" means Pier behaves as Sails, "fixed" that it does not.
 //
-//  1. Non-semver SDK version (Sails crashes, §1.4): fixed. The request
+//  1. Non-semver SDK version (Sails crashes): fixed. The request
 //     gets the usual "not compatible … (abc)" parse error; the server goes
 //     on.
-//  2. sendResponseHeaders false (Sails crashes on the first response,
-//     §2.6): fixed. Options.OmitHeaders leaves "headers" out of the JWR,
+//  2. sendResponseHeaders false (Sails crashes on the first response):
+//     fixed. Options.OmitHeaders leaves "headers" out of the JWR,
 //     which sails.io.js turns into {}. OmitStatusCode (sendStatusCode
 //     false) is compatible: no statusCode, so the client sees 200.
-//  3. Three-argument broadcast(room, data, socketToOmit) not omitting
-//     (§4.1): fixed by construction: Sockets.Broadcast takes the event and
+//  3. Three-argument broadcast(room, data, socketToOmit) not omitting:
+//     fixed by construction: Sockets.Broadcast takes the event and
 //     the socket to omit as separate arguments, and always omits it.
-//  4. Multi-room broadcast delivered once per room (§4.1): fixed. A socket
+//  4. Multi-room broadcast delivered once per room: fixed. A socket
 //     in several of the rooms gets the event once, as with Socket.IO's
 //     to(r1, r2) and sails-hook-sockets 2.x; Model.Publish likewise.
-//  5. Capital Set-Cookie leaking into the JWR (§2.5): fixed. Set-Cookie in
+//  5. Capital Set-Cookie leaking into the JWR: fixed. Set-Cookie in
 //     any case never reaches the client.
-//  6. Duplicated header keys (X-Foo and x-foo, §1.5 and §2.5): fixed.
+//  6. Duplicated header keys (X-Foo and x-foo): fixed.
 //     Request headers have one canonical key each (Go's lookups ignore
 //     case); JWR headers appear once, in lower case (what Sails'
 //     setHeader and Node's getHeaders produce).
-//  7. res.json(string) double-encoding (§2.5): fixed. A JSON body is sent
+//  7. res.json(string) double-encoding: fixed. A JSON body is sent
 //     as the value it encodes: a handler writing "str" as
 //     application/json gives the client the string str.
-//  8. Throw-away sessions (§3.4): the bridge's part is fixed: the socket's
+//  8. Throw-away sessions: the bridge's part is fixed: the socket's
 //     cookie jar takes every Set-Cookie of its responses, so after a
 //     session is regenerated (passport login/logout) later requests use the
 //     new session instead of a fresh one each time. What happens with an
 //     invalid or unknown cookie is the SessionProvider's decision.
-//  9. Connect-created sessions ignoring cookie.maxAge (§3.2): left to the
+//  9. Connect-created sessions ignoring cookie.maxAge: left to the
 //     SessionProvider (the session package), which creates them.
-//  10. Flat querystring on sockets vs qs on HTTP (§2.4): fixed (made
+//  10. Flat querystring on sockets vs qs on HTTP: fixed (made
 //     consistent). The bridge passes the query untouched; the handler
 //     parses it the same way for HTTP and sockets (net/url is flat, like
 //     Sails' socket parsing).
-//  11. Admin bus channel "<key>" without "#sails#" (§4.3): compatible, in
+//  11. Admin bus channel "<key>" without "#sails#": compatible, in
 //     redisadapter.SailsBus (exactly "<key>" when a key is set, as Sails
 //     does). Join, Leave and the room-member operations go through the
 //     namespace's adapter (socketio's SocketsJoin/SocketsLeave with a room

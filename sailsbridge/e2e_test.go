@@ -18,8 +18,8 @@ import (
 )
 
 // These tests drive the real sails.io.js 1.2.1 over socket.io-client 2.0.3
-// in Node (testdata/js/sails-client.js) against testApp: the scenarios of
-// the specification's §7 that do not need sessions.
+// in Node (testdata/js/sails-client.js) against testApp: the scenarios
+// recorded from a real Sails app that do not need sessions.
 
 func runNode(t *testing.T, a *testApp, scenario string, extra ...string) []jstest.Event {
 	t.Helper()
@@ -86,7 +86,7 @@ func (r result) check(t *testing.T, name string, status int, headers, body strin
 	}
 }
 
-// §7.2-8, 11, 20 (over a socket): every kind of request and response.
+// Over a socket: every kind of request and response.
 func TestSailsRequests(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t, nil, nil, false)
@@ -99,7 +99,7 @@ func TestSailsRequests(t *testing.T) {
 		t.Errorf("json-obj: error %q", *res["json-obj"].JWR.Error)
 	}
 
-	// §7.3: what the handler saw.
+	// What the handler saw.
 	var e echoed
 	remarshal(t, res["echo"].Body, &e)
 	if e.Method != "GET" || e.Path != "/echo" || e.RawQuery != "a=1&b=x%20y&c[]=1&c[]=2" || !e.IsSocket || e.SocketID != id {
@@ -144,7 +144,7 @@ func TestSailsRequests(t *testing.T) {
 		}
 	}
 
-	// §7.4, 5, 6, 7, 8.
+	// Status codes, bodies and headers of every kind of response.
 	res["headers"].check(t, "headers", 201, `{"content-type":"text/plain","x-custom-header":"abc","x-via-setheader":"def"}`, `"hello"`)
 	r := res["status-418"]
 	r.check(t, "status-418", 418, `{"content-type":"application/json"}`, `{"tea":true}`)
@@ -158,7 +158,7 @@ func TestSailsRequests(t *testing.T) {
 	res["send-buffer"].check(t, "send-buffer", 200, `{"content-type":"application/octet-stream"}`, `{"$bin":"616263"}`)
 	res["json-string"].check(t, "json-string", 200, `{"content-type":"application/json"}`, `"str"`)
 	res["empty"].check(t, "empty", 200, `{}`, `{"$undefined":true}`)
-	// §7.11: Set-Cookie stripped, kept by the socket.
+	// Set-Cookie stripped, kept by the socket.
 	res["set-cookie"].check(t, "set-cookie", 200, `{"content-type":"application/json"}`, `{}`)
 	remarshal(t, res["after-set-cookie"].Body, &e)
 	if !slices.Equal(e.Headers["Cookie"], []string{"cap=1"}) {
@@ -176,7 +176,7 @@ func TestSailsRequests(t *testing.T) {
 	}
 }
 
-// §7.25: acks arrive as responses complete.
+// Acks arrive as responses complete.
 func TestSailsOutOfOrder(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t, nil, nil, false)
@@ -193,7 +193,7 @@ func TestSailsOutOfOrder(t *testing.T) {
 	res["fast"].check(t, "fast", 200, "", `{"a":1,"b":[1,2],"c":null}`)
 }
 
-// §7.24: the connection goes away under a pending request.
+// The connection goes away under a pending request.
 func TestSailsPendingDisconnect(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t, nil, nil, false)
@@ -233,7 +233,7 @@ func TestSailsPendingDisconnect(t *testing.T) {
 	}
 }
 
-// §7.9, 10 with the real client's raw socket.
+// Raw emits with the real client's raw socket.
 func TestSailsParseErrors(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t, nil, nil, false)
@@ -268,7 +268,7 @@ func TestSailsParseErrors(t *testing.T) {
 	}
 }
 
-// §1.4 with socket.io-client 2.0.3 alone.
+// The SDK version check with socket.io-client 2.0.3 alone.
 func TestSailsSDKVersion(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t, nil, nil, false)
@@ -294,7 +294,7 @@ func TestSailsSDKVersion(t *testing.T) {
 	}
 }
 
-// §7.21 (decisions 3 and 4: omit always honoured, one delivery per socket).
+// Broadcasts (decisions 3 and 4: omit always honoured, one delivery per socket).
 func TestSailsRooms(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t, nil, nil, false)
@@ -353,7 +353,7 @@ func TestSailsRooms(t *testing.T) {
 	}
 }
 
-// §7.23 and §4.4 payload shapes.
+// Resourceful pub/sub payload shapes.
 func TestSailsPubSub(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t, nil, nil, false)
@@ -422,7 +422,7 @@ func TestPubSubWireOrder(t *testing.T) {
 	c.expect(`42["message",null]`)
 }
 
-// §7.26 with the real client.
+// sendResponseHeaders/sendStatusCode with the real client.
 func TestSailsOmitStatusCode(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t, &sailsbridge.Options{OmitStatusCode: true}, nil, false)
@@ -449,7 +449,7 @@ func TestSailsTimeout(t *testing.T) {
 	res["after"].check(t, "after", 200, `{}`, `{"a":1,"b":[1,2],"c":null}`)
 }
 
-// §7.18 with the real client, through Guard and through the middleware.
+// onlyAllowOrigins with the real client, through Guard and through the middleware.
 func TestSailsOrigins(t *testing.T) {
 	t.Parallel()
 	opts := &sailsbridge.Options{OnlyAllowOrigins: []string{"http://allowed.com"}}
@@ -478,7 +478,7 @@ func TestSailsOrigins(t *testing.T) {
 	}
 }
 
-// §7.19 with the real client.
+// beforeConnect with the real client.
 func TestSailsBeforeConnect(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
@@ -535,7 +535,7 @@ func (f *fakeSessions) Disconnect(s *socketio.Socket, cookie string, after func(
 	after(context.WithValue(context.Background(), sessionKey{}, "session of "+cookie))
 }
 
-// The SessionProvider hook and nosession (§3.2 step 1, §7.15 without a
+// The SessionProvider hook and nosession (without a
 // session store).
 func TestSailsSessionHook(t *testing.T) {
 	t.Parallel()

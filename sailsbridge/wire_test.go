@@ -21,7 +21,7 @@ import (
 	"github.com/pierhq/pier/sailsbridge"
 )
 
-// The query sails.io.js 1.2.1 sends in Node (spec §1.2).
+// The query sails.io.js 1.2.1 sends in Node.
 const sailsQuery = "__sails_io_sdk_version=1.2.1&__sails_io_sdk_platform=node&__sails_io_sdk_language=javascript&EIO=3&transport=websocket"
 
 // rawConn is an EIO3 websocket client speaking frame by frame.
@@ -106,7 +106,7 @@ func sdkDetails(v string) string {
 	return fmt.Sprintf(`"This version of Sails is not compatible with the socket.io/sails.io.js client SDK version you are using (%s). Please see https://sailsjs.com/documentation/upgrading/to-v-0-11 for more information-- then please continue upgrading all the way to the installed version of Sails."`, v)
 }
 
-// §7.1, 2, 7, 8, 9, 10, 11 on the wire.
+// Virtual requests and their JWRs on the wire.
 func TestWire(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t, nil, nil, false)
@@ -178,7 +178,7 @@ func TestWire(t *testing.T) {
 	}
 }
 
-// §1.4: the SDK version is checked on every request.
+// The SDK version is checked on every request.
 func TestWireSDKVersion(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t, nil, nil, false)
@@ -210,7 +210,7 @@ func TestWireSDKVersion(t *testing.T) {
 	c.expect(`430[{"body":{"a":1,"b":[1,2],"c":null},"headers":{},"statusCode":200}]`)
 }
 
-// §2.6, §7.26.
+// sendResponseHeaders and sendStatusCode off.
 func TestWireOmit(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -333,7 +333,7 @@ func pollingEngine() *engineio.Options {
 	return o
 }
 
-// §1.6, §7.18 at the HTTP level.
+// onlyAllowOrigins at the HTTP level.
 func TestOriginsHTTP(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t, &sailsbridge.Options{OnlyAllowOrigins: []string{"http://allowed.com"}}, pollingEngine(), false)
@@ -390,7 +390,7 @@ func TestOriginsHTTP(t *testing.T) {
 	}
 }
 
-// §1.7, §7.19 at the HTTP level.
+// beforeConnect at the HTTP level.
 func TestBeforeConnectHTTP(t *testing.T) {
 	t.Parallel()
 	seen := make(chan *http.Request, 16)
@@ -437,7 +437,7 @@ func TestBeforeConnectHTTP(t *testing.T) {
 	<-seen
 }
 
-// §1.8, §7.20.
+// GET /__getcookie.
 func TestGetCookieHTTP(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t, nil, nil, false)

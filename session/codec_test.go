@@ -25,7 +25,7 @@ func mustCodec(t testing.TB, secrets ...string) *ExpressCodec {
 	return c
 }
 
-// Vectors computed by cookie-signature (security.md §2.9, sails.md §3.1).
+// Vectors computed by cookie-signature.
 func TestExpressCodecVectors(t *testing.T) {
 	t.Parallel()
 	for _, v := range []struct{ secret, id, cookie string }{

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Stored sessions as express-session 1.19 writes them (sails.md §3.3).
+// Stored sessions as express-session 1.19 writes them.
 func TestDecodeDataNodeShapes(t *testing.T) {
 	t.Parallel()
 	for _, data := range []string{

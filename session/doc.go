@@ -39,5 +39,5 @@
 //
 // References: express-session 1.19.0 (index.js, session/*.js),
 // cookie-signature 1.0.7, connect-redis 9.0.0 and @sailshq/connect-redis
-// 6.1.3; ../shared/specs/sails.md §3 describes Sails' use of them.
+// 6.1.3, as Sails 1.5 uses them.
 package session

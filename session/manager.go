@@ -208,7 +208,7 @@ func WithoutSession(ctx context.Context) context.Context {
 // FromRequest neither saves nor sends anything: this is for a socket's
 // handshake, where the caller saves the session (Save) and, for a new
 // session, puts Cookie's name=value into the handshake's Cookie header so
-// that later virtual requests carry it (what Sails does, sails.md §3.2).
+// that later virtual requests carry it (what Sails does).
 func (m *Manager) FromRequest(r *http.Request) (*Session, error) {
 	return m.load(r.Context(), r.Header.Values("Cookie"))
 }

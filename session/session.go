@@ -227,7 +227,7 @@ func (s *Session) Save(ctx context.Context) error {
 // which passport 0.6+ calls at login and logout to prevent session
 // fixation). The new cookie is sent with the response when the middleware
 // serves the request; a socket keeps sending the old cookie, so a session
-// regenerated over a socket is lost to it (sails.md §3.4).
+// regenerated over a socket is lost to it.
 func (s *Session) Regenerate(ctx context.Context) error {
 	s.mu.Lock()
 	old := s.id

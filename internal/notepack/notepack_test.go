@@ -12,8 +12,8 @@ import (
 	"time"
 )
 
-// Captured from @socket.io/redis-adapter 8.3.0 / notepack.io 3.0.1 traffic
-// (shared spec, §7). Decoding then encoding must give the same bytes.
+// Captured from @socket.io/redis-adapter 8.3.0 / notepack.io 3.0.1 traffic.
+// Decoding then encoding must give the same bytes.
 var captured = []string{
 	"93a66e693731703983a47479706502a46461746199a568656c6c6fa5776f726c6401cb3ff8000000000000fecd012cce0001117081a66e6573746564c3c0a36e7370a12f83a5726f6f6d7390a665786365707490a5666c61677380",
 	"93a66e693731703983a47479706502a46461746192a36d7367a8746f20726f6f6d31a36e7370a12f83a5726f6f6d7391a5726f6f6d31a665786365707490a5666c61677380",

@@ -352,7 +352,7 @@ func TestInteropNode(t *testing.T) {
 					t.Error("node refused a cookie of its second secret")
 				}
 
-				// A socket's handshake (sails.md §3.2): Pier creates and saves
+				// A socket's handshake: Pier creates and saves
 				// a session for a cookieless handshake; the cookie it would put
 				// in the handshake names it for Node too.
 				hs, err := m.FromRequest(httptest.NewRequest("GET", "/socket.io/", nil))
