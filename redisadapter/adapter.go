@@ -314,7 +314,11 @@ func (a *Adapter) Broadcast(ctx context.Context, p *socketio.Packet, opts socket
 	if err := a.LocalAdapter.Broadcast(ctx, p, opts, nil); err != nil {
 		return err
 	}
-	return a.publishBroadcast(ctx, pkt, opts, flags)
+	err = a.publishBroadcast(ctx, pkt, opts, flags)
+	if opts.Volatile && errors.Is(err, ErrQueueFull) {
+		return nil // volatile events may be dropped
+	}
+	return err
 }
 
 // publishBroadcast queues a broadcast without acknowledgements: the
