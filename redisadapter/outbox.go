@@ -6,6 +6,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // DefaultQueueBytes is the default of Options.PublishQueueBytes and
@@ -128,13 +130,71 @@ func (o *outbox) run() {
 				continue
 			}
 		}
-		for _, it := range batch {
-			o.send(it, drainCtx)
+		for len(batch) > 0 {
+			k := o.sendBatch(batch[:min(len(batch), maxBatch)], drainCtx)
 			o.mu.Lock()
-			o.bytes -= itemSize(it.payload)
+			for _, it := range batch[:k] {
+				o.bytes -= itemSize(it.payload)
+			}
 			o.mu.Unlock()
+			batch = batch[k:]
 		}
 	}
+}
+
+// maxBatch is the most publications sent in one pipeline.
+const maxBatch = 128
+
+// sendBatch publishes items in order, in one pipeline when there are
+// several (not on a Redis Cluster, where a pipeline spreads over the
+// nodes), and returns how many it disposed of. Whatever the pipeline
+// could not publish goes through send, one by one and in order: retried
+// if Redis refused the connection, dropped otherwise.
+func (o *outbox) sendBatch(items []outItem, drainCtx context.Context) int {
+	if _, cluster := o.h.rdb.(*redis.ClusterClient); len(items) == 1 || cluster {
+		o.send(items[0], drainCtx)
+		return 1
+	}
+	ctx := drainCtx
+	if ctx == nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.Background(), o.h.opts.RequestsTimeout)
+		defer cancel()
+	}
+	live := make([]outItem, 0, len(items))
+	for _, it := range items {
+		if it.ctx != nil && it.ctx.Err() != nil {
+			it.done <- it.ctx.Err()
+			continue
+		}
+		live = append(live, it)
+	}
+	pipe := o.h.rdb.Pipeline()
+	cmds := make([]*redis.IntCmd, len(live))
+	for i, it := range live {
+		if o.h.opts.Protocol == Sharded {
+			cmds[i] = pipe.SPublish(ctx, it.channel, it.payload)
+		} else {
+			cmds[i] = pipe.Publish(ctx, it.channel, it.payload)
+		}
+	}
+	if len(live) > 0 {
+		pipe.Exec(ctx)
+	}
+	for i, it := range live {
+		err := cmds[i].Err()
+		if err != nil && (notSent(err) && drainCtx == nil) {
+			o.send(it, drainCtx) // Redis never saw it: in order, with retries
+			continue
+		}
+		if err != nil && it.done == nil {
+			o.h.drops.warn("redisadapter: publish failed, message dropped", it.channel, "publish failed", "nsp", o.nsp, "err", err)
+		}
+		if it.done != nil {
+			it.done <- err
+		}
+	}
+	return len(items)
 }
 
 // send publishes one item, retrying while Redis cannot be reached. With
