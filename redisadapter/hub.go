@@ -332,6 +332,9 @@ func (h *hub) loop(c *subConn) {
 			if complete {
 				h.setUp()
 			}
+		case *redis.Pong:
+			// Redis answers a ping after the subscriptions sent before it.
+			h.setUp()
 		case *redis.Message:
 			h.dispatch(m)
 		}

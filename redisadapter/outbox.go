@@ -3,6 +3,7 @@ package redisadapter
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"time"
@@ -59,11 +60,14 @@ func newOutbox(h *hub, nsp string) *outbox {
 }
 
 // push queues payload for channel. With wait, it returns the outcome of
-// the publication (or ctx's error when ctx ends first); otherwise nil once
-// queued.
+// the publication, or an error when ctx ends or RequestsTimeout passes
+// first (the message is then not published); otherwise nil once queued.
 func (o *outbox) push(ctx context.Context, channel string, payload []byte, wait bool) error {
 	it := outItem{channel: channel, payload: payload, at: time.Now()}
 	if wait {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.h.opts.RequestsTimeout)
+		defer cancel()
 		it.ctx, it.done = ctx, make(chan error, 1)
 	}
 	o.mu.Lock()
@@ -93,7 +97,7 @@ func (o *outbox) push(ctx context.Context, channel string, payload []byte, wait 
 	case err := <-it.done:
 		return err
 	case <-ctx.Done():
-		return ctx.Err()
+		return fmt.Errorf("redisadapter: publishing: %w", ctx.Err())
 	}
 }
 
