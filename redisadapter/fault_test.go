@@ -38,6 +38,11 @@ func testFrozenRedisLocalFirst(t *testing.T, proto func(*redisadapter.Options)) 
 	tweak := func(o *redisadapter.Options) { o.RequestsTimeout = timeout; proto(o) }
 	a := newNode(t, rs.Addr(), "frozen", "A", tweak)
 	b := newNode(t, rs.Addr(), "frozen", "B", tweak)
+	a.srv.Of("/").OnConnection(func(s *socketio.Socket) {
+		s.On("shout", func(s *socketio.Socket, e *socketio.Event) {
+			s.Namespace().To("r").Emit("shouted", e.Values()...)
+		})
+	})
 	c1 := dial(t, a, "/", `{"rooms":["r"]}`)
 	c2 := dial(t, b, "/", `{"rooms":["r"]}`)
 	a.waitRoom(t, "/", "r", 2)
@@ -65,8 +70,17 @@ func testFrozenRedisLocalFirst(t *testing.T, proto func(*redisadapter.Options)) 
 		c1.expect(fmt.Sprintf(`42["m",%d]`, i))
 		slowest = max(slowest, time.Since(t0))
 	}
+	// A handler that broadcasts does not hold up the sender's next event.
+	if err := c1.c.Send(`42["shout",1]`); err != nil {
+		t.Fatal(err)
+	}
+	if err := c1.c.Send(`421["echo","next"]`); err != nil {
+		t.Fatal(err)
+	}
+	c1.expect(`42["shouted",1]`)
+	c1.expect(`431["next"]`)
 	elapsed := time.Since(frozen)
-	t.Logf("Redis frozen: %d broadcasts emitted and delivered locally in %v (slowest %v)", n, elapsed, slowest)
+	t.Logf("Redis frozen: %d broadcasts emitted and delivered locally, and a handler's broadcast then the next event's ack, in %v (slowest Emit %v)", n, elapsed, slowest)
 	if elapsed >= timeout {
 		t.Fatalf("local delivery took %v with Redis frozen: it waited for Redis", elapsed)
 	}
@@ -96,6 +110,11 @@ func testFrozenRedisLocalFirst(t *testing.T, proto func(*redisadapter.Options)) 
 			t.Fatalf("c2 got %q, want %q", got, want)
 		}
 		i++
+	}
+	for got := c2.read(5 * time.Second); got != `42["shouted",1]`; got = c2.read(5 * time.Second) {
+		if !strings.HasPrefix(got, `42["nm",`) {
+			t.Fatalf("c2 got %q, want the handler's broadcast", got)
+		}
 	}
 }
 
