@@ -108,6 +108,7 @@ loop:
 			break loop
 		}
 	}
+	report()
 	wg.Wait()
 	for _, n := range nodes {
 		n.close()
