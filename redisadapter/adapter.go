@@ -30,7 +30,9 @@ type Options struct {
 	// cluster, and every emitter, must use the same.
 	Key string
 	// RequestsTimeout bounds the wait for the other nodes' answers to
-	// FetchSockets, AllRooms, Sockets and ServerSideEmit with acks. Default 5s.
+	// FetchSockets, AllRooms, Sockets and ServerSideEmit with acks, each
+	// publication, and how long one that Redis refused (no connection) is
+	// retried. Default 5s.
 	RequestsTimeout time.Duration
 	// PublishOnSpecificResponseChannel sends answers to the requesting
 	// node's own channel ({Key}-response#{nsp}#{uid}#) instead of the
