@@ -217,7 +217,11 @@ func (o *outbox) send(it outItem, drainCtx context.Context) {
 		if err == nil {
 			err = o.h.publish(ctx, it.channel, it.payload)
 		}
-		if err == nil || drainCtx != nil || !notSent(err) || time.Since(it.at)+backoff > o.h.opts.RequestsTimeout {
+		cutoff := it.at.Add(o.h.opts.RequestsTimeout)
+		if dl, ok := ctx.Deadline(); ok && dl.Before(cutoff) {
+			cutoff = dl // the waiting caller's: answer before it gives up
+		}
+		if err == nil || drainCtx != nil || !notSent(err) || !time.Now().Add(backoff).Before(cutoff) {
 			if err != nil && it.done == nil {
 				o.h.drops.warn("redisadapter: publish failed, message dropped", it.channel, "publish failed", "nsp", o.nsp, "err", err)
 			}
