@@ -55,3 +55,11 @@ bench:
 
 clean:
 	rm -rf bin
+
+## soak: two Pier servers over a private redis-server under mixed traffic with
+## client churn for DURATION (default 10m; not in CI), printing RSS, heap and
+## goroutines every 30s: both columns should stay flat.
+DURATION ?= 10m
+.PHONY: soak
+soak:
+	$(GO) run ./cmd/pier-soak -duration $(DURATION)

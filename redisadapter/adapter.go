@@ -3,6 +3,7 @@ package redisadapter
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -29,7 +30,9 @@ type Options struct {
 	// cluster, and every emitter, must use the same.
 	Key string
 	// RequestsTimeout bounds the wait for the other nodes' answers to
-	// FetchSockets, AllRooms, Sockets and ServerSideEmit with acks. Default 5s.
+	// FetchSockets, AllRooms, Sockets and ServerSideEmit with acks, each
+	// publication, and how long one that Redis refused (no connection) is
+	// retried. Default 5s.
 	RequestsTimeout time.Duration
 	// PublishOnSpecificResponseChannel sends answers to the requesting
 	// node's own channel ({Key}-response#{nsp}#{uid}#) instead of the
@@ -47,8 +50,24 @@ type Options struct {
 	// ServerSideEmitWithAck ends in a timeout while one is in the cluster.
 	// Default false. Classic only.
 	LegacyPeers bool
-	// Logger receives Redis outages and malformed messages. Default
-	// slog.Default().
+	// PublishQueueBytes bounds, per namespace, the messages waiting to be
+	// published: broadcasts are delivered to this server's clients first,
+	// then published in order by a goroutine of the namespace, so that a
+	// slow or unreachable Redis delays neither local clients nor the
+	// sender. Past the bound, new messages are dropped with a warning (and
+	// Emit returns an error wrapping ErrQueueFull). Default
+	// DefaultQueueBytes (32 MiB); each message counts its size plus 64.
+	PublishQueueBytes int
+	// InboundQueueBytes bounds, per namespace, the messages of other nodes
+	// waiting for the namespace's goroutine (slow OnServerSideEmit or
+	// disconnect handlers hold it up). Past the bound, messages for that
+	// namespace are dropped with a warning, so that the subscriber
+	// connection, shared by every namespace, never waits. Default
+	// DefaultQueueBytes (32 MiB).
+	InboundQueueBytes int
+	// Logger receives Redis outages, failed publications and dropped
+	// messages (warnings, at most one per reason every 10 seconds).
+	// Default slog.Default().
 	Logger *slog.Logger
 	// OnRedisDisconnect is called when the subscriber connection to Redis
 	// is lost (once per outage), OnRedisReconnect when it is subscribed
@@ -85,6 +104,12 @@ func New(rdb redis.UniversalClient, opts *Options) socketio.AdapterFactory {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.PublishQueueBytes <= 0 {
+		o.PublishQueueBytes = DefaultQueueBytes
+	}
+	if o.InboundQueueBytes <= 0 {
+		o.InboundQueueBytes = DefaultQueueBytes
+	}
 	if o.Protocol == Sharded {
 		o.PublishOnSpecificResponseChannel, o.LegacyPeers = false, false
 	}
@@ -98,7 +123,10 @@ func New(rdb redis.UniversalClient, opts *Options) socketio.AdapterFactory {
 // Concurrency: safe for concurrent use. Messages from other nodes are
 // handled one at a time, in order, on a goroutine of the namespace: remote
 // broadcasts, room changes, disconnections, and the server-side event
-// handlers (OnServerSideEmit), which should therefore not block for long.
+// handlers (OnServerSideEmit), which should therefore not block for long
+// (past InboundQueueBytes waiting, the namespace's messages are dropped).
+// What this server publishes goes out in order on another goroutine of
+// the namespace (see PublishQueueBytes).
 type Adapter struct {
 	*socketio.LocalAdapter
 	h       *hub
@@ -115,7 +143,8 @@ type Adapter struct {
 
 	rooms *roomSubs // sharded dynamic subscription modes only
 
-	queue     chan func()
+	in        *inbox
+	out       *outbox
 	stop      chan struct{}
 	workerEnd chan struct{}
 	closeOnce sync.Once
@@ -137,7 +166,8 @@ func newAdapter(h *hub, n *socketio.Namespace) *Adapter {
 		nsp:              n,
 		sharded:          h.opts.Protocol == Sharded,
 		broadcastChannel: prefix + "#" + n.Name() + "#",
-		queue:            make(chan func(), 1024),
+		in:               newInbox(h.opts.InboundQueueBytes),
+		out:              newOutbox(h, n.Name()),
 		stop:             make(chan struct{}),
 		workerEnd:        make(chan struct{}),
 		requests:         make(map[string]*request),
@@ -196,6 +226,7 @@ func (a *Adapter) Close() error {
 		}
 		a.h.remove(a)
 		<-a.workerEnd
+		a.out.close()
 		a.mu.Lock()
 		for id, r := range a.requests {
 			r.mu.Lock()
@@ -208,10 +239,11 @@ func (a *Adapter) Close() error {
 	return nil
 }
 
-func (a *Adapter) enqueue(f func()) {
-	select {
-	case a.queue <- f:
-	case <-a.stop:
+// enqueue hands a message of another node to the namespace's goroutine;
+// it never blocks (past InboundQueueBytes the message is dropped).
+func (a *Adapter) enqueue(it inItem) {
+	if !a.in.push(it) {
+		a.h.drops.warn("redisadapter: namespace queue full, cluster message dropped", it.channel, "namespace queue full", "nsp", a.nsp.Name(), "limit", a.in.limit)
 	}
 }
 
@@ -219,16 +251,32 @@ func (a *Adapter) worker() {
 	defer close(a.workerEnd)
 	for {
 		select {
-		case f := <-a.queue:
-			f()
+		case <-a.in.wake:
 		case <-a.stop:
 			return
+		}
+		for _, it := range a.in.take() {
+			select {
+			case <-a.stop:
+				return
+			default:
+			}
+			switch it.kind {
+			case routeBroadcast:
+				a.onBroadcast(it.channel, it.payload)
+			case routeRequest:
+				a.onRequest(it.channel, it.payload)
+			case routeMessage:
+				a.onMessage(it.channel, it.payload)
+			}
+			a.in.done(it)
 		}
 	}
 }
 
-func (a *Adapter) logBad(what string, err error) {
-	a.h.log.Debug("redisadapter: ignoring malformed message", "what", what, "nsp", a.nsp.Name(), "err", err)
+// logBad warns (rate-limited) that a message read on channel is dropped.
+func (a *Adapter) logBad(channel, what string, err error) {
+	a.h.drops.warn("redisadapter: malformed cluster message dropped", channel, "malformed "+what, "nsp", a.nsp.Name(), "err", err)
 }
 
 // ServerCount returns the number of servers serving this namespace, this
@@ -266,19 +314,24 @@ func (a *Adapter) Broadcast(ctx context.Context, p *socketio.Packet, opts socket
 	if opts.NoCompress {
 		flags = append(flags, notepack.Entry{Key: "compress", Value: false})
 	}
-	perr := a.publishBroadcast(ctx, pkt, opts, flags)
+	// This server's clients first: the publication is queued, and waits
+	// for nobody.
 	if err := a.LocalAdapter.Broadcast(ctx, p, opts, nil); err != nil {
 		return err
 	}
-	return perr
+	err = a.publishBroadcast(ctx, pkt, opts, flags)
+	if opts.Volatile && errors.Is(err, ErrQueueFull) {
+		return nil // volatile events may be dropped
+	}
+	return err
 }
 
-// publishBroadcast publishes a broadcast without acknowledgements: the
+// publishBroadcast queues a broadcast without acknowledgements: the
 // classic [uid, packet, opts] on the broadcast channel (of the room when
 // there is one), or a sharded BROADCAST message.
 func (a *Adapter) publishBroadcast(ctx context.Context, pkt notepack.Map, opts socketio.BroadcastOptions, flags notepack.Map) error {
 	if a.sharded {
-		return a.publishSharded(ctx, notepack.Map{{Key: "uid", Value: a.uid}, {Key: "type", Value: reqBroadcast}, {Key: "packet", Value: pkt}, {Key: "opts", Value: wireOpts(opts, flags)}}, "")
+		return a.publishSharded(ctx, notepack.Map{{Key: "uid", Value: a.uid}, {Key: "type", Value: reqBroadcast}, {Key: "packet", Value: pkt}, {Key: "opts", Value: wireOpts(opts, flags)}}, "", false)
 	}
 	msg, err := notepack.Encode([]any{a.uid, pkt, wireOpts(opts, flags)})
 	if err != nil {
@@ -288,16 +341,16 @@ func (a *Adapter) publishBroadcast(ctx context.Context, pkt notepack.Map, opts s
 	if len(opts.Rooms) == 1 {
 		channel += string(opts.Rooms[0]) + "#"
 	}
-	return a.h.publish(ctx, channel, msg)
+	return a.out.push(ctx, channel, msg, false)
 }
 
-// publishRequest publishes a request (in the classic shape: uid,
-// requestId, type and the type's fields): classic ones as JSON on the
-// request channel (msgpack for broadcasts with acks), sharded ones
-// translated.
-func (a *Adapter) publishRequest(ctx context.Context, m notepack.Map) error {
+// publishRequest queues a request (in the classic shape: uid, requestId,
+// type and the type's fields): classic ones as JSON on the request channel
+// (msgpack for broadcasts with acks), sharded ones translated. With wait,
+// it returns once Redis took it (or the publication failed, or ctx ended).
+func (a *Adapter) publishRequest(ctx context.Context, m notepack.Map, wait bool) error {
 	if a.sharded {
-		return a.publishSharded(ctx, m, "")
+		return a.publishSharded(ctx, m, "", wait)
 	}
 	var b []byte
 	var err error
@@ -309,7 +362,7 @@ func (a *Adapter) publishRequest(ctx context.Context, m notepack.Map) error {
 	if err != nil {
 		return err
 	}
-	return a.h.publish(ctx, a.requestChannel, b)
+	return a.out.push(ctx, a.requestChannel, b, wait)
 }
 
 func (a *Adapter) broadcastWithAck(ctx context.Context, p *socketio.Packet, pkt notepack.Map, opts socketio.BroadcastOptions, acks *socketio.BroadcastAcks) error {
@@ -333,13 +386,15 @@ func (a *Adapter) broadcastWithAck(ctx context.Context, p *socketio.Packet, pkt 
 	// Acknowledgements keep coming after Broadcast returns: the request is
 	// forgotten once complete (see onResponse) or when ctx ends.
 	context.AfterFunc(ctx, func() { a.forget(id) })
-	if err := a.publishRequest(ctx, msg); err != nil {
-		a.forget(id)
-		return a.LocalAdapter.Broadcast(ctx, p, opts, acks)
-	}
+	// This server's clients first; when the publication fails, the caller
+	// gets the error and the acknowledgements of this server's clients.
 	if err := a.LocalAdapter.Broadcast(ctx, p, opts, acks); err != nil {
 		a.forget(id)
 		return err
+	}
+	if err := a.publishRequest(ctx, msg, true); err != nil {
+		a.forget(id)
+		return fmt.Errorf("redisadapter: broadcast reached this server's clients only: %w", err)
 	}
 	n, err := a.ServerCount(ctx)
 	if err != nil {
@@ -359,13 +414,14 @@ func (a *Adapter) broadcastWithAck(ctx context.Context, p *socketio.Packet, pkt 
 }
 
 // Apply changes the rooms of, or disconnects, the selected sockets of every
-// server: this server's at once, the others' when they read the request.
+// server: this server's at once, the others' when they read the request,
+// which is queued like a broadcast (Apply does not wait for Redis).
 func (a *Adapter) Apply(ctx context.Context, opts socketio.BroadcastOptions, op socketio.RoomOp) error {
 	if err := a.LocalAdapter.Apply(ctx, opts, op); err != nil || opts.Local {
 		return err
 	}
 	var errs []error
-	send := func(m notepack.Map) { errs = append(errs, a.publishRequest(ctx, m)) }
+	send := func(m notepack.Map) { errs = append(errs, a.publishRequest(ctx, m, false)) }
 	if len(op.Join) > 0 {
 		send(notepack.Map{{Key: "uid", Value: a.uid}, {Key: "type", Value: reqRemoteJoin}, {Key: "opts", Value: wireOpts(opts, nil)}, {Key: "rooms", Value: roomList(op.Join)}})
 	}
@@ -455,12 +511,14 @@ func (a *Adapter) Sockets(ctx context.Context, rooms ...socketio.Room) ([]string
 	return ids, err
 }
 
-// ServerSideEmit sends an event to the namespace on the other servers.
-// With ack, it waits (RequestsTimeout at most) for one answer per server.
+// ServerSideEmit sends an event to the namespace on the other servers
+// (queued, in order with broadcasts). With ack, it waits (RequestsTimeout
+// at most) for one answer per server, and calls ack with those that
+// arrived even when it returns an error.
 func (a *Adapter) ServerSideEmit(ctx context.Context, event string, args []any, ack func(socketio.Args)) error {
 	data := append([]any{event}, args...)
 	if ack == nil {
-		return a.publishRequest(ctx, notepack.Map{{Key: "uid", Value: a.uid}, {Key: "type", Value: reqServerSideEmit}, {Key: "data", Value: data}})
+		return a.publishRequest(ctx, notepack.Map{{Key: "uid", Value: a.uid}, {Key: "type", Value: reqServerSideEmit}, {Key: "data", Value: data}}, false)
 	}
 	r, err := a.ask(ctx, reqServerSideEmit, 1, func(id string) notepack.Map {
 		return notepack.Map{{Key: "uid", Value: a.uid}, {Key: "requestId", Value: id}, {Key: "type", Value: reqServerSideEmit}, {Key: "data", Value: data}}
@@ -492,7 +550,7 @@ func (a *Adapter) ask(ctx context.Context, typ, self int, build func(id string) 
 	id := a.newID()
 	r := a.register(id, typ, want)
 	defer a.forget(id)
-	if err := a.publishRequest(ctx, build(id)); err != nil {
+	if err := a.publishRequest(ctx, build(id), true); err != nil {
 		return nil, err
 	}
 	t := time.NewTimer(a.h.opts.RequestsTimeout)

@@ -61,6 +61,23 @@
 // Rooms are strings in Go. A Node room that is a number (io.to(123)) is
 // seen as its decimal text; a Go server cannot address a numeric Node room.
 //
+// # Failures
+//
+// A broadcast reaches this server's clients before it is published, and
+// publishing waits for nobody: each namespace queues what it publishes
+// (Options.PublishQueueBytes) and a goroutine of its own publishes it in
+// order, retrying (for RequestsTimeout) what Redis refused for want of a
+// connection, and nothing else, so that no message goes out twice.
+// Messages of other nodes wait for their namespace in a queue of their own
+// (Options.InboundQueueBytes), so that one namespace's slow handlers never
+// stall the subscriber connection the namespaces share. What a full queue
+// refuses, and every malformed message, is dropped with a warning naming
+// the channel and the reason, at most once per reason every 10 seconds.
+// Requests that wait for other servers return what arrived with an error
+// wrapping ErrTimeout. Pub/sub keeps nothing: a message published while a
+// server has no subscription (after a Redis crash, until OnRedisReconnect)
+// never reaches it.
+//
 // Namespace names must not contain glob characters (* ? [ ]), as with
 // Node, whose PSUBSCRIBE patterns do not escape them.
 package redisadapter

@@ -70,20 +70,20 @@ func (a *Adapter) forget(id string) {
 // onResponse handles an answer to one of this node's requests; it runs on
 // the hub's reading goroutine, so that a request waited for from a
 // namespace handler still gets its answers.
-func (a *Adapter) onResponse(payload []byte) {
+func (a *Adapter) onResponse(channel string, payload []byte) {
 	m, err := decodeMessage(payload)
 	if err == nil && a.sharded {
 		m, _, err = fromSharded(m)
 	}
 	if err != nil {
-		a.logBad("response", err)
+		a.logBad(channel, "response", err)
 		return
 	}
-	a.handleResponse(m)
+	a.handleResponse(channel, m)
 }
 
 // handleResponse handles an answer in the classic shape.
-func (a *Adapter) handleResponse(m notepack.Map) {
+func (a *Adapter) handleResponse(channel string, m notepack.Map) {
 	id, _ := getString(m, "requestId")
 	a.mu.Lock()
 	r := a.requests[id]
@@ -92,7 +92,7 @@ func (a *Adapter) handleResponse(m notepack.Map) {
 		return
 	}
 	if r.typ == reqBroadcast {
-		a.onBroadcastResponse(id, r, m)
+		a.onBroadcastResponse(channel, id, r, m)
 		return
 	}
 	r.mu.Lock()
@@ -127,7 +127,7 @@ func (a *Adapter) handleResponse(m notepack.Map) {
 		}
 		_, args, err := argsFromValues(append([]any{}, vals...), false)
 		if err != nil {
-			a.logBad("serverSideEmit response", err)
+			a.logBad(channel, "serverSideEmit response", err)
 		}
 		r.ssAcks = append(r.ssAcks, args)
 	}
@@ -137,7 +137,7 @@ func (a *Adapter) handleResponse(m notepack.Map) {
 	}
 }
 
-func (a *Adapter) onBroadcastResponse(id string, r *request, m notepack.Map) {
+func (a *Adapter) onBroadcastResponse(channel, id string, r *request, m notepack.Map) {
 	t, _ := getNumber(m, "type")
 	switch t {
 	case reqBroadcastClientCount:
@@ -158,7 +158,7 @@ func (a *Adapter) onBroadcastResponse(id string, r *request, m notepack.Map) {
 		}
 		_, args, err := argsFromValues(vals, false)
 		if err != nil {
-			a.logBad("broadcast ack", err)
+			a.logBad(channel, "broadcast ack", err)
 			return
 		}
 		r.acks.Ack(args)
@@ -183,7 +183,7 @@ func (a *Adapter) respond(req notepack.Map, msg notepack.Map, asMsgpack bool) {
 	uid, hasUID := getString(req, "uid")
 	if a.sharded {
 		if uid != "" {
-			a.publishSharded(context.Background(), msg, uid)
+			a.publishSharded(context.Background(), msg, uid, false)
 		}
 		return
 	}
@@ -202,22 +202,22 @@ func (a *Adapter) respond(req notepack.Map, msg notepack.Map, asMsgpack bool) {
 		a.h.log.Warn("redisadapter: encoding a response", "err", err)
 		return
 	}
-	a.h.publish(context.Background(), channel, b)
+	a.out.push(context.Background(), channel, b, false)
 }
 
 // onRequest handles a classic request of another node (or of an
 // emitter), on the namespace's goroutine.
-func (a *Adapter) onRequest(payload []byte) {
+func (a *Adapter) onRequest(channel string, payload []byte) {
 	m, err := decodeMessage(payload)
 	if err != nil {
-		a.logBad("request", err)
+		a.logBad(channel, "request", err)
 		return
 	}
-	a.handleRequest(m)
+	a.handleRequest(channel, m)
 }
 
 // handleRequest handles a request in the classic shape.
-func (a *Adapter) handleRequest(m notepack.Map) {
+func (a *Adapter) handleRequest(channel string, m notepack.Map) {
 	if uid, ok := getString(m, "uid"); ok && uid == a.uid {
 		return // our own request: applied locally already, or not for us
 	}
@@ -261,7 +261,7 @@ func (a *Adapter) handleRequest(m notepack.Map) {
 		}
 		name, args, err := argsFromValues(data, true)
 		if err != nil {
-			a.logBad("serverSideEmit", err)
+			a.logBad(channel, "serverSideEmit", err)
 			return
 		}
 		var ack func(args ...any)
@@ -294,7 +294,7 @@ func (a *Adapter) handleRequest(m notepack.Map) {
 		}
 		p, err := packetOf(pm, a.nsp.Name())
 		if err != nil {
-			a.logBad("broadcast request", err)
+			a.logBad(channel, "broadcast request", err)
 			return
 		}
 		p.ID, p.HasID = a.nsp.NextAckID(), true
@@ -361,15 +361,15 @@ func (a *Adapter) onRoomRequest(m notepack.Map, typ int, id string) {
 
 // onBroadcast delivers a classic broadcast of another node to this
 // server's sockets.
-func (a *Adapter) onBroadcast(payload []byte) {
+func (a *Adapter) onBroadcast(channel string, payload []byte) {
 	v, err := notepack.Decode(payload)
 	if err != nil {
-		a.logBad("broadcast", err)
+		a.logBad(channel, "broadcast", err)
 		return
 	}
 	arr, ok := v.([]any)
 	if !ok || len(arr) < 3 {
-		a.logBad("broadcast", errMalformed)
+		a.logBad(channel, "broadcast", errMalformed)
 		return
 	}
 	if uid, _ := arr[0].(string); uid == a.uid {
@@ -377,6 +377,7 @@ func (a *Adapter) onBroadcast(payload []byte) {
 	}
 	pm, ok := arr[1].(notepack.Map)
 	if !ok {
+		a.logBad(channel, "broadcast", errMalformed)
 		return
 	}
 	nsp := "/"
@@ -390,18 +391,18 @@ func (a *Adapter) onBroadcast(payload []byte) {
 	}
 	om, ok := arr[2].(notepack.Map)
 	if !ok {
-		a.logBad("broadcast", errMalformed)
+		a.logBad(channel, "broadcast", errMalformed)
 		return
 	}
-	a.deliver(pm, om)
+	a.deliver(channel, pm, om)
 }
 
 // deliver sends a broadcast of another node (its wire packet and opts) to
 // this server's sockets.
-func (a *Adapter) deliver(pm, om notepack.Map) {
+func (a *Adapter) deliver(channel string, pm, om notepack.Map) {
 	p, err := packetOf(pm, a.nsp.Name())
 	if err != nil {
-		a.logBad("broadcast", err)
+		a.logBad(channel, "broadcast", err)
 		return
 	}
 	a.LocalAdapter.Broadcast(context.Background(), p, optsOf(om), nil)

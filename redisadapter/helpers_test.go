@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -172,6 +173,26 @@ func dial(t *testing.T, n *node, nsp string, auth string) *client {
 	if err := json.Unmarshal([]byte(p[len(prefix):]), &v); err != nil {
 		t.Fatalf("connect answered %q: %v", p, err)
 	}
+	// The connection handler joins the rooms and sets the data after the
+	// CONNECT answer: wait for it, so that a broadcast that follows finds
+	// the socket in its rooms.
+	var want struct {
+		Rooms []string        `json:"rooms"`
+		Data  json.RawMessage `json:"data"`
+	}
+	json.Unmarshal([]byte(auth), &want)
+	eventually(t, "the connection handler of "+v.Sid, func() bool {
+		s := n.srv.Of(nsp).Socket(v.Sid)
+		if s == nil {
+			return false
+		}
+		for _, r := range want.Rooms {
+			if !slices.Contains(s.Rooms(), socketio.Room(r)) {
+				return false
+			}
+		}
+		return want.Data == nil || s.Data() != nil
+	})
 	return &client{t: t, c: c, sid: v.Sid, nsp: nsp}
 }
 

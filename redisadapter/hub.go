@@ -58,6 +58,7 @@ type hub struct {
 	cluster *redis.ClusterClient // sharded on a Redis Cluster
 	opts    Options
 	log     *slog.Logger
+	drops   *dropLog
 
 	subMu sync.Mutex // serializes the per-slot connections' changes
 
@@ -73,7 +74,7 @@ type hub struct {
 
 func newHub(rdb redis.UniversalClient, opts Options) *hub {
 	h := &hub{
-		rdb: rdb, opts: opts, log: opts.Logger,
+		rdb: rdb, opts: opts, log: opts.Logger, drops: newDropLog(opts.Logger),
 		slots:     make(map[uint16]*subConn),
 		routes:    make(map[string]route),
 		confirmed: make(map[string]chan struct{}),
@@ -316,14 +317,23 @@ func (h *hub) loop(c *subConn) {
 		c.lastMsg.Store(time.Now().UnixNano())
 		switch m := msg.(type) {
 		case *redis.Subscription:
+			h.mu.Lock()
 			if m.Kind == "subscribe" || m.Kind == "ssubscribe" {
-				h.mu.Lock()
 				if ch := h.confirmed[m.Channel]; ch != nil {
 					close(ch)
 					delete(h.confirmed, m.Channel)
 				}
-				h.mu.Unlock()
 			}
+			// After an outage go-redis subscribes again in several
+			// commands (channels, then patterns): the connection is back
+			// once Redis confirms as many subscriptions as it serves.
+			complete := c != h.conn || h.cluster != nil || m.Count >= len(h.routes)
+			h.mu.Unlock()
+			if complete {
+				h.setUp()
+			}
+		case *redis.Pong:
+			// Redis answers a ping after the subscriptions sent before it.
 			h.setUp()
 		case *redis.Message:
 			h.dispatch(m)
@@ -386,17 +396,11 @@ func (h *hub) dispatch(m *redis.Message) {
 	if !ok {
 		return
 	}
-	a := r.a
-	switch r.kind {
-	case routeBroadcast:
-		a.enqueue(func() { a.onBroadcast(payload) })
-	case routeRequest:
-		a.enqueue(func() { a.onRequest(payload) })
-	case routeMessage:
-		a.enqueue(func() { a.onMessage(payload) })
-	case routeResponse:
-		a.onResponse(payload)
+	if r.kind == routeResponse {
+		r.a.onResponse(m.Channel, payload)
+		return
 	}
+	r.a.enqueue(inItem{channel: m.Channel, kind: r.kind, payload: payload})
 }
 
 // numSub counts the subscribers of the counted channel (PUBSUB NUMSUB, or
@@ -437,9 +441,6 @@ func (h *hub) publish(ctx context.Context, channel string, payload []byte) error
 		err = h.rdb.SPublish(ctx, channel, payload).Err()
 	} else {
 		err = h.rdb.Publish(ctx, channel, payload).Err()
-	}
-	if err != nil {
-		h.log.Warn("redisadapter: publish failed", "channel", channel, "err", err)
 	}
 	return err
 }

@@ -150,6 +150,7 @@ func interopScenarios(t *testing.T, specific bool, shardedMode string) {
 				Auth    map[string]any
 				Issued  float64
 				Time    string
+				Headers map[string]any
 			}
 		}
 		p.eval(&socks, `return (await io.A.fetchSockets()).map(s => ({id: s.id, rooms: [...s.rooms], data: s.data, handshake: s.handshake}))`)
@@ -161,6 +162,13 @@ func interopScenarios(t *testing.T, specific bool, shardedMode string) {
 					s.Handshake.Query["EIO"] != "4" || s.Handshake.Auth["rooms"] == nil || s.Handshake.Issued == 0 || s.Handshake.Time == "" {
 					t.Errorf("G6: Go socket %+v", s)
 				}
+				// As Node's req.headers: Go keeps Host apart from the other
+				// headers (issue 18).
+				if want := strings.TrimPrefix(g.url, "http://"); s.Handshake.Headers["host"] != want {
+					t.Errorf("G6: Go socket's handshake.headers.host = %v, want %q (headers %v)", s.Handshake.Headers["host"], want, s.Handshake.Headers)
+				}
+			} else if s.Handshake.Headers["host"] == nil {
+				t.Errorf("G6: Node socket without handshake.headers.host: %v", s.Handshake.Headers)
 			}
 		}
 		if len(socks) != 3 || !found {

@@ -25,7 +25,9 @@ type SailsBusOptions struct {
 	// key+"#sails#": an operator-precedence slip in sails-hook-sockets that
 	// every Sails node shares). Default: DefaultSailsBusChannel.
 	Key string
-	// Logger receives malformed messages at Debug. Default slog.Default().
+	// Logger receives dropped messages (malformed, or an event it cannot
+	// apply) as warnings, at most one per reason every 10 seconds.
+	// Default slog.Default().
 	Logger *slog.Logger
 }
 
@@ -48,7 +50,7 @@ type SailsBus struct {
 	ns      *socketio.Namespace
 	channel string
 	uid     string
-	log     *slog.Logger
+	drops   *dropLog
 	sub     *redis.PubSub
 	done    chan struct{}
 	once    sync.Once
@@ -76,7 +78,7 @@ func NewSailsBus(ctx context.Context, rdb redis.UniversalClient, ns *socketio.Na
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	b := &SailsBus{rdb: rdb, ns: ns, channel: DefaultSailsBusChannel, uid: sailsUID(), log: o.Logger, done: make(chan struct{})}
+	b := &SailsBus{rdb: rdb, ns: ns, channel: DefaultSailsBusChannel, uid: sailsUID(), drops: newDropLog(o.Logger), done: make(chan struct{})}
 	if o.Key != "" {
 		b.channel = o.Key
 	}
@@ -110,14 +112,14 @@ func (b *SailsBus) run(ch <-chan *redis.Message) {
 		var msg busMessage
 		var p busPayload
 		if json.Unmarshal([]byte(m.Payload), &msg) != nil || json.Unmarshal(msg.Payload, &p) != nil || p.SourceRoom == "" {
-			b.log.Debug("redisadapter: ignoring a malformed Sails admin message", "payload", m.Payload)
+			b.drops.warn("redisadapter: malformed Sails admin message dropped", m.Channel, "malformed Sails admin message", "bytes", len(m.Payload))
 			continue
 		}
 		if msg.UID == b.uid {
 			continue // our own: applied before publishing
 		}
 		if err := b.apply(context.Background(), msg.Event, p); err != nil {
-			b.log.Debug("redisadapter: Sails admin message", "event", msg.Event, "err", err)
+			b.drops.warn("redisadapter: Sails admin message not applied", m.Channel, "Sails admin message not applied", "event", msg.Event, "err", err)
 		}
 	}
 }

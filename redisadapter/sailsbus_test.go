@@ -1,6 +1,7 @@
 package redisadapter_test
 
 import (
+	"log/slog"
 	"slices"
 	"testing"
 
@@ -27,7 +28,8 @@ func TestSailsBus(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { bus1.Close() })
-	bus2, err := redisadapter.NewSailsBus(ctx, n2.rdb, n2.srv.Of("/"), &redisadapter.SailsBusOptions{Key: channel, Logger: quiet})
+	var logs logRecorder
+	bus2, err := redisadapter.NewSailsBus(ctx, n2.rdb, n2.srv.Of("/"), &redisadapter.SailsBusOptions{Key: channel, Logger: slog.New(&logs)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,6 +56,10 @@ func TestSailsBus(t *testing.T) {
 	if err := bus2.PublishJoin(ctx, b.sid, []string{"own"}); err != nil {
 		t.Fatal(err)
 	}
+	eventually(t, "a warning for the garbage", func() bool {
+		w := logs.warnings()
+		return len(w) == 1 && w[0]["channel"] == channel && w[0]["reason"] == "malformed Sails admin message"
+	})
 	sails := func(msg string) {
 		if err := n1.rdb.Publish(ctx, channel, msg).Err(); err != nil {
 			t.Fatal(err)

@@ -155,9 +155,10 @@ func toSharded(m notepack.Map, response bool) (shardedKind, notepack.Map, error)
 	return shardedKind{}, nil, errMalformed
 }
 
-// publishSharded publishes a request (toUID empty) or a response to node
-// toUID, given in the classic shape, as a sharded message.
-func (a *Adapter) publishSharded(ctx context.Context, m notepack.Map, toUID string) error {
+// publishSharded queues a request (toUID empty) or a response to node
+// toUID, given in the classic shape, as a sharded message; with wait, it
+// returns the outcome of the publication.
+func (a *Adapter) publishSharded(ctx context.Context, m notepack.Map, toUID string, wait bool) error {
 	k, data, err := toSharded(m, toUID != "")
 	if err != nil {
 		return err
@@ -178,7 +179,7 @@ func (a *Adapter) publishSharded(ctx context.Context, m notepack.Map, toUID stri
 	} else if room, ok := a.roomChannelOf(k.typ, data); ok {
 		channel = a.roomChannel(room)
 	}
-	return a.h.publish(ctx, channel, b)
+	return a.out.push(ctx, channel, b, wait)
 }
 
 // roomChannelOf says whether a message goes to the channel of a room
@@ -261,10 +262,10 @@ func hexID() string {
 
 // onMessage handles a message on the main channel or a room channel, on
 // the namespace's goroutine (ClusterAdapter.onMessage).
-func (a *Adapter) onMessage(payload []byte) {
+func (a *Adapter) onMessage(channel string, payload []byte) {
 	env, err := decodeMessage(payload)
 	if err != nil {
-		a.logBad("message", err)
+		a.logBad(channel, "message", err)
 		return
 	}
 	if uid, _ := getString(env, "uid"); uid == a.uid {
@@ -275,22 +276,22 @@ func (a *Adapter) onMessage(payload []byte) {
 	}
 	m, response, err := fromSharded(env)
 	if err != nil {
-		a.logBad("message", err)
+		a.logBad(channel, "message", err)
 		return
 	}
 	if response {
-		a.handleResponse(m)
+		a.handleResponse(channel, m)
 		return
 	}
 	if msgType(m) == reqBroadcast {
 		if _, withAck := m.Get("requestId"); !withAck {
 			pm, _ := getMap(m, "packet")
 			om, _ := getMap(m, "opts")
-			a.deliver(pm, om)
+			a.deliver(channel, pm, om)
 			return
 		}
 	}
-	a.handleRequest(m)
+	a.handleRequest(channel, m)
 }
 
 // fetchRooms is AllRooms over the sharded protocol, which has no such

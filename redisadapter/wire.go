@@ -305,6 +305,11 @@ func handshakeValue(hs *socketio.Handshake) notepack.Map {
 		return notepack.Map{}
 	}
 	headers := notepack.Map{}
+	// Go keeps the Host header in Request.Host; Node's req.headers has it
+	// (first, where clients send it).
+	if _, ok := hs.Header["Host"]; !ok && hs.Request != nil && hs.Request.Host != "" {
+		headers = append(headers, notepack.Entry{Key: "host", Value: hs.Request.Host})
+	}
 	for k, vs := range hs.Header {
 		lk := strings.ToLower(k)
 		if lk == "set-cookie" {

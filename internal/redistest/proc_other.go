@@ -2,6 +2,15 @@
 
 package redistest
 
-import "syscall"
+import (
+	"errors"
+	"os"
+	"syscall"
+)
 
 func procAttr() *syscall.SysProcAttr { return nil }
+
+var errNoFreeze = errors.New("freezing a process needs Linux")
+
+func freeze(*os.Process) error { return errNoFreeze }
+func thaw(*os.Process) error   { return errNoFreeze }

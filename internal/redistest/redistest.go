@@ -78,11 +78,13 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
-// Stop stops the server (SIGTERM, then waits).
+// Stop stops the server (SIGINT, then waits; a frozen server is thawed
+// first).
 func (s *Server) Stop() {
 	if s.cmd == nil || s.cmd.Process == nil {
 		return
 	}
+	thaw(s.cmd.Process)
 	s.cmd.Process.Signal(os.Interrupt)
 	done := make(chan struct{})
 	go func() { s.cmd.Wait(); close(done) }()
@@ -95,7 +97,41 @@ func (s *Server) Stop() {
 	s.cmd = nil
 }
 
-// Restart starts the server again on the same port (after Stop).
+// Kill kills the server at once (SIGKILL): it closes no connection
+// cleanly and saves nothing. Restart starts it again.
+func (s *Server) Kill() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	s.cmd.Process.Kill()
+	s.cmd.Wait()
+	s.cmd = nil
+}
+
+// Freeze stops the server's process (SIGSTOP, Linux only): connections
+// stay open and nothing is answered, as with a hung Redis, until Thaw.
+func (s *Server) Freeze(t testing.TB) {
+	t.Helper()
+	if s.cmd == nil || s.cmd.Process == nil {
+		t.Fatal("redistest: Freeze: server not running")
+	}
+	if err := freeze(s.cmd.Process); err != nil {
+		t.Fatalf("redistest: Freeze: %v", err)
+	}
+}
+
+// Thaw resumes a frozen server (SIGCONT).
+func (s *Server) Thaw(t testing.TB) {
+	t.Helper()
+	if s.cmd == nil || s.cmd.Process == nil {
+		t.Fatal("redistest: Thaw: server not running")
+	}
+	if err := thaw(s.cmd.Process); err != nil {
+		t.Fatalf("redistest: Thaw: %v", err)
+	}
+}
+
+// Restart starts the server again on the same port (after Stop or Kill).
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
 	s.Stop()

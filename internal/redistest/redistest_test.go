@@ -30,6 +30,31 @@ func TestStartRestart(t *testing.T) {
 	}
 }
 
+func TestKillFreeze(t *testing.T) {
+	s := Start(t)
+	s.Freeze(t)
+	if err := Ping(s.Addr()); err == nil {
+		t.Fatal("a frozen server answered PING")
+	}
+	s.Thaw(t)
+	if err := Ping(s.Addr()); err != nil {
+		t.Fatalf("thawed: %v", err)
+	}
+	s.Freeze(t)
+	s.Kill() // a frozen server can be killed
+	if err := Ping(s.Addr()); err == nil {
+		t.Fatal("still answering after Kill")
+	}
+	s.Restart(t)
+	deadline := time.Now().Add(5 * time.Second)
+	for Ping(s.Addr()) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("not answering after Restart")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func TestStartCluster(t *testing.T) {
 	c := StartCluster(t)
 	if len(c.Addrs()) != 3 {

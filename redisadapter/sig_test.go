@@ -1,0 +1,5 @@
+package redisadapter_test
+
+import "syscall"
+
+var sigStop = syscall.SIGSTOP
