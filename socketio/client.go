@@ -116,7 +116,7 @@ func (c *client) onMessage(m engineio.Message) {
 	switch p.Type {
 	case PacketConnect:
 		c.mu.Lock()
-		name := namespaceName(p.Namespace)
+		name := c.namespaceName(p.Namespace)
 		dup := c.sockets[name] != nil || c.connecting[name]
 		if !dup {
 			c.connectingLocked(name)
@@ -150,9 +150,14 @@ func (c *client) violation(what string, err error) {
 	c.sess.Close("protocol violation: " + what)
 }
 
-// namespaceName strips the query string protocol v4 clients append to the
-// namespace of their CONNECT.
-func namespaceName(nsp string) string {
+// namespaceName is the namespace a CONNECT asks for. Protocol v4 clients
+// (socket.io-client 2) append their query string to it, which is stripped;
+// in protocol v5 the name is taken as is, so "/custom?x=1" is a namespace
+// of its own (refused as "Invalid namespace" unless declared), as in Node.
+func (c *client) namespaceName(nsp string) string {
+	if c.protocol != 4 {
+		return nsp
+	}
 	if i := strings.IndexByte(nsp, '?'); i >= 0 {
 		return nsp[:i]
 	}
@@ -162,7 +167,7 @@ func namespaceName(nsp string) string {
 // connect runs on the dispatch queue: it finds the namespace, runs its
 // middleware and, if they let the client in, connects a socket.
 func (c *client) connect(p *Packet) {
-	name := namespaceName(p.Namespace)
+	name := c.namespaceName(p.Namespace)
 	done := func() {
 		c.mu.Lock()
 		c.connected(name)
