@@ -67,9 +67,10 @@ type Server struct {
 	parser  Parser
 	adapter AdapterFactory
 
-	mu      sync.RWMutex
-	nsps    map[string]*Namespace
-	parents []*ParentNamespace
+	mu       sync.RWMutex
+	nsps     map[string]*Namespace
+	building map[string]*nspBuild // namespaces being created; nil when none
+	parents  []*ParentNamespace
 }
 
 // NewServer returns a Server; nil opts means the defaults.
@@ -123,7 +124,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.Se
 func (s *Server) Engine() *engineio.Server { return s.engine }
 
 // Of returns the namespace called name, creating it if needed. A name
-// without a leading slash gets one.
+// without a leading slash gets one. The adapter factory runs without any
+// server lock held (it may wait on the network), once per name even when
+// several goroutines ask for a new namespace at the same time.
 func (s *Server) Of(name string) *Namespace {
 	if !strings.HasPrefix(name, "/") {
 		name = "/" + name
@@ -134,11 +137,53 @@ func (s *Server) Of(name string) *Namespace {
 	if n != nil {
 		return n
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if n = s.nsps[name]; n == nil {
-		n = newNamespace(s, name, nil)
-		s.nsps[name] = n
+	return s.build(name, nil)
+}
+
+// nspBuild is a namespace being created: others asking for the same name
+// wait for done (without holding Server.mu) and look again.
+type nspBuild struct{ done chan struct{} }
+
+// build returns the namespace name, creating it with parent if no one has.
+// The namespace (and its adapter) is made outside Server.mu.
+func (s *Server) build(name string, parent *ParentNamespace) *Namespace {
+	for {
+		s.mu.Lock()
+		if n := s.nsps[name]; n != nil {
+			s.mu.Unlock()
+			return n
+		}
+		if b := s.building[name]; b != nil {
+			s.mu.Unlock()
+			<-b.done
+			continue
+		}
+		b := &nspBuild{done: make(chan struct{})}
+		if s.building == nil {
+			s.building = make(map[string]*nspBuild)
+		}
+		s.building[name] = b
+		s.mu.Unlock()
+		return s.create(name, parent, b)
+	}
+}
+
+// create makes the namespace that b announces and publishes it. If the
+// adapter factory panics, the announcement is withdrawn so that waiters
+// try again, and the panic goes on.
+func (s *Server) create(name string, parent *ParentNamespace, b *nspBuild) (n *Namespace) {
+	defer func() {
+		s.mu.Lock()
+		if n != nil {
+			s.nsps[name] = n
+		}
+		delete(s.building, name)
+		s.mu.Unlock()
+		close(b.done)
+	}()
+	n = newNamespace(s, name, parent)
+	if parent != nil {
+		parent.addChild(n)
 	}
 	return n
 }
@@ -175,14 +220,7 @@ func (s *Server) lookup(name string, hs *Handshake) *Namespace {
 	}
 	for _, p := range parents {
 		if p.match(name, hs) {
-			s.mu.Lock()
-			if n = s.nsps[name]; n == nil {
-				n = newNamespace(s, name, p)
-				s.nsps[name] = n
-				p.addChild(n)
-			}
-			s.mu.Unlock()
-			return n
+			return s.build(name, p)
 		}
 	}
 	return nil
