@@ -315,18 +315,21 @@ func (c *client) removeSocket(nsp string, s *Socket) {
 	c.mu.Unlock()
 }
 
-// disconnectAll disconnects every socket of the connection, then closes it.
+// disconnectAll disconnects every socket of the connection, then closes
+// it. It runs on the dispatch queue, next (see Socket.Disconnect).
 func (c *client) disconnectAll() {
-	c.mu.Lock()
-	socks := make([]*Socket, 0, len(c.sockets))
-	for _, s := range c.sockets {
-		socks = append(socks, s)
-	}
-	c.mu.Unlock()
-	for _, s := range socks {
-		s.Disconnect(false)
-	}
-	c.sess.Close("forced server close")
+	c.enqueueNext(func() {
+		c.mu.Lock()
+		socks := make([]*Socket, 0, len(c.sockets))
+		for _, s := range c.sockets {
+			socks = append(socks, s)
+		}
+		c.mu.Unlock()
+		for _, s := range socks {
+			s.disconnectNow()
+		}
+		c.sess.Close("forced server close")
+	})
 }
 
 // onClose runs when the engine session closed: after the work already
@@ -358,6 +361,20 @@ func (c *client) onClose(cause error) {
 			s.onClose(reason)
 		}
 	})
+}
+
+// enqueueNext queues fn ahead of the waiting work, even when the queue is
+// full: it runs as soon as the work running now, if any, returns.
+func (c *client) enqueueNext(fn func()) {
+	c.qmu.Lock()
+	c.queue = append(c.queue, nil)
+	copy(c.queue[1:], c.queue[:len(c.queue)-1])
+	c.queue[0] = fn
+	if !c.running {
+		c.running = true
+		go c.drain()
+	}
+	c.qmu.Unlock()
 }
 
 // enqueueAlways queues fn even when the queue is full.

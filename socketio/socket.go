@@ -307,11 +307,25 @@ func (s *Socket) Broadcast() BroadcastOperator { return s.nsp.operator().Except(
 // Disconnect disconnects the socket from its namespace (the client is told
 // with a DISCONNECT packet). With close, the whole connection is closed,
 // disconnecting the client from every namespace.
+//
+// The disconnection runs on the client's dispatch queue, ahead of the
+// packets waiting there: if an event handler of the client is running
+// (this one, or another goroutine's), the disconnecting and disconnect
+// handlers run after it returns, never concurrently with it, and events
+// still queued are dropped. Disconnect itself never waits for it.
 func (s *Socket) Disconnect(close bool) {
 	if close {
 		s.c.disconnectAll()
 		return
 	}
+	if !s.Connected() {
+		return
+	}
+	s.c.enqueueNext(s.disconnectNow)
+}
+
+// disconnectNow disconnects the socket; it runs on the dispatch queue.
+func (s *Socket) disconnectNow() {
 	if !s.Connected() {
 		return
 	}
