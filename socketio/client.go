@@ -11,10 +11,6 @@ import (
 	"github.com/pierhq/pier/engineio"
 )
 
-// maxQueued bounds the packets of one connection waiting for dispatch;
-// past it the transport waits, slowing the client down.
-const maxQueued = 256
-
 // client is the Socket.IO state of one Engine.IO session: its decoder, its
 // sockets (one per namespace) and the queue that runs their work in order.
 type client struct {
@@ -29,10 +25,11 @@ type client struct {
 	closed       bool
 	connectTimer *time.Timer
 
-	// The dispatch queue: work runs in order on a goroutine that exists
-	// only while there is work.
+	// The dispatch queue (queue.go): work runs in order on a goroutine
+	// that exists only while there is work.
 	qmu     sync.Mutex
-	queue   []func()
+	queue   []queued
+	qbytes  int64 // packet bytes in queue
 	running bool
 	space   chan struct{} // made by the first enqueue that waits
 }
@@ -49,57 +46,6 @@ func newClient(s *Server, sess *engineio.Session) *client {
 		c.protocol = 4
 	}
 	return c
-}
-
-// enqueue runs fn after the work queued before it. It waits while the
-// queue is full, which holds back the transport that received the packet.
-func (c *client) enqueue(fn func()) {
-	c.qmu.Lock()
-	for len(c.queue) >= maxQueued && c.sess.Context().Err() == nil {
-		if c.space == nil {
-			c.space = make(chan struct{}, 1)
-		}
-		space := c.space
-		c.qmu.Unlock()
-		select {
-		case <-space:
-		case <-c.sess.Context().Done():
-		}
-		c.qmu.Lock()
-	}
-	c.pushLocked(fn)
-	c.qmu.Unlock()
-}
-
-// pushLocked queues fn and starts the drain goroutine if none runs. c.qmu
-// is held.
-func (c *client) pushLocked(fn func()) {
-	c.queue = append(c.queue, fn)
-	if !c.running {
-		c.running = true
-		go c.drain()
-	}
-}
-
-func (c *client) drain() {
-	for {
-		c.qmu.Lock()
-		if len(c.queue) == 0 {
-			c.running = false
-			c.queue = nil
-			c.qmu.Unlock()
-			return
-		}
-		fn := c.queue[0]
-		c.queue[0] = nil
-		c.queue = c.queue[1:]
-		select {
-		case c.space <- struct{}{}:
-		default:
-		}
-		c.qmu.Unlock()
-		fn()
-	}
 }
 
 // onMessage decodes an Engine.IO message and routes the packet. Protocol
@@ -126,7 +72,7 @@ func (c *client) onMessage(m engineio.Message) {
 			c.violation("duplicate connect", nil)
 			return
 		}
-		c.enqueue(func() { c.connect(p) })
+		c.enqueue(packetBytes(p), func() { c.connect(p) })
 	case PacketDisconnect, PacketEvent, PacketBinaryEvent, PacketAck, PacketBinaryAck:
 		c.mu.Lock()
 		sock := c.sockets[p.Namespace]
@@ -135,7 +81,7 @@ func (c *client) onMessage(m engineio.Message) {
 			c.violation("packet for a namespace not connected", nil)
 			return
 		}
-		c.enqueue(func() { sock.onPacket(p) })
+		c.enqueue(packetBytes(p), func() { sock.onPacket(p) })
 	default:
 		c.violation("unexpected packet type", nil)
 	}
@@ -363,27 +309,6 @@ func (c *client) onClose(cause error) {
 	})
 }
 
-// enqueueNext queues fn ahead of the waiting work, even when the queue is
-// full: it runs as soon as the work running now, if any, returns.
-func (c *client) enqueueNext(fn func()) {
-	c.qmu.Lock()
-	c.queue = append(c.queue, nil)
-	copy(c.queue[1:], c.queue[:len(c.queue)-1])
-	c.queue[0] = fn
-	if !c.running {
-		c.running = true
-		go c.drain()
-	}
-	c.qmu.Unlock()
-}
-
-// enqueueAlways queues fn even when the queue is full.
-func (c *client) enqueueAlways(fn func()) {
-	c.qmu.Lock()
-	c.pushLocked(fn)
-	c.qmu.Unlock()
-}
-
 func remoteIP(addr string) string {
 	if i := strings.LastIndexByte(addr, ':'); i >= 0 {
 		return strings.Trim(addr[:i], "[]")
@@ -397,5 +322,5 @@ func (c *client) enqueueConnect(p *Packet) {
 	c.mu.Lock()
 	c.connectingLocked(p.Namespace)
 	c.mu.Unlock()
-	c.enqueue(func() { c.connect(p) })
+	c.enqueue(0, func() { c.connect(p) })
 }

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pierhq/pier/engineio"
@@ -43,6 +44,21 @@ type Options struct {
 	// connectionStateRecovery). Default off.
 	ConnectionStateRecovery *RecoveryOptions
 
+	// MaxBufferedBytes bounds the bytes of the received packets of one
+	// connection that wait for their handlers (a handler that blocks
+	// holds up the next packets of its client). Past it, and past 256
+	// packets, Pier stops reading from the connection until the handlers
+	// catch up. A packet is always taken when none waits. Default twice
+	// the engine's MaxHTTPBufferSize (2 MB with its default).
+	MaxBufferedBytes int64
+
+	// MaxBufferedBytesTotal bounds the bytes of received packets waiting
+	// for their handlers across all connections. A connection whose
+	// packet would pass it is closed (logged at warning level, reason
+	// "inbound buffer budget exceeded"). Default
+	// DefaultMaxBufferedBytesTotal (256 MiB).
+	MaxBufferedBytesTotal int64
+
 	// AckTimeout bounds EmitWithAck calls whose context has no deadline.
 	// Default: none (the context decides).
 	AckTimeout time.Duration
@@ -66,6 +82,10 @@ type Server struct {
 	limits  Limits
 	parser  Parser
 	adapter AdapterFactory
+
+	maxBuffered      int64        // Options.MaxBufferedBytes, resolved
+	maxBufferedTotal int64        // Options.MaxBufferedBytesTotal, resolved
+	buffered         atomic.Int64 // bytes queued by all clients
 
 	mu       sync.RWMutex
 	nsps     map[string]*Namespace
@@ -109,6 +129,7 @@ func NewServer(opts *Options) (*Server, error) {
 		return nil, err
 	}
 	s.engine = eng
+	s.bufferLimits(eng.Options())
 	s.limits = s.opts.Limits
 	if s.limits.MaxAttachmentBytes <= 0 {
 		s.limits.MaxAttachmentBytes = eng.Options().MaxHTTPBufferSize
