@@ -43,7 +43,7 @@ func TestInboundBudgetClosesConnection(t *testing.T) {
 	)
 	var logs lockedBuffer
 	srv, url := newTestServer(t, &Options{
-		Engine:                &engineio.Options{MaxHTTPBufferSize: bufSize, PingInterval: time.Hour, PingTimeout: time.Hour},
+		Engine: &engineio.Options{MaxHTTPBufferSize: bufSize, PingInterval: time.Hour, PingTimeout: time.Hour},
 		// Each connection queues at most 2 packets behind its blocked
 		// handler (MaxBufferedBytes is 200 kB): the second packet of every
 		// connection and the third of one fit, no more.
