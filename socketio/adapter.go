@@ -2,7 +2,9 @@ package socketio
 
 import (
 	"context"
+	"errors"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/pierhq/pier/engineio"
@@ -67,6 +69,16 @@ type Adapter interface {
 	ServerSideEmit(ctx context.Context, event string, args []any, ack func(Args)) error
 }
 
+// ErrTooManyRooms is returned by Socket.Join when the socket would be in
+// more than Options.MaxRoomsPerSocket rooms.
+var ErrTooManyRooms = errors.New("socketio: too many rooms for one socket")
+
+// roomJoiner is the join of LocalAdapter, and of adapters that embed it,
+// which tells when it refused the rooms.
+type roomJoiner interface {
+	join(id string, rooms []Room) error
+}
+
 // AdapterFactory creates the adapter of a namespace.
 type AdapterFactory func(n *Namespace) Adapter
 
@@ -79,9 +91,10 @@ type LocalAdapter struct {
 	nsp      *Namespace
 	recovery *recoveryStore // nil unless connection state recovery is on
 
-	mu    sync.RWMutex
-	rooms map[Room]map[string]struct{}
-	sids  map[string]map[Room]struct{}
+	mu     sync.RWMutex
+	rooms  map[Room]map[string]struct{}
+	sids   map[string]map[Room]struct{}
+	warned map[string]struct{} // sockets refused a join (logged once); nil when none
 }
 
 var _ Adapter = (*LocalAdapter)(nil)
@@ -118,10 +131,34 @@ func (a *LocalAdapter) RestoreSession(pid, offset string) (*RecoveredSession, bo
 // Namespace returns the adapter's namespace.
 func (a *LocalAdapter) Namespace() *Namespace { return a.nsp }
 
-func (a *LocalAdapter) Join(id string, rooms ...Room) {
+// Join adds socket id to rooms. A join that would put the socket in more
+// than Options.MaxRoomsPerSocket rooms is refused as a whole, and logged
+// (once per socket).
+func (a *LocalAdapter) Join(id string, rooms ...Room) { a.join(id, rooms) }
+
+// join is Join returning ErrTooManyRooms when it refused the rooms.
+func (a *LocalAdapter) join(id string, rooms []Room) error {
+	limit := a.nsp.srv.maxRooms
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	mine := a.sids[id]
+	if fresh := countNew(mine, rooms); len(mine)+fresh > limit {
+		have := len(mine)
+		_, warned := a.warned[id]
+		if !warned {
+			if a.warned == nil {
+				a.warned = make(map[string]struct{})
+			}
+			a.warned[id] = struct{}{}
+		}
+		a.mu.Unlock()
+		if warned {
+			return ErrTooManyRooms
+		}
+		a.nsp.srv.log.Warn("socketio: join refused, the socket would be in too many rooms",
+			"id", id, "nsp", a.nsp.name, "rooms", have, "joining", fresh, "max_rooms_per_socket", limit)
+		return ErrTooManyRooms
+	}
+	defer a.mu.Unlock()
 	if mine == nil {
 		mine = make(map[Room]struct{}, len(rooms))
 		a.sids[id] = mine
@@ -135,6 +172,19 @@ func (a *LocalAdapter) Join(id string, rooms ...Room) {
 		}
 		members[id] = struct{}{}
 	}
+	return nil
+}
+
+// countNew returns how many distinct rooms of rooms are not in mine.
+func countNew(mine map[Room]struct{}, rooms []Room) int {
+	n := 0
+	for i, r := range rooms {
+		if _, in := mine[r]; in || slices.Contains(rooms[:i], r) {
+			continue
+		}
+		n++
+	}
+	return n
 }
 
 func (a *LocalAdapter) Leave(id string, rooms ...Room) {
@@ -164,6 +214,7 @@ func (a *LocalAdapter) LeaveAll(id string) {
 		a.leaveLocked(id, r)
 	}
 	delete(a.sids, id)
+	delete(a.warned, id)
 }
 
 func (a *LocalAdapter) SocketRooms(id string) []Room {

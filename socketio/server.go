@@ -59,6 +59,12 @@ type Options struct {
 	// DefaultMaxBufferedBytesTotal (256 MiB).
 	MaxBufferedBytesTotal int64
 
+	// MaxRoomsPerSocket bounds the rooms one socket may be in, its own id
+	// room included; a Join past it is refused (Socket.Join returns
+	// ErrTooManyRooms) and logged at warning level. Node has no bound.
+	// Default DefaultMaxRoomsPerSocket.
+	MaxRoomsPerSocket int
+
 	// AckTimeout bounds EmitWithAck calls whose context has no deadline.
 	// Default: none (the context decides).
 	AckTimeout time.Duration
@@ -69,6 +75,9 @@ type Options struct {
 
 // DefaultConnectTimeout is the default of Options.ConnectTimeout.
 const DefaultConnectTimeout = 45 * time.Second
+
+// DefaultMaxRoomsPerSocket is the default of Options.MaxRoomsPerSocket.
+const DefaultMaxRoomsPerSocket = 10_000
 
 // Server is a Socket.IO server: an http.Handler serving Socket.IO protocol
 // v5 (EIO4 clients, socket.io-client 3 and 4) and v4 (EIO3 clients,
@@ -83,6 +92,7 @@ type Server struct {
 	parser  Parser
 	adapter AdapterFactory
 
+	maxRooms         int          // Options.MaxRoomsPerSocket, resolved
 	maxBuffered      int64        // Options.MaxBufferedBytes, resolved
 	maxBufferedTotal int64        // Options.MaxBufferedBytesTotal, resolved
 	buffered         atomic.Int64 // bytes queued by all clients
@@ -116,6 +126,10 @@ func NewServer(opts *Options) (*Server, error) {
 		s.opts.Logger = slog.Default()
 	}
 	s.log = s.opts.Logger
+	s.maxRooms = s.opts.MaxRoomsPerSocket
+	if s.maxRooms <= 0 {
+		s.maxRooms = DefaultMaxRoomsPerSocket
+	}
 	if s.opts.Parser == nil {
 		s.opts.Parser = DefaultParser
 	}

@@ -279,8 +279,16 @@ func (srv *Server) ackContext(ctx context.Context) (context.Context, context.Can
 	return context.WithCancel(ctx)
 }
 
-// Join adds the socket to rooms.
-func (s *Socket) Join(rooms ...Room) { s.nsp.adapter.Join(s.id, rooms...) }
+// Join adds the socket to rooms. It returns ErrTooManyRooms, joining none
+// of them, when the socket would be in more than Options.MaxRoomsPerSocket
+// rooms (its own id room included); the refusal is also logged.
+func (s *Socket) Join(rooms ...Room) error {
+	if j, ok := s.nsp.adapter.(roomJoiner); ok {
+		return j.join(s.id, rooms)
+	}
+	s.nsp.adapter.Join(s.id, rooms...)
+	return nil
+}
 
 // Leave removes the socket from rooms.
 func (s *Socket) Leave(rooms ...Room) { s.nsp.adapter.Leave(s.id, rooms...) }
