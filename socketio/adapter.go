@@ -73,10 +73,10 @@ type Adapter interface {
 // more than Options.MaxRoomsPerSocket rooms.
 var ErrTooManyRooms = errors.New("socketio: too many rooms for one socket")
 
-// roomJoiner is the join of LocalAdapter, and of adapters that embed it,
-// which tells when it refused the rooms.
-type roomJoiner interface {
-	join(id string, rooms []Room) error
+// joinChecker is LocalAdapter, and adapters that embed it, telling
+// whether a join would pass Options.MaxRoomsPerSocket.
+type joinChecker interface {
+	checkJoin(id string, rooms []Room) error
 }
 
 // AdapterFactory creates the adapter of a namespace.
@@ -134,31 +134,15 @@ func (a *LocalAdapter) Namespace() *Namespace { return a.nsp }
 // Join adds socket id to rooms. A join that would put the socket in more
 // than Options.MaxRoomsPerSocket rooms is refused as a whole, and logged
 // (once per socket).
-func (a *LocalAdapter) Join(id string, rooms ...Room) { a.join(id, rooms) }
-
-// join is Join returning ErrTooManyRooms when it refused the rooms.
-func (a *LocalAdapter) join(id string, rooms []Room) error {
-	limit := a.nsp.srv.maxRooms
+func (a *LocalAdapter) Join(id string, rooms ...Room) {
 	a.mu.Lock()
-	mine := a.sids[id]
-	if fresh := countNew(mine, rooms); len(mine)+fresh > limit {
-		have := len(mine)
-		_, warned := a.warned[id]
-		if !warned {
-			if a.warned == nil {
-				a.warned = make(map[string]struct{})
-			}
-			a.warned[id] = struct{}{}
-		}
+	if warn, err := a.checkJoinLocked(id, rooms); err != nil {
 		a.mu.Unlock()
-		if warned {
-			return ErrTooManyRooms
-		}
-		a.nsp.srv.log.Warn("socketio: join refused, the socket would be in too many rooms",
-			"id", id, "nsp", a.nsp.name, "rooms", have, "joining", fresh, "max_rooms_per_socket", limit)
-		return ErrTooManyRooms
+		warn()
+		return
 	}
 	defer a.mu.Unlock()
+	mine := a.sids[id]
 	if mine == nil {
 		mine = make(map[Room]struct{}, len(rooms))
 		a.sids[id] = mine
@@ -172,7 +156,43 @@ func (a *LocalAdapter) join(id string, rooms []Room) error {
 		}
 		members[id] = struct{}{}
 	}
-	return nil
+}
+
+// checkJoin returns ErrTooManyRooms, and logs it once per socket, when
+// joining rooms would put socket id in more than Options.MaxRoomsPerSocket
+// rooms.
+func (a *LocalAdapter) checkJoin(id string, rooms []Room) error {
+	a.mu.Lock()
+	warn, err := a.checkJoinLocked(id, rooms)
+	a.mu.Unlock()
+	if err != nil {
+		warn()
+	}
+	return err
+}
+
+// checkJoinLocked is checkJoin with a.mu held; when it refuses, the
+// caller calls warn after releasing a.mu.
+func (a *LocalAdapter) checkJoinLocked(id string, rooms []Room) (warn func(), err error) {
+	limit := a.nsp.srv.maxRooms
+	mine := a.sids[id]
+	fresh := countNew(mine, rooms)
+	if len(mine)+fresh <= limit {
+		return nil, nil
+	}
+	warn = func() {}
+	if _, warned := a.warned[id]; !warned {
+		if a.warned == nil {
+			a.warned = make(map[string]struct{})
+		}
+		a.warned[id] = struct{}{}
+		have := len(mine)
+		warn = func() {
+			a.nsp.srv.log.Warn("socketio: join refused, the socket would be in too many rooms",
+				"id", id, "nsp", a.nsp.name, "rooms", have, "joining", fresh, "max_rooms_per_socket", limit)
+		}
+	}
+	return warn, ErrTooManyRooms
 }
 
 // countNew returns how many distinct rooms of rooms are not in mine.

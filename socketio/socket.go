@@ -283,8 +283,10 @@ func (srv *Server) ackContext(ctx context.Context) (context.Context, context.Can
 // of them, when the socket would be in more than Options.MaxRoomsPerSocket
 // rooms (its own id room included); the refusal is also logged.
 func (s *Socket) Join(rooms ...Room) error {
-	if j, ok := s.nsp.adapter.(roomJoiner); ok {
-		return j.join(s.id, rooms)
+	if c, ok := s.nsp.adapter.(joinChecker); ok {
+		if err := c.checkJoin(s.id, rooms); err != nil {
+			return err
+		}
 	}
 	s.nsp.adapter.Join(s.id, rooms...)
 	return nil
