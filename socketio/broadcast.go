@@ -2,6 +2,7 @@ package socketio
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"time"
@@ -62,7 +63,9 @@ func (b BroadcastOperator) Emit(event string, args ...any) error {
 // EmitWithAck sends an event to the selected sockets and waits for each to
 // acknowledge it, until ctx ends or the operator's Timeout. It returns the
 // acknowledgements received; the error is ErrAckTimeout when some are
-// missing.
+// missing. When the adapter could not reach every server (a failed
+// publish), EmitWithAck still waits for the sockets it did reach and
+// returns their acknowledgements with the adapter's error.
 func (b BroadcastOperator) EmitWithAck(ctx context.Context, event string, args ...any) ([]Args, error) {
 	data, atts, err := encodeEvent(event, args)
 	if err != nil {
@@ -103,9 +106,7 @@ func (b BroadcastOperator) EmitWithAck(ctx context.Context, event string, args .
 		},
 	}
 	p := &Packet{Type: PacketEvent, Namespace: b.nsp.name, ID: b.nsp.NextAckID(), HasID: true, Data: data, Attachments: atts}
-	if err := b.nsp.adapter.Broadcast(ctx, p, b.opts, acks); err != nil {
-		return nil, err
-	}
+	berr := b.nsp.adapter.Broadcast(ctx, p, b.opts, acks)
 	mu.Lock()
 	counted = true
 	check()
@@ -118,9 +119,9 @@ func (b BroadcastOperator) EmitWithAck(ctx context.Context, event string, args .
 	defer mu.Unlock()
 	out := append([]Args(nil), got...)
 	if len(out) < expected {
-		return out, ErrAckTimeout
+		return out, errors.Join(berr, ErrAckTimeout)
 	}
-	return out, nil
+	return out, berr
 }
 
 // SocketsJoin makes the selected sockets join rooms.
@@ -139,17 +140,16 @@ func (b BroadcastOperator) DisconnectSockets(ctx context.Context, close bool) er
 	return b.nsp.adapter.Apply(ctx, b.opts, RoomOp{Disconnect: true, Close: close})
 }
 
-// FetchSockets describes the selected sockets, on every server.
+// FetchSockets describes the selected sockets, on every server. When some
+// server did not answer (the adapter's error, such as a timeout), the
+// sockets described by the others are returned with the error.
 func (b BroadcastOperator) FetchSockets(ctx context.Context) ([]*RemoteSocket, error) {
 	infos, err := b.nsp.adapter.FetchSockets(ctx, b.opts)
-	if err != nil {
-		return nil, err
-	}
 	out := make([]*RemoteSocket, len(infos))
 	for i, info := range infos {
 		out[i] = &RemoteSocket{SocketInfo: info, nsp: b.nsp}
 	}
-	return out, nil
+	return out, err
 }
 
 // RemoteSocket is a socket returned by FetchSockets, on this server or
