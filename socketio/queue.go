@@ -52,7 +52,9 @@ func (c *client) enqueue(n int64, fn func()) {
 		if total := c.srv.buffered.Add(n); total > c.srv.maxBufferedTotal {
 			c.srv.buffered.Add(-n)
 			c.qmu.Unlock()
-			c.overBudget(n, total-n)
+			if ctx.Err() == nil { // else the connection is closing already
+				c.overBudget(n, total-n)
+			}
 			return
 		}
 		c.qbytes += n
