@@ -2,7 +2,9 @@ package socketio
 
 import (
 	"context"
+	"errors"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/pierhq/pier/engineio"
@@ -70,6 +72,16 @@ type Adapter interface {
 	ServerSideEmit(ctx context.Context, event string, args []any, ack func(Args)) error
 }
 
+// ErrTooManyRooms is returned by Socket.Join when the socket would be in
+// more than Options.MaxRoomsPerSocket rooms.
+var ErrTooManyRooms = errors.New("socketio: too many rooms for one socket")
+
+// joinChecker is LocalAdapter, and adapters that embed it, telling
+// whether a join would pass Options.MaxRoomsPerSocket.
+type joinChecker interface {
+	checkJoin(id string, rooms []Room) error
+}
+
 // AdapterFactory creates the adapter of a namespace.
 type AdapterFactory func(n *Namespace) Adapter
 
@@ -82,9 +94,10 @@ type LocalAdapter struct {
 	nsp      *Namespace
 	recovery *recoveryStore // nil unless connection state recovery is on
 
-	mu    sync.RWMutex
-	rooms map[Room]map[string]struct{}
-	sids  map[string]map[Room]struct{}
+	mu     sync.RWMutex
+	rooms  map[Room]map[string]struct{}
+	sids   map[string]map[Room]struct{}
+	warned map[string]struct{} // sockets refused a join (logged once); nil when none
 }
 
 var _ Adapter = (*LocalAdapter)(nil)
@@ -121,8 +134,16 @@ func (a *LocalAdapter) RestoreSession(pid, offset string) (*RecoveredSession, bo
 // Namespace returns the adapter's namespace.
 func (a *LocalAdapter) Namespace() *Namespace { return a.nsp }
 
+// Join adds socket id to rooms. A join that would put the socket in more
+// than Options.MaxRoomsPerSocket rooms is refused as a whole, and logged
+// (once per socket).
 func (a *LocalAdapter) Join(id string, rooms ...Room) {
 	a.mu.Lock()
+	if warn, err := a.checkJoinLocked(id, rooms); err != nil {
+		a.mu.Unlock()
+		warn()
+		return
+	}
 	defer a.mu.Unlock()
 	mine := a.sids[id]
 	if mine == nil {
@@ -138,6 +159,55 @@ func (a *LocalAdapter) Join(id string, rooms ...Room) {
 		}
 		members[id] = struct{}{}
 	}
+}
+
+// checkJoin returns ErrTooManyRooms, and logs it once per socket, when
+// joining rooms would put socket id in more than Options.MaxRoomsPerSocket
+// rooms.
+func (a *LocalAdapter) checkJoin(id string, rooms []Room) error {
+	a.mu.Lock()
+	warn, err := a.checkJoinLocked(id, rooms)
+	a.mu.Unlock()
+	if err != nil {
+		warn()
+	}
+	return err
+}
+
+// checkJoinLocked is checkJoin with a.mu held; when it refuses, the
+// caller calls warn after releasing a.mu.
+func (a *LocalAdapter) checkJoinLocked(id string, rooms []Room) (warn func(), err error) {
+	limit := a.nsp.srv.maxRooms
+	mine := a.sids[id]
+	fresh := countNew(mine, rooms)
+	if len(mine)+fresh <= limit {
+		return nil, nil
+	}
+	warn = func() {}
+	if _, warned := a.warned[id]; !warned {
+		if a.warned == nil {
+			a.warned = make(map[string]struct{})
+		}
+		a.warned[id] = struct{}{}
+		have := len(mine)
+		warn = func() {
+			a.nsp.srv.log.Warn("socketio: join refused, the socket would be in too many rooms",
+				"id", id, "nsp", a.nsp.name, "rooms", have, "joining", fresh, "max_rooms_per_socket", limit)
+		}
+	}
+	return warn, ErrTooManyRooms
+}
+
+// countNew returns how many distinct rooms of rooms are not in mine.
+func countNew(mine map[Room]struct{}, rooms []Room) int {
+	n := 0
+	for i, r := range rooms {
+		if _, in := mine[r]; in || slices.Contains(rooms[:i], r) {
+			continue
+		}
+		n++
+	}
+	return n
 }
 
 func (a *LocalAdapter) Leave(id string, rooms ...Room) {
@@ -167,6 +237,7 @@ func (a *LocalAdapter) LeaveAll(id string) {
 		a.leaveLocked(id, r)
 	}
 	delete(a.sids, id)
+	delete(a.warned, id)
 }
 
 func (a *LocalAdapter) SocketRooms(id string) []Room {

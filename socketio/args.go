@@ -10,24 +10,31 @@ import (
 	"strconv"
 
 	"github.com/pierhq/pier/internal/jsonstr"
+	"github.com/pierhq/pier/internal/nesting"
 )
 
-// maxEncodeDepth bounds the nesting of []any and map[string]any values
-// walked for binary data when encoding. Deeper values are refused rather
-// than overflowing the stack.
-const maxEncodeDepth = 64
+// MaxDepth is the one nesting limit of Pier's payloads: the deepest
+// nesting of arrays and objects in an event or acknowledgement, its
+// argument list being level 1 (so an argument may nest MaxDepth-1 levels).
+// Emit and Ack refuse deeper arguments (ErrTooDeep); the packet decoders
+// refuse deeper packets from clients (Limits.MaxDepth, whose default this
+// is, may lower or raise that); and the cluster adapters accept messages
+// whose packets nest this deep inside their own envelope, dropping deeper
+// ones. Node has no such limit.
+const MaxDepth = nesting.MaxDepth
 
-var errTooDeep = errors.New("socketio: value nested too deeply")
+// ErrTooDeep is returned by Emit, EmitWithAck and Ack when an argument
+// nests deeper than MaxDepth allows.
+var ErrTooDeep = errors.New("socketio: value nested too deeply")
 
 // appendArgs appends the JSON encoding of v to dst. Binary data ([]byte) in
 // v, at the top level or inside []any and map[string]any values, becomes a
 // placeholder and is appended to atts. json.RawMessage is written as is
 // (it must be valid JSON). Any other value goes through encoding/json, so a
-// []byte field of a struct is base64 text, not an attachment.
-func appendArgs(dst []byte, atts *[][]byte, v any, depth int) ([]byte, error) {
-	if depth > maxEncodeDepth {
-		return dst, errTooDeep
-	}
+// []byte field of a struct is base64 text, not an attachment. level is the
+// nesting of the array or object v sits in (1 for an argument); a value
+// that would nest past MaxDepth is refused.
+func appendArgs(dst []byte, atts *[][]byte, v any, level int) ([]byte, error) {
 	switch v := v.(type) {
 	case nil:
 		return append(dst, "null"...), nil
@@ -41,6 +48,9 @@ func appendArgs(dst []byte, atts *[][]byte, v any, depth int) ([]byte, error) {
 		if len(v) == 0 {
 			return append(dst, "null"...), nil
 		}
+		if level+nesting.Of(v) > MaxDepth {
+			return dst, ErrTooDeep
+		}
 		return append(dst, v...), nil
 	case bool:
 		return strconv.AppendBool(dst, v), nil
@@ -49,18 +59,24 @@ func appendArgs(dst []byte, atts *[][]byte, v any, depth int) ([]byte, error) {
 	case int64:
 		return strconv.AppendInt(dst, v, 10), nil
 	case []any:
+		if level >= MaxDepth {
+			return dst, ErrTooDeep
+		}
 		dst = append(dst, '[')
 		for i, e := range v {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
 			var err error
-			if dst, err = appendArgs(dst, atts, e, depth+1); err != nil {
+			if dst, err = appendArgs(dst, atts, e, level+1); err != nil {
 				return dst, err
 			}
 		}
 		return append(dst, ']'), nil
 	case map[string]any:
+		if level >= MaxDepth {
+			return dst, ErrTooDeep
+		}
 		keys := make([]string, 0, len(v))
 		for k := range v {
 			keys = append(keys, k)
@@ -74,7 +90,7 @@ func appendArgs(dst []byte, atts *[][]byte, v any, depth int) ([]byte, error) {
 			dst = appendJSONString(dst, k)
 			dst = append(dst, ':')
 			var err error
-			if dst, err = appendArgs(dst, atts, v[k], depth+1); err != nil {
+			if dst, err = appendArgs(dst, atts, v[k], level+1); err != nil {
 				return dst, err
 			}
 		}
@@ -83,6 +99,9 @@ func appendArgs(dst []byte, atts *[][]byte, v any, depth int) ([]byte, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return dst, fmt.Errorf("socketio: encoding argument: %w", err)
+	}
+	if level+nesting.Of(b) > MaxDepth {
+		return dst, ErrTooDeep
 	}
 	return append(dst, b...), nil
 }
@@ -96,7 +115,7 @@ func encodeEvent(event string, args []any) (data []byte, atts [][]byte, err erro
 	data = appendJSONString(data, event)
 	for _, a := range args {
 		data = append(data, ',')
-		if data, err = appendArgs(data, &atts, a, 0); err != nil {
+		if data, err = appendArgs(data, &atts, a, 1); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -110,7 +129,7 @@ func encodeArray(args []any) (data []byte, atts [][]byte, err error) {
 		if i > 0 {
 			data = append(data, ',')
 		}
-		if data, err = appendArgs(data, &atts, a, 0); err != nil {
+		if data, err = appendArgs(data, &atts, a, 1); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -240,9 +259,9 @@ func (a Args) substituteBase64(v any, depth int) any {
 }
 
 // walk replaces each placeholder in v by leaf(attachment). The depth is
-// bounded by the decoder's nesting limit; maxEncodeDepth guards it again.
+// bounded by the decoder's nesting limit; MaxDepth guards it again.
 func (a Args) walk(v any, depth int, leaf func([]byte) any) any {
-	if depth > maxEncodeDepth {
+	if depth > MaxDepth {
 		return v
 	}
 	switch t := v.(type) {

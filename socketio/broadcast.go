@@ -70,8 +70,9 @@ func (b BroadcastOperator) Emit(event string, args ...any) error {
 // EmitWithAck sends an event to the selected sockets and waits for each to
 // acknowledge it, until ctx ends or the operator's Timeout. It returns the
 // acknowledgements received; the error is ErrAckTimeout when some are
-// missing, or the adapter's when the broadcast reached only some servers
-// (with the acknowledgements of the sockets it reached).
+// missing. When the adapter could not reach every server (a failed
+// publish), EmitWithAck still waits for the sockets it did reach and
+// returns their acknowledgements with the adapter's error.
 func (b BroadcastOperator) EmitWithAck(ctx context.Context, event string, args ...any) ([]Args, error) {
 	data, atts, err := encodeEvent(event, args)
 	if err != nil {
@@ -124,16 +125,10 @@ func (b BroadcastOperator) EmitWithAck(ctx context.Context, event string, args .
 	mu.Lock()
 	defer mu.Unlock()
 	out := append([]Args(nil), got...)
-	if berr != nil {
-		if len(out) < expected {
-			return out, errors.Join(berr, ErrAckTimeout)
-		}
-		return out, berr
-	}
 	if len(out) < expected {
-		return out, ErrAckTimeout
+		return out, errors.Join(berr, ErrAckTimeout)
 	}
-	return out, nil
+	return out, berr
 }
 
 // SocketsJoin makes the selected sockets join rooms.
@@ -153,7 +148,8 @@ func (b BroadcastOperator) DisconnectSockets(ctx context.Context, close bool) er
 }
 
 // FetchSockets describes the selected sockets, on every server. When some
-// servers did not answer, it returns those that arrived with the error.
+// server did not answer (the adapter's error, such as a timeout), the
+// sockets described by the others are returned with the error.
 func (b BroadcastOperator) FetchSockets(ctx context.Context) ([]*RemoteSocket, error) {
 	infos, err := b.nsp.adapter.FetchSockets(ctx, b.opts)
 	out := make([]*RemoteSocket, len(infos))

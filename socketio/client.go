@@ -11,10 +11,6 @@ import (
 	"github.com/pierhq/pier/engineio"
 )
 
-// maxQueued bounds the packets of one connection waiting for dispatch;
-// past it the transport waits, slowing the client down.
-const maxQueued = 256
-
 // client is the Socket.IO state of one Engine.IO session: its decoder, its
 // sockets (one per namespace) and the queue that runs their work in order.
 type client struct {
@@ -29,10 +25,11 @@ type client struct {
 	closed       bool
 	connectTimer *time.Timer
 
-	// The dispatch queue: work runs in order on a goroutine that exists
-	// only while there is work.
+	// The dispatch queue (queue.go): work runs in order on a goroutine
+	// that exists only while there is work.
 	qmu     sync.Mutex
-	queue   []func()
+	queue   []queued
+	qbytes  int64 // packet bytes in queue
 	running bool
 	space   chan struct{} // made by the first enqueue that waits
 }
@@ -51,57 +48,6 @@ func newClient(s *Server, sess *engineio.Session) *client {
 	return c
 }
 
-// enqueue runs fn after the work queued before it. It waits while the
-// queue is full, which holds back the transport that received the packet.
-func (c *client) enqueue(fn func()) {
-	c.qmu.Lock()
-	for len(c.queue) >= maxQueued && c.sess.Context().Err() == nil {
-		if c.space == nil {
-			c.space = make(chan struct{}, 1)
-		}
-		space := c.space
-		c.qmu.Unlock()
-		select {
-		case <-space:
-		case <-c.sess.Context().Done():
-		}
-		c.qmu.Lock()
-	}
-	c.pushLocked(fn)
-	c.qmu.Unlock()
-}
-
-// pushLocked queues fn and starts the drain goroutine if none runs. c.qmu
-// is held.
-func (c *client) pushLocked(fn func()) {
-	c.queue = append(c.queue, fn)
-	if !c.running {
-		c.running = true
-		go c.drain()
-	}
-}
-
-func (c *client) drain() {
-	for {
-		c.qmu.Lock()
-		if len(c.queue) == 0 {
-			c.running = false
-			c.queue = nil
-			c.qmu.Unlock()
-			return
-		}
-		fn := c.queue[0]
-		c.queue[0] = nil
-		c.queue = c.queue[1:]
-		select {
-		case c.space <- struct{}{}:
-		default:
-		}
-		c.qmu.Unlock()
-		fn()
-	}
-}
-
 // onMessage decodes an Engine.IO message and routes the packet. Protocol
 // violations close the connection, as Node does.
 func (c *client) onMessage(m engineio.Message) {
@@ -116,7 +62,7 @@ func (c *client) onMessage(m engineio.Message) {
 	switch p.Type {
 	case PacketConnect:
 		c.mu.Lock()
-		name := namespaceName(p.Namespace)
+		name := c.namespaceName(p.Namespace)
 		dup := c.sockets[name] != nil || c.connecting[name]
 		if !dup {
 			c.connectingLocked(name)
@@ -126,7 +72,7 @@ func (c *client) onMessage(m engineio.Message) {
 			c.violation("duplicate connect", nil)
 			return
 		}
-		c.enqueue(func() { c.connect(p) })
+		c.enqueue(packetBytes(p), func() { c.connect(p) })
 	case PacketDisconnect, PacketEvent, PacketBinaryEvent, PacketAck, PacketBinaryAck:
 		c.mu.Lock()
 		sock := c.sockets[p.Namespace]
@@ -135,7 +81,7 @@ func (c *client) onMessage(m engineio.Message) {
 			c.violation("packet for a namespace not connected", nil)
 			return
 		}
-		c.enqueue(func() { sock.onPacket(p) })
+		c.enqueue(packetBytes(p), func() { sock.onPacket(p) })
 	default:
 		c.violation("unexpected packet type", nil)
 	}
@@ -150,9 +96,14 @@ func (c *client) violation(what string, err error) {
 	c.sess.Close("protocol violation: " + what)
 }
 
-// namespaceName strips the query string protocol v4 clients append to the
-// namespace of their CONNECT.
-func namespaceName(nsp string) string {
+// namespaceName is the namespace a CONNECT asks for. Protocol v4 clients
+// (socket.io-client 2) append their query string to it, which is stripped;
+// in protocol v5 the name is taken as is, so "/custom?x=1" is a namespace
+// of its own (refused as "Invalid namespace" unless declared), as in Node.
+func (c *client) namespaceName(nsp string) string {
+	if c.protocol != 4 {
+		return nsp
+	}
 	if i := strings.IndexByte(nsp, '?'); i >= 0 {
 		return nsp[:i]
 	}
@@ -162,7 +113,7 @@ func namespaceName(nsp string) string {
 // connect runs on the dispatch queue: it finds the namespace, runs its
 // middleware and, if they let the client in, connects a socket.
 func (c *client) connect(p *Packet) {
-	name := namespaceName(p.Namespace)
+	name := c.namespaceName(p.Namespace)
 	done := func() {
 		c.mu.Lock()
 		c.connected(name)
@@ -312,18 +263,21 @@ func (c *client) removeSocket(nsp string, s *Socket) {
 	c.mu.Unlock()
 }
 
-// disconnectAll disconnects every socket of the connection, then closes it.
+// disconnectAll disconnects every socket of the connection, then closes
+// it. It runs on the dispatch queue, next (see Socket.Disconnect).
 func (c *client) disconnectAll() {
-	c.mu.Lock()
-	socks := make([]*Socket, 0, len(c.sockets))
-	for _, s := range c.sockets {
-		socks = append(socks, s)
-	}
-	c.mu.Unlock()
-	for _, s := range socks {
-		s.Disconnect(false)
-	}
-	c.sess.Close("forced server close")
+	c.enqueueNext(func() {
+		c.mu.Lock()
+		socks := make([]*Socket, 0, len(c.sockets))
+		for _, s := range c.sockets {
+			socks = append(socks, s)
+		}
+		c.mu.Unlock()
+		for _, s := range socks {
+			s.disconnectNow()
+		}
+		c.sess.Close("forced server close")
+	})
 }
 
 // onClose runs when the engine session closed: after the work already
@@ -357,13 +311,6 @@ func (c *client) onClose(cause error) {
 	})
 }
 
-// enqueueAlways queues fn even when the queue is full.
-func (c *client) enqueueAlways(fn func()) {
-	c.qmu.Lock()
-	c.pushLocked(fn)
-	c.qmu.Unlock()
-}
-
 func remoteIP(addr string) string {
 	if i := strings.LastIndexByte(addr, ':'); i >= 0 {
 		return strings.Trim(addr[:i], "[]")
@@ -377,5 +324,5 @@ func (c *client) enqueueConnect(p *Packet) {
 	c.mu.Lock()
 	c.connectingLocked(p.Namespace)
 	c.mu.Unlock()
-	c.enqueue(func() { c.connect(p) })
+	c.enqueue(0, func() { c.connect(p) })
 }

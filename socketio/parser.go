@@ -72,14 +72,14 @@ var ErrInvalidPacket = errors.New("socketio: invalid packet")
 type Limits struct {
 	MaxAttachments     int   // default 10
 	MaxAttachmentBytes int64 // total bytes of pending attachments; default 1e6
-	MaxDepth           int   // JSON nesting depth; default 64
+	MaxDepth           int   // nesting depth of a payload (its argument list is level 1); default MaxDepth
 	MaxNamespaceLen    int   // default 256
 }
 
 const (
 	pktDefaultMaxAttachments     = 10
 	pktDefaultMaxAttachmentBytes = 1e6
-	pktDefaultMaxDepth           = 64
+	pktDefaultMaxDepth           = MaxDepth
 	pktDefaultMaxNamespaceLen    = 256
 
 	// pktMaxAckID is the largest ack id accepted (Number.MAX_SAFE_INTEGER),

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pierhq/pier/engineio"
@@ -43,6 +44,27 @@ type Options struct {
 	// connectionStateRecovery). Default off.
 	ConnectionStateRecovery *RecoveryOptions
 
+	// MaxBufferedBytes bounds the bytes of the received packets of one
+	// connection that wait for their handlers (a handler that blocks
+	// holds up the next packets of its client). Past it, and past 256
+	// packets, Pier stops reading from the connection until the handlers
+	// catch up. A packet is always taken when none waits. Default twice
+	// the engine's MaxHTTPBufferSize (2 MB with its default).
+	MaxBufferedBytes int64
+
+	// MaxBufferedBytesTotal bounds the bytes of received packets waiting
+	// for their handlers across all connections. A connection whose
+	// packet would pass it is closed (logged at warning level, reason
+	// "inbound buffer budget exceeded"). Default
+	// DefaultMaxBufferedBytesTotal (256 MiB).
+	MaxBufferedBytesTotal int64
+
+	// MaxRoomsPerSocket bounds the rooms one socket may be in, its own id
+	// room included; a Join past it is refused (Socket.Join returns
+	// ErrTooManyRooms) and logged at warning level. Node has no bound.
+	// Default DefaultMaxRoomsPerSocket.
+	MaxRoomsPerSocket int
+
 	// AckTimeout bounds EmitWithAck calls whose context has no deadline.
 	// Default: none (the context decides).
 	AckTimeout time.Duration
@@ -61,6 +83,9 @@ type Options struct {
 // DefaultConnectTimeout is the default of Options.ConnectTimeout.
 const DefaultConnectTimeout = 45 * time.Second
 
+// DefaultMaxRoomsPerSocket is the default of Options.MaxRoomsPerSocket.
+const DefaultMaxRoomsPerSocket = 10_000
+
 // Server is a Socket.IO server: an http.Handler serving Socket.IO protocol
 // v5 (EIO4 clients, socket.io-client 3 and 4) and v4 (EIO3 clients,
 // socket.io-client 2 and sails.io.js) on one path.
@@ -74,9 +99,15 @@ type Server struct {
 	parser  Parser
 	adapter AdapterFactory
 
-	mu      sync.RWMutex
-	nsps    map[string]*Namespace
-	parents []*ParentNamespace
+	maxRooms         int          // Options.MaxRoomsPerSocket, resolved
+	maxBuffered      int64        // Options.MaxBufferedBytes, resolved
+	maxBufferedTotal int64        // Options.MaxBufferedBytesTotal, resolved
+	buffered         atomic.Int64 // bytes queued by all clients
+
+	mu       sync.RWMutex
+	nsps     map[string]*Namespace
+	building map[string]*nspBuild // namespaces being created; nil when none
+	parents  []*ParentNamespace
 }
 
 // NewServer returns a Server; nil opts means the defaults.
@@ -102,6 +133,10 @@ func NewServer(opts *Options) (*Server, error) {
 		s.opts.Logger = slog.Default()
 	}
 	s.log = s.opts.Logger
+	s.maxRooms = s.opts.MaxRoomsPerSocket
+	if s.maxRooms <= 0 {
+		s.maxRooms = DefaultMaxRoomsPerSocket
+	}
 	if s.opts.Parser == nil {
 		s.opts.Parser = DefaultParser
 	}
@@ -115,6 +150,7 @@ func NewServer(opts *Options) (*Server, error) {
 		return nil, err
 	}
 	s.engine = eng
+	s.bufferLimits(eng.Options())
 	s.limits = s.opts.Limits
 	if s.limits.MaxAttachmentBytes <= 0 {
 		s.limits.MaxAttachmentBytes = eng.Options().MaxHTTPBufferSize
@@ -130,7 +166,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.Se
 func (s *Server) Engine() *engineio.Server { return s.engine }
 
 // Of returns the namespace called name, creating it if needed. A name
-// without a leading slash gets one.
+// without a leading slash gets one. The adapter factory runs without any
+// server lock held (it may wait on the network), once per name even when
+// several goroutines ask for a new namespace at the same time.
 func (s *Server) Of(name string) *Namespace {
 	if !strings.HasPrefix(name, "/") {
 		name = "/" + name
@@ -141,11 +179,53 @@ func (s *Server) Of(name string) *Namespace {
 	if n != nil {
 		return n
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if n = s.nsps[name]; n == nil {
-		n = newNamespace(s, name, nil)
-		s.nsps[name] = n
+	return s.build(name, nil)
+}
+
+// nspBuild is a namespace being created: others asking for the same name
+// wait for done (without holding Server.mu) and look again.
+type nspBuild struct{ done chan struct{} }
+
+// build returns the namespace name, creating it with parent if no one has.
+// The namespace (and its adapter) is made outside Server.mu.
+func (s *Server) build(name string, parent *ParentNamespace) *Namespace {
+	for {
+		s.mu.Lock()
+		if n := s.nsps[name]; n != nil {
+			s.mu.Unlock()
+			return n
+		}
+		if b := s.building[name]; b != nil {
+			s.mu.Unlock()
+			<-b.done
+			continue
+		}
+		b := &nspBuild{done: make(chan struct{})}
+		if s.building == nil {
+			s.building = make(map[string]*nspBuild)
+		}
+		s.building[name] = b
+		s.mu.Unlock()
+		return s.create(name, parent, b)
+	}
+}
+
+// create makes the namespace that b announces and publishes it. If the
+// adapter factory panics, the announcement is withdrawn so that waiters
+// try again, and the panic goes on.
+func (s *Server) create(name string, parent *ParentNamespace, b *nspBuild) (n *Namespace) {
+	defer func() {
+		s.mu.Lock()
+		if n != nil {
+			s.nsps[name] = n
+		}
+		delete(s.building, name)
+		s.mu.Unlock()
+		close(b.done)
+	}()
+	n = newNamespace(s, name, parent)
+	if parent != nil {
+		parent.addChild(n)
 	}
 	return n
 }
@@ -182,14 +262,7 @@ func (s *Server) lookup(name string, hs *Handshake) *Namespace {
 	}
 	for _, p := range parents {
 		if p.match(name, hs) {
-			s.mu.Lock()
-			if n = s.nsps[name]; n == nil {
-				n = newNamespace(s, name, p)
-				s.nsps[name] = n
-				p.addChild(n)
-			}
-			s.mu.Unlock()
-			return n
+			return s.build(name, p)
 		}
 	}
 	return nil

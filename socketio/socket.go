@@ -296,8 +296,18 @@ func (srv *Server) ackContext(ctx context.Context) (context.Context, context.Can
 	return context.WithCancel(ctx)
 }
 
-// Join adds the socket to rooms.
-func (s *Socket) Join(rooms ...Room) { s.nsp.adapter.Join(s.id, rooms...) }
+// Join adds the socket to rooms. It returns ErrTooManyRooms, joining none
+// of them, when the socket would be in more than Options.MaxRoomsPerSocket
+// rooms (its own id room included); the refusal is also logged.
+func (s *Socket) Join(rooms ...Room) error {
+	if c, ok := s.nsp.adapter.(joinChecker); ok {
+		if err := c.checkJoin(s.id, rooms); err != nil {
+			return err
+		}
+	}
+	s.nsp.adapter.Join(s.id, rooms...)
+	return nil
+}
 
 // Leave removes the socket from rooms.
 func (s *Socket) Leave(rooms ...Room) { s.nsp.adapter.Leave(s.id, rooms...) }
@@ -324,11 +334,25 @@ func (s *Socket) Broadcast() BroadcastOperator { return s.nsp.operator().Except(
 // Disconnect disconnects the socket from its namespace (the client is told
 // with a DISCONNECT packet). With close, the whole connection is closed,
 // disconnecting the client from every namespace.
+//
+// The disconnection runs on the client's dispatch queue, ahead of the
+// packets waiting there: if an event handler of the client is running
+// (this one, or another goroutine's), the disconnecting and disconnect
+// handlers run after it returns, never concurrently with it, and events
+// still queued are dropped. Disconnect itself never waits for it.
 func (s *Socket) Disconnect(close bool) {
 	if close {
 		s.c.disconnectAll()
 		return
 	}
+	if !s.Connected() {
+		return
+	}
+	s.c.enqueueNext(s.disconnectNow)
+}
+
+// disconnectNow disconnects the socket; it runs on the dispatch queue.
+func (s *Socket) disconnectNow() {
 	if !s.Connected() {
 		return
 	}

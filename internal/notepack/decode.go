@@ -9,12 +9,13 @@ import (
 
 // Decode decodes one MessagePack value that must span all of b, as
 // notepack.io's decode does (trailing bytes are an error). Binary values
-// alias b. Nesting deeper than DefaultMaxDepth is refused.
+// alias b. Arrays and maps nested deeper than DefaultMaxDepth are refused.
 func Decode(b []byte) (any, error) {
 	return DecodeDepth(b, DefaultMaxDepth)
 }
 
-// DecodeDepth is Decode with a nesting limit.
+// DecodeDepth is Decode refusing arrays and maps nested deeper than
+// maxDepth (the outermost is level 1).
 func DecodeDepth(b []byte, maxDepth int) (any, error) {
 	d := decoder{b: b, max: maxDepth}
 	v, err := d.value(0)
@@ -33,11 +34,9 @@ type decoder struct {
 	max int
 }
 
-// value decodes the value at d.off, read by Next.
+// value decodes the value at d.off, read by Next; depth is the number of
+// arrays and maps it sits in.
 func (d *decoder) value(depth int) (any, error) {
-	if depth > d.max {
-		return nil, ErrTooDeep
-	}
 	start := d.off
 	t, next, err := Next(d.b, start)
 	if err != nil {
@@ -108,6 +107,9 @@ func toValidUTF8(p []byte) string {
 }
 
 func (d *decoder) arrayN(n int, depth int) (any, error) {
+	if depth >= d.max {
+		return nil, ErrTooDeep
+	}
 	// Every element takes at least one byte: never allocate more than the
 	// rest of the input could fill.
 	out := make([]any, 0, min(n, len(d.b)-d.off))
@@ -122,6 +124,9 @@ func (d *decoder) arrayN(n int, depth int) (any, error) {
 }
 
 func (d *decoder) mapN(n int, depth int) (any, error) {
+	if depth >= d.max {
+		return nil, ErrTooDeep
+	}
 	out := make(Map, 0, min(n, (len(d.b)-d.off)/2))
 	var index map[string]int
 	for i := 0; i < n; i++ {

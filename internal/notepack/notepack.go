@@ -37,6 +37,8 @@ import (
 	"errors"
 	"math"
 	"strconv"
+
+	"github.com/pierhq/pier/internal/nesting"
 )
 
 // Undefined is JavaScript's undefined.
@@ -73,9 +75,13 @@ func (m *Map) Set(key string, v any) {
 	*m = append(*m, Entry{key, v})
 }
 
-// DefaultMaxDepth is the nesting depth Decode, ParseJSON and the encoders
-// accept.
-const DefaultMaxDepth = 100
+// DefaultMaxDepth is the nesting of arrays and maps (objects) Decode,
+// ParseJSON and the encoders accept, the outermost being level 1: a
+// Socket.IO packet whose payload nests as deep as socketio.MaxDepth
+// (nesting.MaxDepth) allows, inside a cluster message's envelope
+// (nesting.EnvelopeDepth levels), so that the one limit of socketio is
+// the limit of the cluster too.
+const DefaultMaxDepth = nesting.MaxDepth + nesting.EnvelopeDepth
 
 // Errors.
 var (

@@ -60,7 +60,7 @@ func Next(b []byte, i int) (t Token, next int, err error) {
 	case c <= 0x9f:
 		return container(b, i, KindArray, uint64(c&0x0f))
 	case c <= 0xbf:
-		return payload(b, i, KindStr, uint64(c&0x1f))
+		return valuePayload(b, i, KindStr, uint64(c&0x1f))
 	case c >= 0xe0:
 		t.Kind, t.I = KindInt, int64(int8(c))
 		return t, i, nil
@@ -81,7 +81,7 @@ func Next(b []byte, i int) (t Token, next int, err error) {
 		if !ok {
 			return t, 0, ErrTruncated
 		}
-		return payload(b, i+size, KindBin, n)
+		return valuePayload(b, i+size, KindBin, n)
 	case 0xc7, 0xc8, 0xc9: // ext 8, 16, 32
 		size := 1 << (c - 0xc7)
 		n, ok := uintAt(b, i, size)
@@ -90,12 +90,12 @@ func Next(b []byte, i int) (t Token, next int, err error) {
 		}
 		typ := int8(b[i+size])
 		if typ == 0 {
-			return payload(b, i+size+1, KindBin, n) // notepack 2: ArrayBuffer
+			return valuePayload(b, i+size+1, KindBin, n) // notepack 2: ArrayBuffer
 		}
 		if c == 0xc7 && typ == -1 {
 			n = 12 // timestamp 96
 		}
-		t, next, err = payload(b, i+size+1, KindExt, n)
+		t, next, err = valuePayload(b, i+size+1, KindExt, n)
 		t.Ext = typ
 		return t, next, err
 	case 0xca:
@@ -149,7 +149,7 @@ func Next(b []byte, i int) (t Token, next int, err error) {
 		if !ok {
 			return t, 0, ErrTruncated
 		}
-		return payload(b, i+size, KindStr, n)
+		return valuePayload(b, i+size, KindStr, n)
 	case 0xdc, 0xdd: // array 16, 32
 		size := 2 << (c - 0xdc)
 		n, ok := uintAt(b, i, size)
@@ -200,7 +200,7 @@ func uintAt(b []byte, i, size int) (uint64, bool) {
 }
 
 // payload returns a value of n bytes at b[i:].
-func payload(b []byte, i int, kind Kind, n uint64) (Token, int, error) {
+func valuePayload(b []byte, i int, kind Kind, n uint64) (Token, int, error) {
 	if n > uint64(len(b)-i) {
 		return Token{}, 0, ErrTruncated
 	}
