@@ -153,6 +153,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.closing.Store(true)
 	for _, sess := range s.all() {
 		sess.closeWith(ReasonShutdown, nil, closeGraceful)
+		sess.dropClientTombstone()
 	}
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()

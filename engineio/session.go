@@ -101,6 +101,7 @@ type Session struct {
 	// table above the Session type.
 	mu          sync.Mutex
 	closed      bool
+	byClient    bool // closed by the client's CLOSE, kept only to answer a racing poll
 	cause       *CloseError
 	transport   string
 	upgrading   bool     // a probe websocket answered 2probe
@@ -240,6 +241,21 @@ func (s *Session) tombstoneLocked() {
 	s.armLocked(time.Now().Add(s.srv.opts.PingTimeout))
 }
 
+// dropClientTombstone removes a session the client closed that waits, as
+// a tombstone, only to answer a racing poll with NOOP: nothing is left to
+// deliver, so Shutdown need not wait for it.
+func (s *Session) dropClientTombstone() {
+	s.mu.Lock()
+	drop := s.closed && s.byClient && s.hbState == hbTombstone
+	if drop {
+		s.endTombstoneLocked()
+	}
+	s.mu.Unlock()
+	if drop {
+		s.srv.remove(s)
+	}
+}
+
 // endTombstoneLocked ends the wait of tombstoneLocked: whoever calls it
 // removes the session, or hands that to the websocket flusher. s.mu is
 // held.
@@ -324,6 +340,7 @@ func (s *Session) closeWith(reason string, err error, mode int) {
 		case closeByClient:
 			s.queue = append(s.queue[:0], packet{typ: typeNoop})
 			keep = !s.polling
+			s.byClient = keep
 		}
 		select {
 		case s.wake <- struct{}{}:

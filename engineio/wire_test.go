@@ -2120,6 +2120,21 @@ func TestShutdown(t *testing.T) {
 			t.Errorf("websocket handshake after Shutdown: %v, want 400", err)
 		}
 	})
+	t.Run("polling closed by the client", func(t *testing.T) {
+		t.Parallel()
+		// The client's CLOSE by POST, with no poll pending, leaves the
+		// session for one PingTimeout to answer a racing poll with NOOP;
+		// nothing is left to deliver, so Shutdown does not wait for it.
+		f := newFixture(t, nil, nil) // PingTimeout 5s, more than the deadline below
+		sid := f.openPolling(4, "")
+		wantBody(t, "client CLOSE", f.post(f.q(4, sid), "1"), "ok")
+		f.h.wantClosedWith(t, sid, engineio.ReasonTransportClose)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := f.srv.Shutdown(ctx); err != nil {
+			t.Fatalf("Shutdown with a session the client closed: %v", err)
+		}
+	})
 	t.Run("waits for OnClose", func(t *testing.T) {
 		t.Parallel()
 		h := newRecHandler()
