@@ -3,6 +3,8 @@ package socketio
 import (
 	"context"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/pierhq/pier/engineio"
@@ -119,14 +121,18 @@ func (a *LocalAdapter) RestoreSession(pid, offset string) (*RecoveredSession, bo
 func (a *LocalAdapter) Namespace() *Namespace { return a.nsp }
 
 func (a *LocalAdapter) Join(id string, rooms ...Room) {
+	obs := a.nsp.srv.observers()
+	var added []Room
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	mine := a.sids[id]
 	if mine == nil {
 		mine = make(map[Room]struct{}, len(rooms))
 		a.sids[id] = mine
 	}
 	for _, r := range rooms {
+		if _, in := mine[r]; !in && obs != nil {
+			added = append(added, r)
+		}
 		mine[r] = struct{}{}
 		members := a.rooms[r]
 		if members == nil {
@@ -135,18 +141,33 @@ func (a *LocalAdapter) Join(id string, rooms ...Room) {
 		}
 		members[id] = struct{}{}
 	}
-}
-
-func (a *LocalAdapter) Leave(id string, rooms ...Room) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for _, r := range rooms {
-		a.leaveLocked(id, r)
+	a.mu.Unlock()
+	if len(added) > 0 {
+		for _, o := range obs {
+			if o.RoomsJoined != nil {
+				o.RoomsJoined(a.nsp, id, added)
+			}
+		}
 	}
 }
 
-func (a *LocalAdapter) leaveLocked(id string, r Room) {
-	if mine := a.sids[id]; mine != nil {
+func (a *LocalAdapter) Leave(id string, rooms ...Room) {
+	var left []Room
+	a.mu.Lock()
+	for _, r := range rooms {
+		if a.leaveLocked(id, r) {
+			left = append(left, r)
+		}
+	}
+	a.mu.Unlock()
+	a.notifyLeft(id, left)
+}
+
+// leaveLocked removes id from r and reports whether it was in it.
+func (a *LocalAdapter) leaveLocked(id string, r Room) bool {
+	mine := a.sids[id]
+	_, was := mine[r]
+	if mine != nil {
 		delete(mine, r)
 	}
 	if members := a.rooms[r]; members != nil {
@@ -155,15 +176,43 @@ func (a *LocalAdapter) leaveLocked(id string, r Room) {
 			delete(a.rooms, r)
 		}
 	}
+	return was
 }
 
 func (a *LocalAdapter) LeaveAll(id string) {
+	obs := a.nsp.srv.observers()
+	var left []Room
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	for r := range a.sids[id] {
 		a.leaveLocked(id, r)
+		if obs != nil {
+			left = append(left, r)
+		}
 	}
 	delete(a.sids, id)
+	a.mu.Unlock()
+	// The socket's own room first, as Node reports it.
+	slices.SortFunc(left, func(x, y Room) int {
+		if (x == Room(id)) != (y == Room(id)) {
+			if x == Room(id) {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(string(x), string(y))
+	})
+	a.notifyLeft(id, left)
+}
+
+func (a *LocalAdapter) notifyLeft(id string, left []Room) {
+	if len(left) == 0 {
+		return
+	}
+	for _, o := range a.nsp.srv.observers() {
+		if o.RoomsLeft != nil {
+			o.RoomsLeft(a.nsp, id, left)
+		}
+	}
 }
 
 func (a *LocalAdapter) SocketRooms(id string) []Room {
@@ -260,6 +309,7 @@ func (a *LocalAdapter) Broadcast(ctx context.Context, p *Packet, opts BroadcastO
 	if acks != nil {
 		socks := a.sockets(opts)
 		acks.ClientCount(len(socks))
+		a.notifySent(p, msgs, socks)
 		for _, s := range socks {
 			s.expectAck(p.ID, acks.Ack)
 			s.c.sess.Send(msgs...)
@@ -271,13 +321,19 @@ func (a *LocalAdapter) Broadcast(ctx context.Context, p *Packet, opts BroadcastO
 	// must not hold up joins and connections meanwhile.
 	sp := recipientPool.Get().(*[]*engineio.Session)
 	to := (*sp)[:0]
+	obs := a.nsp.srv.observers()
+	var socks []*Socket // only for observers
 	a.nsp.mu.RLock()
 	a.each(opts, func(id string) {
 		if s := a.nsp.sockets[id]; s != nil {
 			to = append(to, s.c.sess)
+			if obs != nil {
+				socks = append(socks, s)
+			}
 		}
 	})
 	a.nsp.mu.RUnlock()
+	a.notifySent(p, msgs, socks)
 	fanOut(to, msgs, opts.Volatile)
 	if cap(to) <= 1<<16 {
 		clear(to)
@@ -285,6 +341,20 @@ func (a *LocalAdapter) Broadcast(ctx context.Context, p *Packet, opts BroadcastO
 		recipientPool.Put(sp)
 	}
 	return nil
+}
+
+// notifySent tells the observers that p goes to socks.
+func (a *LocalAdapter) notifySent(p *Packet, msgs []engineio.Message, socks []*Socket) {
+	for _, o := range a.nsp.srv.observers() {
+		if o.MessagesOut != nil && len(socks) > 0 {
+			o.MessagesOut(len(socks), msgs)
+		}
+		if o.EventSent != nil && (p.Type == PacketEvent || p.Type == PacketBinaryEvent) {
+			for _, s := range socks {
+				o.EventSent(s, p)
+			}
+		}
+	}
 }
 
 // fanOutChunk is the fewest recipients worth a goroutine of their own.

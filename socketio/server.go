@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pierhq/pier/engineio"
@@ -70,6 +71,9 @@ type Server struct {
 	mu      sync.RWMutex
 	nsps    map[string]*Namespace
 	parents []*ParentNamespace
+
+	obsMu sync.Mutex                  // serialises Observe
+	obs   atomic.Pointer[[]*Observer] // copy on write
 }
 
 // NewServer returns a Server; nil opts means the defaults.
@@ -227,6 +231,11 @@ func (h *engineHandler) OnOpen(sess *engineio.Session) {
 	s := (*Server)(h)
 	c := newClient(s, sess)
 	sess.SetData(c)
+	s.notify(func(o *Observer) {
+		if o.ConnOpened != nil {
+			o.ConnOpened(sess)
+		}
+	})
 	if sess.Protocol() == 3 {
 		// Protocol v4 clients are connected to "/" without asking.
 		c.enqueueConnect(&Packet{Type: PacketConnect, Namespace: "/"})
@@ -243,6 +252,11 @@ func (h *engineHandler) OnOpen(sess *engineio.Session) {
 }
 
 func (h *engineHandler) OnMessage(sess *engineio.Session, m engineio.Message) {
+	(*Server)(h).notify(func(o *Observer) {
+		if o.MessageIn != nil {
+			o.MessageIn(sess, m)
+		}
+	})
 	if c, ok := sess.Data().(*client); ok {
 		c.onMessage(m)
 	}
@@ -252,6 +266,11 @@ func (h *engineHandler) OnClose(sess *engineio.Session, cause error) {
 	if c, ok := sess.Data().(*client); ok {
 		c.onClose(cause)
 	}
+	(*Server)(h).notify(func(o *Observer) {
+		if o.ConnClosed != nil {
+			o.ConnClosed(sess, engineio.CloseReason(cause))
+		}
+	})
 }
 
 // Error values.

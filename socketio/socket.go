@@ -204,14 +204,26 @@ func (s *Socket) emit(event string, args []any, volatile bool) error {
 		return err
 	}
 	p := &Packet{Type: PacketEvent, Namespace: s.nsp.name, Data: data, Attachments: atts}
+	if s.pid != "" && !volatile {
+		// Through the adapter, which stamps and keeps it for recovery
+		// (and tells the observers).
+		return s.nsp.adapter.Broadcast(context.Background(), p, BroadcastOptions{Rooms: []Room{Room(s.id)}}, nil)
+	}
+	s.nsp.srv.notify(func(o *Observer) {
+		if o.EventSent != nil {
+			o.EventSent(s, p)
+		}
+	})
 	if volatile {
 		var buf [4]engineio.Message
-		s.c.sess.SendVolatile(s.c.srv.parser.Encode(buf[:0], p)...)
+		msgs := s.c.srv.parser.Encode(buf[:0], p)
+		s.nsp.srv.notify(func(o *Observer) {
+			if o.MessagesOut != nil {
+				o.MessagesOut(1, msgs)
+			}
+		})
+		s.c.sess.SendVolatile(msgs...)
 		return nil
-	}
-	if s.pid != "" {
-		// Through the adapter, which stamps and keeps it for recovery.
-		return s.nsp.adapter.Broadcast(context.Background(), p, BroadcastOptions{Rooms: []Room{Room(s.id)}}, nil)
 	}
 	if err := s.c.send(p); err != nil {
 		return ErrDisconnected
@@ -335,10 +347,19 @@ func (s *Socket) onPacket(p *Packet) {
 		}
 		closed := s.closed
 		s.mu.Unlock()
-		if h == nil || closed {
+		if closed {
 			return
 		}
-		h(s, &Event{Name: name, Args: args, sock: s, id: p.ID, ack: p.HasID})
+		e := &Event{Name: name, Args: args, sock: s, id: p.ID, ack: p.HasID}
+		s.nsp.srv.notify(func(o *Observer) {
+			if o.EventReceived != nil {
+				o.EventReceived(s, e)
+			}
+		})
+		if h == nil {
+			return
+		}
+		h(s, e)
 	case PacketAck, PacketBinaryAck:
 		_, args, err := argsOf(p, false)
 		if err != nil {
@@ -372,6 +393,11 @@ func (s *Socket) onClose(reason string) {
 	for _, h := range before {
 		h(s, reason)
 	}
+	s.nsp.srv.notify(func(o *Observer) {
+		if o.SocketDisconnected != nil {
+			o.SocketDisconnected(s, reason)
+		}
+	})
 	if st, ok := s.nsp.adapter.(SessionStore); ok && s.pid != "" && recoverableReasons[reason] {
 		st.PersistSession(PersistedSession{SID: s.id, PID: s.pid, Rooms: s.Rooms(), Data: s.Data()})
 	}
