@@ -9,19 +9,24 @@ import (
 )
 
 // observer returns the hooks through which the Admin follows the server.
+// In production mode it leaves out the per-room and per-event hooks,
+// which would only be ignored, so that broadcasts cost no more.
 func (a *Admin) observer() *socketio.Observer {
-	return &socketio.Observer{
+	o := &socketio.Observer{
 		ConnOpened:         a.connOpened,
 		ConnClosed:         a.connClosed,
 		MessageIn:          a.messageIn,
 		MessagesOut:        a.messagesOut,
 		SocketConnected:    a.socketConnected,
 		SocketDisconnected: a.socketDisconnected,
-		RoomsJoined:        a.roomsJoined,
-		RoomsLeft:          a.roomsLeft,
-		EventReceived:      a.eventReceived,
-		EventSent:          a.eventSent,
 	}
+	if !a.opts.Production {
+		o.RoomsJoined = a.roomsJoined
+		o.RoomsLeft = a.roomsLeft
+		o.EventReceived = a.eventReceived
+		o.EventSent = a.eventSent
+	}
+	return o
 }
 
 func (a *Admin) connOpened(sess *engineio.Session) {

@@ -309,7 +309,7 @@ func (a *LocalAdapter) Broadcast(ctx context.Context, p *Packet, opts BroadcastO
 	if acks != nil {
 		socks := a.sockets(opts)
 		acks.ClientCount(len(socks))
-		a.notifySent(p, msgs, socks)
+		a.notifySent(p, msgs, len(socks), socks)
 		for _, s := range socks {
 			s.expectAck(p.ID, acks.Ack)
 			s.c.sess.Send(msgs...)
@@ -322,18 +322,19 @@ func (a *LocalAdapter) Broadcast(ctx context.Context, p *Packet, opts BroadcastO
 	sp := recipientPool.Get().(*[]*engineio.Session)
 	to := (*sp)[:0]
 	obs := a.nsp.srv.observers()
-	var socks []*Socket // only for observers
+	var socks []*Socket // only for EventSent observers
+	perSocket := wantEventSent(obs)
 	a.nsp.mu.RLock()
 	a.each(opts, func(id string) {
 		if s := a.nsp.sockets[id]; s != nil {
 			to = append(to, s.c.sess)
-			if obs != nil {
+			if perSocket {
 				socks = append(socks, s)
 			}
 		}
 	})
 	a.nsp.mu.RUnlock()
-	a.notifySent(p, msgs, socks)
+	a.notifySent(p, msgs, len(to), socks)
 	fanOut(to, msgs, opts.Volatile)
 	if cap(to) <= 1<<16 {
 		clear(to)
@@ -343,11 +344,22 @@ func (a *LocalAdapter) Broadcast(ctx context.Context, p *Packet, opts BroadcastO
 	return nil
 }
 
-// notifySent tells the observers that p goes to socks.
-func (a *LocalAdapter) notifySent(p *Packet, msgs []engineio.Message, socks []*Socket) {
+// wantEventSent reports whether an observer wants EventSent calls.
+func wantEventSent(obs []*Observer) bool {
+	for _, o := range obs {
+		if o.EventSent != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// notifySent tells the observers that p goes to n connections, socks
+// when an observer wants them one by one.
+func (a *LocalAdapter) notifySent(p *Packet, msgs []engineio.Message, n int, socks []*Socket) {
 	for _, o := range a.nsp.srv.observers() {
-		if o.MessagesOut != nil && len(socks) > 0 {
-			o.MessagesOut(len(socks), msgs)
+		if o.MessagesOut != nil && n > 0 {
+			o.MessagesOut(n, msgs)
 		}
 		if o.EventSent != nil && (p.Type == PacketEvent || p.Type == PacketBinaryEvent) {
 			for _, s := range socks {

@@ -13,7 +13,9 @@ import (
 // The callbacks run synchronously on the goroutine that made the change,
 // after the package released its locks, so they may call the Server (emit,
 // look sockets up); they should be quick, since the connection they
-// observe waits for them. They see this server's sockets only.
+// observe waits for them. ConnOpened, MessageIn and ConnClosed run inside
+// the engine's handler calls of their session (one at a time per
+// session). Observers see this server's sockets only.
 type Observer struct {
 	// ConnOpened: a new Engine.IO connection.
 	ConnOpened func(sess *engineio.Session)
