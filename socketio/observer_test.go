@@ -43,7 +43,9 @@ func (r *obsRecorder) observer() *socketio.Observer {
 			r.in++
 			r.mu.Unlock()
 		},
-		SocketConnected:    func(s *socketio.Socket) { r.add("connected %s", strings.ReplaceAll(fmt.Sprint(s.Rooms()), s.ID(), "self")) },
+		SocketConnected: func(s *socketio.Socket) {
+			r.add("connected %s", strings.ReplaceAll(fmt.Sprint(s.Rooms()), s.ID(), "self"))
+		},
 		SocketDisconnected: func(s *socketio.Socket, reason string) { r.add("disconnected %s", reason) },
 		RoomsJoined: func(n *socketio.Namespace, id string, rooms []socketio.Room) {
 			r.add("joined %s", strings.ReplaceAll(fmt.Sprint(rooms), id, "self"))
