@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pierhq/pier/engineio"
@@ -70,9 +71,10 @@ type Admin struct {
 	stats *stats
 	auth  *authenticator
 
-	mu     sync.Mutex // guards the fields below (leaf lock)
-	conns  map[*engineio.Session]*conn
-	closed bool
+	mu    sync.Mutex // guards conns (leaf lock)
+	conns map[*engineio.Session]*conn
+
+	closed atomic.Bool // set by Close: the hooks then do nothing
 
 	stop chan struct{}
 	done chan struct{}
@@ -137,27 +139,20 @@ func (a *Admin) Namespace() *socketio.Namespace { return a.nsp }
 // Close stops the statistics timer and the notifications. The admin
 // namespace stays; connected dashboards see no more updates.
 func (a *Admin) Close() error {
-	a.mu.Lock()
-	if a.closed {
-		a.mu.Unlock()
+	if a.closed.Swap(true) {
 		return nil
 	}
-	a.closed = true
-	a.mu.Unlock()
 	close(a.stop)
 	<-a.done
+	a.mu.Lock()
+	clear(a.conns)
+	a.mu.Unlock()
+	a.stats.drain()
 	return nil
 }
 
 // Shutdown is Close, for servers that shut their parts down with a context.
 func (a *Admin) Shutdown(context.Context) error { return a.Close() }
-
-// isClosed reports whether Close was called.
-func (a *Admin) isClosed() bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.closed
-}
 
 // loop sends the statistics at once, then every StatsInterval.
 func (a *Admin) loop() {

@@ -110,6 +110,8 @@ func (au *authenticator) middleware(s *socketio.Socket) error {
 	au.mu.Lock()
 	au.issued[s.ID()] = sid
 	au.mu.Unlock()
+	// Forgotten with the socket if a later middleware refuses it.
+	context.AfterFunc(s.Context(), func() { au.takeIssued(s.ID()) })
 	return nil
 }
 

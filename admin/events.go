@@ -30,6 +30,9 @@ func (a *Admin) observer() *socketio.Observer {
 }
 
 func (a *Admin) connOpened(sess *engineio.Session) {
+	if a.closed.Load() {
+		return
+	}
 	a.stats.add("rawConnection", "", 1)
 	a.mu.Lock()
 	a.conns[sess] = &conn{transport: sess.Transport(), sockets: make(map[string]*socketio.Socket)}
@@ -40,6 +43,9 @@ func (a *Admin) connClosed(sess *engineio.Session, reason string) {
 	if reason == "" {
 		reason = "transport close"
 	}
+	if a.closed.Load() {
+		return
+	}
 	a.stats.add("rawDisconnection", reason, 1)
 	a.mu.Lock()
 	delete(a.conns, sess)
@@ -49,11 +55,17 @@ func (a *Admin) connClosed(sess *engineio.Session, reason string) {
 // messageIn and messagesOut count Engine.IO message packets and their
 // payload bytes (the encoded Socket.IO packet).
 func (a *Admin) messageIn(_ *engineio.Session, m engineio.Message) {
+	if a.closed.Load() {
+		return
+	}
 	a.stats.add("packetsIn", "", 1)
 	a.stats.add("bytesIn", "", int64(len(m.Data)))
 }
 
 func (a *Admin) messagesOut(recipients int, msgs []engineio.Message) {
+	if a.closed.Load() {
+		return
+	}
 	var size int64
 	for _, m := range msgs {
 		size += int64(len(m.Data))
@@ -63,7 +75,7 @@ func (a *Admin) messagesOut(recipients int, msgs []engineio.Message) {
 }
 
 // dev reports whether per-socket notifications are sent.
-func (a *Admin) dev() bool { return !a.opts.Production && !a.isClosed() }
+func (a *Admin) dev() bool { return !a.opts.Production && !a.closed.Load() }
 
 func (a *Admin) socketConnected(s *socketio.Socket) {
 	a.mu.Lock()

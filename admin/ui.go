@@ -19,7 +19,10 @@ func UIHandler(fsys fs.FS) http.Handler {
 			// The prefix itself, stripped to nothing: go to prefix + "/".
 			// A relative redirect: "/x/ui" -> "ui/" -> "/x/ui/".
 			p, _, _ := strings.Cut(r.RequestURI, "?")
-			http.Redirect(w, r, p[strings.LastIndex(p, "/")+1:]+"/", http.StatusMovedPermanently)
+			// (Set by hand: http.Redirect would resolve it against the
+			// stripped path.)
+			w.Header().Set("Location", p[strings.LastIndex(p, "/")+1:]+"/")
+			w.WriteHeader(http.StatusMovedPermanently)
 			return
 		}
 		if strings.HasSuffix(r.URL.Path, ".map") {
