@@ -2,16 +2,20 @@ package admin_test
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/pierhq/pier/admin"
 	"github.com/pierhq/pier/internal/browsertest"
 	"github.com/pierhq/pier/internal/jstest"
+	"github.com/pierhq/pier/internal/redistest"
+	"github.com/pierhq/pier/redisadapter"
 	"github.com/pierhq/pier/socketio"
 )
 
@@ -21,7 +25,12 @@ import (
 // sender and "rooms" is acknowledged with the socket's rooms.
 func newServer(t *testing.T, opts admin.Options) string {
 	t.Helper()
-	io, err := socketio.NewServer(nil)
+	return newServerWith(t, nil, opts)
+}
+
+func newServerWith(t *testing.T, sopts *socketio.Options, opts admin.Options) string {
+	t.Helper()
+	io, err := socketio.NewServer(sopts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +41,9 @@ func newServer(t *testing.T, opts admin.Options) string {
 		}
 		opts.Auth = &admin.BasicAuth{Username: "admin", PasswordHash: string(hash)}
 	}
-	opts.ServerID = "pier-test"
+	if opts.ServerID == "" {
+		opts.ServerID = "pier-test"
+	}
 	ad, err := admin.Instrument(io, &opts)
 	if err != nil {
 		t.Fatal(err)
@@ -260,5 +271,27 @@ func checkStats(t *testing.T, ev []jstest.Event) {
 		if types[k] == 0 {
 			t.Errorf("aggregatedEvents: no %s (%v)", k, types)
 		}
+	}
+}
+
+// TestCluster runs two Pier servers, A and B, over Redis with the admin
+// namespace on both: a dashboard on A sees B's statistics and B's socket,
+// and its command reaches that socket.
+func TestCluster(t *testing.T) {
+	rs := redistest.Shared(t)
+	key := fmt.Sprintf("admin-test-%d", time.Now().UnixNano())
+	var urls []string
+	for _, id := range []string{"A", "B"} {
+		rdb := redis.NewClient(&redis.Options{Addr: rs.Addr()})
+		t.Cleanup(func() { rdb.Close() })
+		urls = append(urls, newServerWith(t, &socketio.Options{Adapter: redisadapter.New(rdb, &redisadapter.Options{Key: key})},
+			admin.Options{ServerID: id, StatsInterval: 300 * time.Millisecond}))
+	}
+	ev := run(t, urls[0], "cluster", "--app-url", urls[1], "--username", "admin", "--password", "changeit")
+	r, _ := jstest.First(ev, "remote_socket")
+	t.Logf("remote socket listed by A: %v", r["socket"])
+	s, _ := r["socket"].(map[string]any)
+	if s == nil || s["nsp"] != "/" || !slices.Contains(s["rooms"].([]any), any("from-ui")) {
+		t.Errorf("remote socket in all_sockets: %v", r)
 	}
 }

@@ -20,6 +20,10 @@
 //   commands  app client connects and says hello; the admin makes it join
 //             "from-ui", emits "news" to it, then disconnects it.
 //   readonly  same commands; the app socket must stay untouched.
+//   cluster   the app client connects to another server (--app-url) of the
+//             same Redis cluster: the admin sees both servers' stats, the
+//             remote socket's events, lists it in a later all_sockets, and
+//             its join command reaches it.
 'use strict';
 
 const { parseArgs } = require('util');
@@ -32,6 +36,7 @@ const { values: args } = parseArgs({
     username: { type: 'string', default: '' },
     password: { type: 'string', default: '' },
     transports: { type: 'string', default: 'polling,websocket' },
+    'app-url': { type: 'string' },
   },
 });
 
@@ -58,7 +63,7 @@ function waitFor(what, pred, ms = 8000) {
 }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function connectAdmin() {
+function connectAdmin(record = true) {
   const sock = io(args.url + '/admin', {
     forceNew: true,
     reconnection: false,
@@ -68,6 +73,7 @@ function connectAdmin() {
     auth: { username: args.username, password: args.password },
   });
   sock.onAny((name, ...a) => {
+    if (!record) return;
     const ev = { name, args: a };
     seen.push(ev);
     out({ event: 'admin', name, args: a });
@@ -79,7 +85,7 @@ function connectAdmin() {
 }
 
 function connectApp() {
-  const app = io(args.url, { forceNew: true, reconnection: false, transports: ['polling', 'websocket'] });
+  const app = io(args['app-url'] || args.url, { forceNew: true, reconnection: false, transports: ['polling', 'websocket'] });
   app.on('news', (...a) => out({ event: 'app_news', args: a }));
   app.on('disconnect', (reason) => out({ event: 'app_disconnect', reason }));
   return new Promise((resolve, reject) => {
@@ -104,6 +110,7 @@ async function main() {
   if (!connected) return done(false, 'admin login failed');
   await waitFor('config', (e) => e.name === 'config');
   await waitFor('server_stats', (e) => e.name === 'server_stats');
+  if (args.scenario === 'cluster') return cluster(admin);
 
   const app = await connectApp();
   const appId = app.id; // app.id is cleared when it disconnects
@@ -140,6 +147,27 @@ async function main() {
   app.close();
   admin.disconnect();
   done(true);
+}
+
+async function cluster(admin) {
+  await waitFor('server_stats of B', (e) => e.name === 'server_stats' && e.args[0].serverId === 'B');
+  await waitFor('server_stats of A', (e) => e.name === 'server_stats' && e.args[0].serverId === 'A');
+  const app = await connectApp();
+  const appId = app.id;
+  await waitFor('socket_connected', (e) => e.name === 'socket_connected' && e.args[0].id === appId);
+  admin.emit('join', '/', 'from-ui', appId);
+  await waitFor('room_joined from-ui', (e) => e.name === 'room_joined' && e.args[1] === 'from-ui' && e.args[2] === appId);
+  const rooms = await appRooms(app);
+  if (!rooms.includes('from-ui')) return done(false, 'join did not reach the other server');
+  // A second dashboard gets the remote socket in its list.
+  const second = connectAdmin(false);
+  const all = await new Promise((resolve) => second.on('all_sockets', resolve));
+  const remote = all.find((s) => s.id === appId);
+  out({ event: 'remote_socket', socket: remote || null });
+  second.disconnect();
+  app.close();
+  admin.disconnect();
+  done(!!remote, remote ? undefined : 'remote socket missing from all_sockets');
 }
 
 main().catch((e) => done(false, String(e && e.stack || e)));
