@@ -71,8 +71,9 @@ type Admin struct {
 	stats *stats
 	auth  *authenticator
 
-	mu    sync.Mutex // guards conns (leaf lock)
-	conns map[*engineio.Session]*conn
+	mu      sync.Mutex // guards conns and polling (leaf lock)
+	conns   map[*engineio.Session]*conn
+	polling map[*engineio.Session]*conn // the conns last seen on polling
 
 	closed atomic.Bool // set by Close: the hooks then do nothing
 
@@ -92,6 +93,7 @@ type conn struct {
 // open are not counted. Close stops it.
 func Instrument(io *socketio.Server, opts *Options) (*Admin, error) {
 	a := &Admin{io: io, start: time.Now(), conns: make(map[*engineio.Session]*conn),
+		polling: make(map[*engineio.Session]*conn),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	if opts != nil {
 		a.opts = *opts
@@ -146,6 +148,7 @@ func (a *Admin) Close() error {
 	<-a.done
 	a.mu.Lock()
 	clear(a.conns)
+	clear(a.polling)
 	a.mu.Unlock()
 	a.stats.drain()
 	return nil
@@ -154,17 +157,27 @@ func (a *Admin) Close() error {
 // Shutdown is Close, for servers that shut their parts down with a context.
 func (a *Admin) Shutdown(context.Context) error { return a.Close() }
 
-// loop sends the statistics at once, then every StatsInterval.
+// transportCheck is how often connections still on polling are checked
+// for an upgrade to WebSocket.
+const transportCheck = 250 * time.Millisecond
+
+// loop sends the statistics at once, then every StatsInterval, and reports
+// upgraded connections in between.
 func (a *Admin) loop() {
 	defer close(a.done)
 	t := time.NewTicker(a.opts.StatsInterval)
 	defer t.Stop()
+	up := time.NewTicker(transportCheck)
+	defer up.Stop()
+	a.emitStats()
 	for {
-		a.emitStats()
 		select {
 		case <-a.stop:
 			return
 		case <-t.C:
+			a.emitStats()
+		case <-up.C:
+			a.checkTransports()
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -174,6 +175,16 @@ func TestCommandsAndEvents(t *testing.T) {
 				t.Errorf("app disconnect reason = %q", d.String("reason"))
 			}
 			checkStats(t, ev)
+			if tr == "polling,websocket" {
+				var up []any
+				for _, e := range adminEvents(ev, "socket_updated") {
+					up = append(up, args(e)[0])
+				}
+				want := map[string]any{"id": id, "nsp": "/", "transport": "websocket"}
+				if !slices.ContainsFunc(up, func(u any) bool { return reflect.DeepEqual(u, want) }) {
+					t.Errorf("socket_updated events %v, want %v", up, want)
+				}
+			}
 		})
 	}
 }

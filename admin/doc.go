@@ -14,8 +14,8 @@
 //     connection counts, sockets per namespace, and per-second counts of
 //     connections, disconnections (by reason), packets and bytes in and out;
 //   - in development mode, live "socket_connected", "socket_disconnected",
-//     "socket_updated" (transport upgrades, seen at the next statistics
-//     tick), "room_joined", "room_left", "event_received" and "event_sent".
+//     "socket_updated" (transport upgrades, seen within a quarter of a
+//     second), "room_joined", "room_left", "event_received" and "event_sent".
 //
 // The dashboard's commands ("join", "leave", "_disconnect", "emit") act
 // through the namespaces' adapters, so on every server of a cluster; read-

@@ -35,7 +35,11 @@ func (a *Admin) connOpened(sess *engineio.Session) {
 	}
 	a.stats.add("rawConnection", "", 1)
 	a.mu.Lock()
-	a.conns[sess] = &conn{transport: sess.Transport(), sockets: make(map[string]*socketio.Socket)}
+	c := &conn{transport: sess.Transport(), sockets: make(map[string]*socketio.Socket)}
+	a.conns[sess] = c
+	if c.transport == engineio.Polling {
+		a.polling[sess] = c
+	}
 	a.mu.Unlock()
 }
 
@@ -49,6 +53,7 @@ func (a *Admin) connClosed(sess *engineio.Session, reason string) {
 	a.stats.add("rawDisconnection", reason, 1)
 	a.mu.Lock()
 	delete(a.conns, sess)
+	delete(a.polling, sess)
 	a.mu.Unlock()
 }
 

@@ -106,24 +106,24 @@ func (a *Admin) emitStats() {
 
 // checkTransports counts the connections still polling and, in
 // development mode, tells the dashboards about the sockets of connections
-// that moved to WebSocket since the last check.
+// that moved to WebSocket since the last check (a connection never goes
+// back to polling, so only the polling ones are looked at).
 func (a *Admin) checkTransports() int {
 	type update struct{ id, nsp, transport string }
 	var updates []update
-	polling := 0
 	a.mu.Lock()
-	for sess, c := range a.conns {
+	for sess, c := range a.polling {
 		t := sess.Transport()
 		if t == engineio.Polling {
-			polling++
+			continue
 		}
-		if t != c.transport {
-			c.transport = t
-			for _, s := range c.sockets {
-				updates = append(updates, update{s.ID(), s.Namespace().Name(), t})
-			}
+		c.transport = t
+		delete(a.polling, sess)
+		for _, s := range c.sockets {
+			updates = append(updates, update{s.ID(), s.Namespace().Name(), t})
 		}
 	}
+	polling := len(a.polling)
 	a.mu.Unlock()
 	if !a.opts.Production {
 		for _, u := range updates {

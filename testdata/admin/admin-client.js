@@ -123,6 +123,11 @@ async function main() {
     await waitFor('event_sent', (e) => e.name === 'event_sent' && e.args[1] === appId);
   }
 
+  if (args.scenario === 'commands') {
+    // The app client moves to WebSocket; the dashboard hears of it.
+    if (app.io.engine.transport.name !== 'websocket') await new Promise((r) => app.io.engine.once('upgrade', r));
+    await waitFor('socket_updated', (e) => e.name === 'socket_updated' && e.args[0].id === appId && e.args[0].transport === 'websocket');
+  }
   admin.emit('join', '/', 'from-ui', appId);
   admin.emit('emit', '/', appId, 'news', 'from-admin', 42);
   if (args.scenario === 'readonly') {
