@@ -94,7 +94,7 @@ type conn struct {
 func Instrument(io *socketio.Server, opts *Options) (*Admin, error) {
 	a := &Admin{io: io, start: time.Now(), conns: make(map[*engineio.Session]*conn),
 		polling: make(map[*engineio.Session]*conn),
-		stop: make(chan struct{}), done: make(chan struct{})}
+		stop:    make(chan struct{}), done: make(chan struct{})}
 	if opts != nil {
 		a.opts = *opts
 	}
