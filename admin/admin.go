@@ -92,9 +92,14 @@ type conn struct {
 // server statistics. Call it before clients connect: connections already
 // open are not counted. Close stops it.
 func Instrument(io *socketio.Server, opts *Options) (*Admin, error) {
-	a := &Admin{io: io, start: time.Now(), conns: make(map[*engineio.Session]*conn),
+	a := &Admin{
+		io:      io,
+		start:   time.Now(),
+		conns:   make(map[*engineio.Session]*conn),
 		polling: make(map[*engineio.Session]*conn),
-		stop:    make(chan struct{}), done: make(chan struct{})}
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+	}
 	if opts != nil {
 		a.opts = *opts
 	}
