@@ -67,7 +67,6 @@ type Admin struct {
 	nsp   *socketio.Namespace
 	opts  Options
 	log   *slog.Logger
-	start time.Time
 	stats *stats
 	auth  *authenticator
 
@@ -94,7 +93,6 @@ type conn struct {
 func Instrument(io *socketio.Server, opts *Options) (*Admin, error) {
 	a := &Admin{
 		io:      io,
-		start:   time.Now(),
 		conns:   make(map[*engineio.Session]*conn),
 		polling: make(map[*engineio.Session]*conn),
 		stop:    make(chan struct{}),

@@ -30,13 +30,18 @@ type SessionStore interface {
 	SaveSession(ctx context.Context, id string) error
 }
 
-// MemoryStore is a SessionStore in memory whose sessions never expire.
+// MemoryStore is a SessionStore in memory. Sessions do not expire, but
+// only the MaxMemorySessions most recent are kept (a few hundred KB).
 //
 // Concurrency: safe for concurrent use.
 type MemoryStore struct {
-	mu  sync.Mutex
-	ids map[string]struct{}
+	mu    sync.Mutex
+	ids   map[string]struct{}
+	order []string // oldest first
 }
+
+// MaxMemorySessions bounds the session IDs a MemoryStore keeps.
+const MaxMemorySessions = 10000
 
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore() *MemoryStore { return &MemoryStore{ids: make(map[string]struct{})} }
@@ -53,7 +58,15 @@ func (m *MemoryStore) SessionExists(_ context.Context, id string) (bool, error) 
 func (m *MemoryStore) SaveSession(_ context.Context, id string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if _, ok := m.ids[id]; ok {
+		return nil
+	}
+	if len(m.order) >= MaxMemorySessions {
+		delete(m.ids, m.order[0])
+		m.order = append(m.order[:0], m.order[1:]...)
+	}
 	m.ids[id] = struct{}{}
+	m.order = append(m.order, id)
 	return nil
 }
 

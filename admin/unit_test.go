@@ -2,6 +2,7 @@ package admin
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -144,5 +145,26 @@ func TestSerializeHelpers(t *testing.T) {
 	}
 	if got := timestamp(hs.Time); got != "2026-12-02T20:57:35.305Z" {
 		t.Errorf("timestamp = %s", got)
+	}
+}
+
+func TestMemoryStoreBound(t *testing.T) {
+	ctx := t.Context()
+	m := NewMemoryStore()
+	for i := range MaxMemorySessions + 5 {
+		if err := m.SaveSession(ctx, fmt.Sprint(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		id   string
+		want bool
+	}{{"0", false}, {"4", false}, {"5", true}, {fmt.Sprint(MaxMemorySessions + 4), true}, {"nope", false}} {
+		if ok, _ := m.SessionExists(ctx, c.id); ok != c.want {
+			t.Errorf("SessionExists(%s) = %v, want %v", c.id, ok, c.want)
+		}
+	}
+	if len(m.ids) != MaxMemorySessions || len(m.order) != MaxMemorySessions {
+		t.Errorf("kept %d ids, %d in order; want %d", len(m.ids), len(m.order), MaxMemorySessions)
 	}
 }
