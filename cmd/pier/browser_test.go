@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +23,7 @@ import (
 // startDemo serves what `pier` serves by default (the relay app and the
 // demo page) plus the admin dashboard at /admin-ui/ with the login
 // admin/changeit, on a random port.
-func startDemo(t *testing.T, sopts session.Options) string {
+func startDemo(t *testing.T, sopts session.Options) (string, *socketio.Server) {
 	t.Helper()
 	jstest.Install(t) // sails.io.js for the demo page
 	uiDir := browsertest.UIDir(t)
@@ -65,7 +66,7 @@ func startDemo(t *testing.T, sopts session.Options) string {
 		sio.Shutdown(ctx)
 		store.Close()
 	})
-	return srv.URL
+	return srv.URL, sio
 }
 
 func runBrowser(t *testing.T, url, scenario, artifacts string, extra ...string) []jstest.Event {
@@ -79,7 +80,7 @@ func runBrowser(t *testing.T, url, scenario, artifacts string, extra ...string) 
 		switch e.Name() {
 		case "page":
 			t.Logf("page %s (%s):\n%s", e.String("name"), e.String("screenshot"), e.String("text"))
-		case "browser", "console", "reload", "logged_in", "demo_socket":
+		case "browser", "console", "reload", "logged_in", "demo_socket", "ui_join":
 			t.Logf("%v", e)
 		}
 	}
@@ -93,7 +94,13 @@ func runBrowser(t *testing.T, url, scenario, artifacts string, extra ...string) 
 // served by Pier, in headless Chromium, with the demo page open in another
 // tab, and reads Pier's sockets, rooms and servers off its pages.
 func TestBrowserAdminUI(t *testing.T) {
-	url := startDemo(t, session.Options{})
+	url, sio := startDemo(t, session.Options{})
+	joined := make(chan string, 8)
+	sio.Observe(&socketio.Observer{RoomsJoined: func(n *socketio.Namespace, id string, rooms []socketio.Room) {
+		if slices.Contains(rooms, "from-ui") {
+			joined <- id
+		}
+	}})
 	ev := runBrowser(t, url, "admin-ui", "admin-ui", "--ui", "/admin-ui/", "--username", "admin", "--password", "changeit")
 	socks, _ := jstest.First(ev, "sockets")
 	demo, _ := jstest.First(ev, "demo_socket")
@@ -107,6 +114,14 @@ func TestBrowserAdminUI(t *testing.T) {
 	servers, _ := jstest.First(ev, "servers")
 	if !strings.Contains(servers.String("text"), "pier-browser-test") {
 		t.Errorf("servers page does not list pier-browser-test:\n%s", servers.String("text"))
+	}
+	select {
+	case id := <-joined:
+		if id != demo.String("id") {
+			t.Errorf("the dashboard's join reached socket %s, want the demo's %s", id, demo.String("id"))
+		}
+	default:
+		t.Errorf("the dashboard's \"Join a room\" did not reach the server")
 	}
 	if r, _ := jstest.First(ev, "reload"); !r.Bool("relogged") {
 		t.Errorf("after a reload the dashboard did not log in again with its session: %v", r)
@@ -125,7 +140,7 @@ func TestBrowserDemo(t *testing.T) {
 		{"resave-saveUninitialized", session.Options{Resave: true, SaveUninitialized: true}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			url := startDemo(t, c.opts)
+			url, _ := startDemo(t, c.opts)
 			ev := runBrowser(t, url, "demo", "demo-"+c.name)
 			r, ok := jstest.First(ev, "reload")
 			if !ok || r.Number("after") != r.Number("before")+1 {

@@ -110,6 +110,19 @@ async function adminUI() {
   await waitText(page, 'main', ['HEALTHY']);
   out({ event: 'servers', text: await shot(page, 'admin-servers') });
 
+  // The demo socket's page, from its row on the Sockets page: join it to a
+  // room with the dashboard's "Join a room" menu.
+  await page.evaluate(() => { location.hash = '#/sockets/'; });
+  await waitText(page, 'main', [demoId]);
+  await page.locator('main tbody tr', { hasText: demoId }).locator('td').first().click();
+  await waitText(page, 'main', [demoId, 'Rooms', 'chat', 'Join a room']);
+  await shot(page, 'admin-socket');
+  const join = page.getByLabel('Join a room');
+  await join.fill('from-ui');
+  await join.locator('xpath=following::button[1]').click();
+  await waitText(page, 'main', ['from-ui']);
+  out({ event: 'ui_join', text: await shot(page, 'admin-socket-joined') });
+
   // The session sent after CONNECT is kept: a reload logs in again by itself.
   await page.reload();
   await page.evaluate(() => { location.hash = '#/sockets/'; });
