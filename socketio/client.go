@@ -299,11 +299,11 @@ func (c *client) connectError(nsp string, ce *ConnectError) {
 func (c *client) send(p *Packet) error {
 	var buf [4]engineio.Message
 	msgs := c.srv.parser.Encode(buf[:0], p)
-	c.srv.notify(func(o *Observer) {
+	for _, o := range c.srv.observers() {
 		if o.MessagesOut != nil {
 			o.MessagesOut(1, msgs)
 		}
-	})
+	}
 	return c.sess.Send(msgs...)
 }
 

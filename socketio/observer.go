@@ -66,13 +66,6 @@ func (s *Server) observers() []*Observer {
 	return nil
 }
 
-// notify calls f for each observer.
-func (s *Server) notify(f func(o *Observer)) {
-	for _, o := range s.observers() {
-		f(o)
-	}
-}
-
 // Namespaces returns the namespaces of this server, children of dynamic
 // namespaces included, sorted by name.
 func (s *Server) Namespaces() []*Namespace {

@@ -231,11 +231,11 @@ func (h *engineHandler) OnOpen(sess *engineio.Session) {
 	s := (*Server)(h)
 	c := newClient(s, sess)
 	sess.SetData(c)
-	s.notify(func(o *Observer) {
+	for _, o := range s.observers() {
 		if o.ConnOpened != nil {
 			o.ConnOpened(sess)
 		}
-	})
+	}
 	if sess.Protocol() == 3 {
 		// Protocol v4 clients are connected to "/" without asking.
 		c.enqueueConnect(&Packet{Type: PacketConnect, Namespace: "/"})
@@ -252,11 +252,11 @@ func (h *engineHandler) OnOpen(sess *engineio.Session) {
 }
 
 func (h *engineHandler) OnMessage(sess *engineio.Session, m engineio.Message) {
-	(*Server)(h).notify(func(o *Observer) {
+	for _, o := range (*Server)(h).observers() {
 		if o.MessageIn != nil {
 			o.MessageIn(sess, m)
 		}
-	})
+	}
 	if c, ok := sess.Data().(*client); ok {
 		c.onMessage(m)
 	}
@@ -266,11 +266,11 @@ func (h *engineHandler) OnClose(sess *engineio.Session, cause error) {
 	if c, ok := sess.Data().(*client); ok {
 		c.onClose(cause)
 	}
-	(*Server)(h).notify(func(o *Observer) {
+	for _, o := range (*Server)(h).observers() {
 		if o.ConnClosed != nil {
 			o.ConnClosed(sess, engineio.CloseReason(cause))
 		}
-	})
+	}
 }
 
 // Error values.

@@ -209,19 +209,19 @@ func (s *Socket) emit(event string, args []any, volatile bool) error {
 		// (and tells the observers).
 		return s.nsp.adapter.Broadcast(context.Background(), p, BroadcastOptions{Rooms: []Room{Room(s.id)}}, nil)
 	}
-	s.nsp.srv.notify(func(o *Observer) {
+	for _, o := range s.nsp.srv.observers() {
 		if o.EventSent != nil {
 			o.EventSent(s, p)
 		}
-	})
+	}
 	if volatile {
 		var buf [4]engineio.Message
 		msgs := s.c.srv.parser.Encode(buf[:0], p)
-		s.nsp.srv.notify(func(o *Observer) {
+		for _, o := range s.nsp.srv.observers() {
 			if o.MessagesOut != nil {
 				o.MessagesOut(1, msgs)
 			}
-		})
+		}
 		s.c.sess.SendVolatile(msgs...)
 		return nil
 	}
@@ -351,11 +351,11 @@ func (s *Socket) onPacket(p *Packet) {
 			return
 		}
 		e := &Event{Name: name, Args: args, sock: s, id: p.ID, ack: p.HasID}
-		s.nsp.srv.notify(func(o *Observer) {
+		for _, o := range s.nsp.srv.observers() {
 			if o.EventReceived != nil {
 				o.EventReceived(s, e)
 			}
-		})
+		}
 		if h == nil {
 			return
 		}
@@ -393,11 +393,11 @@ func (s *Socket) onClose(reason string) {
 	for _, h := range before {
 		h(s, reason)
 	}
-	s.nsp.srv.notify(func(o *Observer) {
+	for _, o := range s.nsp.srv.observers() {
 		if o.SocketDisconnected != nil {
 			o.SocketDisconnected(s, reason)
 		}
-	})
+	}
 	if st, ok := s.nsp.adapter.(SessionStore); ok && s.pid != "" && recoverableReasons[reason] {
 		st.PersistSession(PersistedSession{SID: s.id, PID: s.pid, Rooms: s.Rooms(), Data: s.Data()})
 	}

@@ -8,7 +8,9 @@
 //
 // admin-ui: log in to the @socket.io/admin-ui dashboard served by Pier,
 //           with the demo page open in another tab, then read the Sockets,
-//           Rooms and Servers pages, and reload to check the login is kept.
+//           Rooms and Servers pages, join the demo's socket to the room
+//           "from-ui" with the socket page's form, and reload to check the
+//           login is kept.
 // demo:     two users (separate browser contexts) chat on the demo page;
 //           one reloads and its visit counter must go up.
 // Lines: {"event":"page","name":…,"text":…,"screenshot":…}, scenario
@@ -16,7 +18,6 @@
 'use strict';
 
 const fs = require('fs');
-const os = require('os');
 const path = require('path');
 const { parseArgs } = require('util');
 const { chromium } = require('playwright-core');
