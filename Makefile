@@ -16,6 +16,9 @@ demo-deps:
 	@test -f testdata/js/node_modules/sails.io.js/dist/sails.io.js || \
 	  (cd testdata/js && npm ci --no-audit --no-fund --loglevel=error) || \
 	  echo "npm ci failed: the demo page will not find sails.io.js (Pier still serves)"
+	@test -f testdata/admin/node_modules/@socket.io/admin-ui/ui/dist/index.html || \
+	  (cd testdata/admin && npm ci --no-audit --no-fund --loglevel=error) || \
+	  echo "npm ci failed: the admin dashboard (@socket.io/admin-ui) will not be served"
 
 build:
 	$(GO) build -o bin/pier ./cmd/pier
@@ -28,6 +31,7 @@ test: deps vet unit fuzz
 deps:
 	@command -v redis-server >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
 	@command -v node >/dev/null || { echo "node and npm are needed (Node.js 20+)"; exit 1; }
+	@test -n "$$PIER_CHROMIUM" || test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/pierhq/pier/engineio"
@@ -138,19 +139,23 @@ func (a *LocalAdapter) Namespace() *Namespace { return a.nsp }
 // than Options.MaxRoomsPerSocket rooms is refused as a whole, and logged
 // (once per socket).
 func (a *LocalAdapter) Join(id string, rooms ...Room) {
+	obs := a.nsp.srv.observers()
+	var added []Room
 	a.mu.Lock()
 	if warn, err := a.checkJoinLocked(id, rooms); err != nil {
 		a.mu.Unlock()
 		warn()
 		return
 	}
-	defer a.mu.Unlock()
 	mine := a.sids[id]
 	if mine == nil {
 		mine = make(map[Room]struct{}, len(rooms))
 		a.sids[id] = mine
 	}
 	for _, r := range rooms {
+		if _, in := mine[r]; !in && obs != nil {
+			added = append(added, r)
+		}
 		mine[r] = struct{}{}
 		members := a.rooms[r]
 		if members == nil {
@@ -158,6 +163,14 @@ func (a *LocalAdapter) Join(id string, rooms ...Room) {
 			a.rooms[r] = members
 		}
 		members[id] = struct{}{}
+	}
+	a.mu.Unlock()
+	if len(added) > 0 {
+		for _, o := range obs {
+			if o.RoomsJoined != nil {
+				o.RoomsJoined(a.nsp, id, added)
+			}
+		}
 	}
 }
 
@@ -211,15 +224,22 @@ func countNew(mine map[Room]struct{}, rooms []Room) int {
 }
 
 func (a *LocalAdapter) Leave(id string, rooms ...Room) {
+	var left []Room
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	for _, r := range rooms {
-		a.leaveLocked(id, r)
+		if a.leaveLocked(id, r) {
+			left = append(left, r)
+		}
 	}
+	a.mu.Unlock()
+	a.notifyLeft(id, left)
 }
 
-func (a *LocalAdapter) leaveLocked(id string, r Room) {
-	if mine := a.sids[id]; mine != nil {
+// leaveLocked removes id from r and reports whether it was in it.
+func (a *LocalAdapter) leaveLocked(id string, r Room) bool {
+	mine := a.sids[id]
+	_, was := mine[r]
+	if mine != nil {
 		delete(mine, r)
 	}
 	if members := a.rooms[r]; members != nil {
@@ -228,16 +248,44 @@ func (a *LocalAdapter) leaveLocked(id string, r Room) {
 			delete(a.rooms, r)
 		}
 	}
+	return was
 }
 
 func (a *LocalAdapter) LeaveAll(id string) {
+	obs := a.nsp.srv.observers()
+	var left []Room
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	for r := range a.sids[id] {
 		a.leaveLocked(id, r)
+		if obs != nil {
+			left = append(left, r)
+		}
 	}
 	delete(a.sids, id)
 	delete(a.warned, id)
+	a.mu.Unlock()
+	// The socket's own room first, as Node reports it.
+	slices.SortFunc(left, func(x, y Room) int {
+		if (x == Room(id)) != (y == Room(id)) {
+			if x == Room(id) {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(string(x), string(y))
+	})
+	a.notifyLeft(id, left)
+}
+
+func (a *LocalAdapter) notifyLeft(id string, left []Room) {
+	if len(left) == 0 {
+		return
+	}
+	for _, o := range a.nsp.srv.observers() {
+		if o.RoomsLeft != nil {
+			o.RoomsLeft(a.nsp, id, left)
+		}
+	}
 }
 
 func (a *LocalAdapter) SocketRooms(id string) []Room {
@@ -340,6 +388,7 @@ func (a *LocalAdapter) Broadcast(ctx context.Context, p *Packet, opts BroadcastO
 	if acks != nil {
 		socks := a.sockets(opts)
 		acks.ClientCount(len(socks))
+		a.notifySent(p, msgs, len(socks), socks)
 		for _, s := range socks {
 			s.expectAck(p.ID, acks.Ack)
 			if watch {
@@ -355,6 +404,9 @@ func (a *LocalAdapter) Broadcast(ctx context.Context, p *Packet, opts BroadcastO
 	sp := recipientPool.Get().(*[]*engineio.Session)
 	to := (*sp)[:0]
 	var notify []*Socket
+	obs := a.nsp.srv.observers()
+	var socks []*Socket // only for EventSent observers
+	perSocket := wantEventSent(obs)
 	a.nsp.mu.RLock()
 	a.each(opts, func(id string) {
 		if s := a.nsp.sockets[id]; s != nil {
@@ -362,12 +414,16 @@ func (a *LocalAdapter) Broadcast(ctx context.Context, p *Packet, opts BroadcastO
 			if watch && s.hasOutgoing() {
 				notify = append(notify, s)
 			}
+			if perSocket {
+				socks = append(socks, s)
+			}
 		}
 	})
 	a.nsp.mu.RUnlock()
 	for _, s := range notify {
 		s.notifyOutgoing(p, &out)
 	}
+	a.notifySent(p, msgs, len(to), socks)
 	fanOut(to, msgs, opts.Volatile)
 	if cap(to) <= 1<<16 {
 		clear(to)
@@ -375,6 +431,31 @@ func (a *LocalAdapter) Broadcast(ctx context.Context, p *Packet, opts BroadcastO
 		recipientPool.Put(sp)
 	}
 	return nil
+}
+
+// wantEventSent reports whether an observer wants EventSent calls.
+func wantEventSent(obs []*Observer) bool {
+	for _, o := range obs {
+		if o.EventSent != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// notifySent tells the observers that p goes to n connections, socks
+// when an observer wants them one by one.
+func (a *LocalAdapter) notifySent(p *Packet, msgs []engineio.Message, n int, socks []*Socket) {
+	for _, o := range a.nsp.srv.observers() {
+		if o.MessagesOut != nil && n > 0 {
+			o.MessagesOut(n, msgs)
+		}
+		if o.EventSent != nil && (p.Type == PacketEvent || p.Type == PacketBinaryEvent) {
+			for _, s := range socks {
+				o.EventSent(s, p)
+			}
+		}
+	}
 }
 
 // fanOutChunk is the fewest recipients worth a goroutine of their own.

@@ -251,7 +251,13 @@ func (c *client) connectError(nsp string, ce *ConnectError) {
 // send encodes p and queues it on the connection.
 func (c *client) send(p *Packet) error {
 	var buf [4]engineio.Message
-	return c.sess.Send(c.srv.parser.Encode(buf[:0], p)...)
+	msgs := c.srv.parser.Encode(buf[:0], p)
+	for _, o := range c.srv.observers() {
+		if o.MessagesOut != nil {
+			o.MessagesOut(1, msgs)
+		}
+	}
+	return c.sess.Send(msgs...)
 }
 
 // removeSocket forgets the socket of a namespace after it disconnected.

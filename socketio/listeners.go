@@ -241,6 +241,11 @@ func (s *Socket) dispatch(e *Event) {
 	if closed {
 		return
 	}
+	for _, o := range s.nsp.srv.observers() {
+		if o.EventReceived != nil {
+			o.EventReceived(s, e)
+		}
+	}
 	for _, l := range anyIn {
 		l.h(s, e)
 	}

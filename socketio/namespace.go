@@ -136,6 +136,11 @@ func (n *Namespace) connect(s *Socket, missed []StoredPacket) {
 	for _, p := range missed {
 		s.c.send(&Packet{Type: PacketEvent, Namespace: n.name, Data: p.Data, Attachments: p.Attachments})
 	}
+	for _, o := range n.srv.observers() {
+		if o.SocketConnected != nil {
+			o.SocketConnected(s)
+		}
+	}
 	if n.parent != nil {
 		n.parent.mu.RLock()
 		handlers = append(append([]func(*Socket){}, n.parent.onConnection...), handlers...)

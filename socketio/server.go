@@ -108,6 +108,9 @@ type Server struct {
 	nsps     map[string]*Namespace
 	building map[string]*nspBuild // namespaces being created; nil when none
 	parents  []*ParentNamespace
+
+	obsMu sync.Mutex                  // serialises Observe
+	obs   atomic.Pointer[[]*Observer] // copy on write
 }
 
 // NewServer returns a Server; nil opts means the defaults.
@@ -307,6 +310,11 @@ func (h *engineHandler) OnOpen(sess *engineio.Session) {
 	s := (*Server)(h)
 	c := newClient(s, sess)
 	sess.SetData(c)
+	for _, o := range s.observers() {
+		if o.ConnOpened != nil {
+			o.ConnOpened(sess)
+		}
+	}
 	if sess.Protocol() == 3 {
 		// Protocol v4 clients are connected to "/" without asking.
 		c.enqueueConnect(&Packet{Type: PacketConnect, Namespace: "/"})
@@ -323,6 +331,11 @@ func (h *engineHandler) OnOpen(sess *engineio.Session) {
 }
 
 func (h *engineHandler) OnMessage(sess *engineio.Session, m engineio.Message) {
+	for _, o := range (*Server)(h).observers() {
+		if o.MessageIn != nil {
+			o.MessageIn(sess, m)
+		}
+	}
 	if c, ok := sess.Data().(*client); ok {
 		c.onMessage(m)
 	}
@@ -331,6 +344,11 @@ func (h *engineHandler) OnMessage(sess *engineio.Session, m engineio.Message) {
 func (h *engineHandler) OnClose(sess *engineio.Session, cause error) {
 	if c, ok := sess.Data().(*client); ok {
 		c.onClose(cause)
+	}
+	for _, o := range (*Server)(h).observers() {
+		if o.ConnClosed != nil {
+			o.ConnClosed(sess, engineio.CloseReason(cause))
+		}
 	}
 }
 

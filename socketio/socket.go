@@ -190,16 +190,27 @@ func (s *Socket) emit(event string, args []any, f emitFlags) error {
 	p := &Packet{Type: PacketEvent, Namespace: s.nsp.name, Data: data, Attachments: atts}
 	if s.pid != "" && !f.volatile {
 		// Through the adapter, which stamps and keeps it for recovery
-		// (and runs the outgoing handlers).
+		// (and runs the outgoing handlers and tells the observers).
 		return s.nsp.adapter.Broadcast(context.Background(), p, BroadcastOptions{Rooms: []Room{Room(s.id)}, NoCompress: f.noCompress}, nil)
 	}
 	if s.hasOutgoing() {
 		s.notifyOutgoing(p, &outgoingArgs{})
 	}
+	obs := s.nsp.srv.observers()
+	for _, o := range obs {
+		if o.EventSent != nil {
+			o.EventSent(s, p)
+		}
+	}
 	var buf [4]engineio.Message
 	msgs := s.c.srv.parser.Encode(buf[:0], p)
 	if f.noCompress {
 		uncompressed(msgs)
+	}
+	for _, o := range obs {
+		if o.MessagesOut != nil {
+			o.MessagesOut(1, msgs)
+		}
 	}
 	if f.volatile {
 		s.c.sess.SendVolatile(msgs...)
@@ -402,6 +413,11 @@ func (s *Socket) onClose(reason string) {
 	s.mu.Unlock()
 	for _, h := range before {
 		h(s, reason)
+	}
+	for _, o := range s.nsp.srv.observers() {
+		if o.SocketDisconnected != nil {
+			o.SocketDisconnected(s, reason)
+		}
 	}
 	if st, ok := s.nsp.adapter.(SessionStore); ok && s.pid != "" && recoverableReasons[reason] {
 		st.PersistSession(PersistedSession{SID: s.id, PID: s.pid, Rooms: s.Rooms(), Data: s.Data()})

@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"os"
 	"strings"
+	"time"
 
 	"github.com/pierhq/pier/sailsbridge"
 	"github.com/pierhq/pier/session"
@@ -21,7 +21,15 @@ var indexHTML []byte
 // sockets (through the Sails bridge attached to io's "/" namespace), with
 // one session for both, and the page at "/" that uses them. bus, when not
 // nil, carries room operations to Node Sails servers; sailsJS is the path
-// of the sails.io.js browser bundle.
+// of the sails.io.js browser bundle (a relative path that does not exist
+// from the working directory is looked for up from it, from the executable
+// and from the source tree; "" means where `make run` installs it).
+//
+// The page and /__getcookie are served behind the session middleware and
+// give a browser without a session one at once (a value is set, so that
+// its cookie is sent whatever the store's saveUninitialized policy): the
+// socket that the page opens next then carries the cookie, and its
+// virtual requests share the session with plain HTTP across reloads.
 func newDemo(io *socketio.Server, m *session.Manager, bus sailsbridge.RoomBus, sailsJS string, log *slog.Logger) (http.Handler, error) {
 	socks := sailsbridge.NewSockets(io.Of("/"))
 	if bus != nil {
@@ -74,24 +82,40 @@ func newDemo(io *socketio.Server, m *session.Manager, bus sailsbridge.RoomBus, s
 	getCookie = bridge.GetCookieHandler()
 	bridge.Attach(io.Of("/"))
 
+	if sailsJS == "" {
+		sailsJS = sailsJSAsset
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/socket.io/", bridge.Guard(io))
-	mux.Handle("/__getcookie", bridge.GetCookieHandler())
+	mux.Handle("/__getcookie", sailsbridge.SessionMiddleware(m, startSession(bridge.GetCookieHandler())))
 	mux.Handle("/api/", handler)
 	mux.Handle("/", handler) // the blueprint model message, routed as Sails does
 	mux.HandleFunc("GET /js/sails.io.js", func(w http.ResponseWriter, r *http.Request) {
-		if _, err := os.Stat(sailsJS); err != nil {
-			http.Error(w, "sails.io.js not installed at "+sailsJS+" (make run installs it)", http.StatusNotFound)
+		p, err := findAsset(sailsJS, sailsJSAsset)
+		if err != nil {
+			http.Error(w, "sails.io.js is not installed: "+err.Error(), http.StatusNotFound)
 			return
 		}
 		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
-		http.ServeFile(w, r, sailsJS)
+		http.ServeFile(w, r, p)
 	})
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("GET /{$}", sailsbridge.SessionMiddleware(m, startSession(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
 		w.Write(indexHTML)
-	})
+	}))))
 	return mux, nil
+}
+
+// startSession gives a request without a session one that will be saved:
+// it records when the session started.
+func startSession(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s := session.FromContext(r.Context()); s != nil && s.IsNew() {
+			s.Set("startedAt", time.Now().UTC().Format(time.RFC3339))
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
