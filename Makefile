@@ -3,6 +3,7 @@
 GO        ?= go
 FUZZTIME  ?= 8s
 ARGS      ?=
+STATICCHECK ?= v0.8.2
 
 .PHONY: run demo-deps build test deps vet unit fuzz conformance bench clean
 
@@ -23,7 +24,8 @@ demo-deps:
 build:
 	$(GO) build -o bin/pier ./cmd/pier
 
-## test: everything CI runs: vet, the race-enabled tests (they install the npm
+## test: everything CI runs: vet (gofmt, go vet, darwin and windows builds,
+## staticcheck), the race-enabled tests (they install the npm
 ## clients themselves), and a short run of every fuzz target.
 test: deps vet unit fuzz
 
@@ -37,6 +39,8 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 	GOOS=darwin $(GO) build ./... && GOOS=windows $(GO) build ./...
+	@test -x bin/staticcheck || GOBIN=$(CURDIR)/bin $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK)
+	bin/staticcheck ./...
 
 unit:
 	$(GO) test -race -count=1 -timeout 10m ./...

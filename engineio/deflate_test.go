@@ -16,6 +16,7 @@ import (
 	"github.com/gobwas/ws/wsflate"
 	"github.com/pierhq/pier/engineio"
 	"github.com/pierhq/pier/internal/jstest"
+	"github.com/pierhq/pier/internal/wiretest"
 )
 
 type plainEcho struct{}
@@ -58,7 +59,7 @@ func TestPerMessageDeflateWire(t *testing.T) {
 			br = bufio.NewReader(conn)
 		}
 		conn.SetDeadline(time.Now().Add(5 * time.Second))
-		ws.ReadFrame(br) // open packet
+		wiretest.ReadFrame(br) // open packet
 		return conn, br
 	}
 
@@ -69,7 +70,7 @@ func TestPerMessageDeflateWire(t *testing.T) {
 		f := ws.NewTextFrame(compress(t, []byte(msg)))
 		f.Header.Rsv = ws.Rsv(true, false, false)
 		ws.WriteFrame(conn, ws.MaskFrame(f))
-		got, err := ws.ReadFrame(br)
+		got, err := wiretest.ReadFrame(br)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -82,7 +83,7 @@ func TestPerMessageDeflateWire(t *testing.T) {
 		}
 		// Below the threshold, messages go uncompressed.
 		ws.WriteFrame(conn, ws.MaskFrame(ws.NewTextFrame([]byte("4small"))))
-		if got, _ := ws.ReadFrame(br); got.Header.Rsv1() || string(got.Payload) != "4small" {
+		if got, _ := wiretest.ReadFrame(br); got.Header.Rsv1() || string(got.Payload) != "4small" {
 			t.Fatalf("small echo = %q rsv1=%v", got.Payload, got.Header.Rsv1())
 		}
 	})
@@ -92,7 +93,7 @@ func TestPerMessageDeflateWire(t *testing.T) {
 		f := ws.NewTextFrame(compress(t, []byte("4"+strings.Repeat("a", 1<<20)))) // ~1 KB inflating to 1 MiB
 		f.Header.Rsv = ws.Rsv(true, false, false)
 		ws.WriteFrame(conn, ws.MaskFrame(f))
-		got, err := ws.ReadFrame(br)
+		got, err := wiretest.ReadFrame(br)
 		if err != nil || got.Header.OpCode != ws.OpClose {
 			t.Fatalf("got %v %v, want a close frame", got.Header, err)
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsflate"
 	"github.com/pierhq/pier/engineio"
+	"github.com/pierhq/pier/internal/wiretest"
 )
 
 // ncEcho echoes messages; those starting with "nc" go back with
@@ -57,10 +58,10 @@ func TestMessageNoCompress(t *testing.T) {
 			br = bufio.NewReader(conn)
 		}
 		conn.SetDeadline(time.Now().Add(10 * time.Second))
-		ws.ReadFrame(br) // open packet
+		wiretest.ReadFrame(br) // open packet
 		for _, tt := range tests {
 			ws.WriteFrame(conn, ws.MaskFrame(ws.NewTextFrame([]byte("4"+tt.msg))))
-			got, err := ws.ReadFrame(br)
+			got, err := wiretest.ReadFrame(br)
 			if err != nil {
 				t.Fatal(err)
 			}

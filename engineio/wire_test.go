@@ -30,6 +30,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/pierhq/pier/engineio"
+	"github.com/pierhq/pier/internal/wiretest"
 )
 
 const (
@@ -456,7 +457,7 @@ func (c *wsClient) sendText(s string) { c.t.Helper(); c.send(ws.OpText, []byte(s
 
 func (c *wsClient) read() (ws.Frame, error) {
 	c.conn.SetReadDeadline(time.Now().Add(waitFor))
-	f, err := ws.ReadFrame(c.br)
+	f, err := wiretest.ReadFrame(c.br)
 	if err == nil && f.Header.Masked {
 		err = errors.New("server sent a masked frame")
 	}
@@ -517,7 +518,7 @@ func (c *wsClient) awaitClose(d time.Duration) (res closeResult, ok bool) {
 	deadline := time.Now().Add(d)
 	for {
 		c.conn.SetReadDeadline(deadline)
-		f, err := ws.ReadFrame(c.br)
+		f, err := wiretest.ReadFrame(c.br)
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pierhq/pier/engineio"
+	"github.com/pierhq/pier/internal/wiretest"
 	"github.com/pierhq/pier/redisadapter"
 	"github.com/pierhq/pier/socketio"
 )
@@ -55,7 +56,7 @@ func testBroadcastCompressFlag(t *testing.T, proto func(*redisadapter.Options)) 
 	conn.SetDeadline(time.Now().Add(10 * time.Second))
 	read := func() (string, bool) {
 		for {
-			f, err := ws.ReadFrame(br)
+			f, err := wiretest.ReadFrame(br)
 			if err != nil {
 				t.Fatal(err)
 			}

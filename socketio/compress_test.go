@@ -13,6 +13,7 @@ import (
 	"github.com/gobwas/ws/wsflate"
 	"github.com/pierhq/pier/engineio"
 	"github.com/pierhq/pier/internal/jstest"
+	"github.com/pierhq/pier/internal/wiretest"
 	"github.com/pierhq/pier/socketio"
 )
 
@@ -75,7 +76,7 @@ func TestCompressWire(t *testing.T) {
 			read := func() (string, bool) {
 				t.Helper()
 				for {
-					f, err := ws.ReadFrame(br)
+					f, err := wiretest.ReadFrame(br)
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -11,9 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gobwas/ws"
-
 	"github.com/pierhq/pier/engineio"
+	"github.com/pierhq/pier/internal/wiretest"
 )
 
 // A broadcast to a room large enough to be split across processors
@@ -59,7 +58,7 @@ func TestFanOutOrder(t *testing.T) {
 			defer readers.Done()
 			conn.SetReadDeadline(time.Now().Add(30 * time.Second))
 			for len(got[i].got) < broadcasts {
-				f, err := ws.ReadFrame(br)
+				f, err := wiretest.ReadFrame(br)
 				if err != nil {
 					got[i].err = err
 					return

@@ -233,17 +233,17 @@ type parserOracle struct {
 	bytes   int64
 }
 
-var parserOracleErr = errors.New("oracle: invalid")
+var errParserOracle = errors.New("oracle: invalid")
 
 func (o *parserOracle) decode(m engineio.Message) (*Packet, error) {
 	if m.Binary {
 		if o.pending == nil {
-			return nil, parserOracleErr
+			return nil, errParserOracle
 		}
 		o.bytes += int64(len(m.Data))
 		if o.bytes > o.lim.MaxAttachmentBytes {
 			o.pending = nil
-			return nil, parserOracleErr
+			return nil, errParserOracle
 		}
 		o.pending.Attachments = append(o.pending.Attachments, m.Data)
 		if len(o.pending.Attachments) == o.want {
@@ -255,11 +255,11 @@ func (o *parserOracle) decode(m engineio.Message) (*Packet, error) {
 	}
 	if o.pending != nil {
 		o.pending = nil
-		return nil, parserOracleErr
+		return nil, errParserOracle
 	}
 	p, n, ok := o.decodeText(m.Data)
 	if !ok {
-		return nil, parserOracleErr
+		return nil, errParserOracle
 	}
 	if n > 0 {
 		o.pending, o.want, o.bytes = p, n, 0
@@ -395,7 +395,7 @@ func parserOracleParse(data []byte, maxDepth int) (*parserOracleVal, error) {
 			switch tok {
 			case '{', '[':
 				if len(stack) >= maxDepth {
-					return nil, parserOracleErr
+					return nil, errParserOracle
 				}
 				v = &parserOracleVal{kind: byte(tok)}
 			default:
@@ -437,7 +437,7 @@ func parserOracleParse(data []byte, maxDepth int) (*parserOracleVal, error) {
 	}
 	// Only whitespace may follow.
 	if off := dec.InputOffset(); len(bytes.Trim(data[off:], " \t\r\n")) != 0 {
-		return nil, parserOracleErr
+		return nil, errParserOracle
 	}
 	return root, nil
 }

@@ -3,7 +3,6 @@ package socketio
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -375,5 +374,3 @@ func (e *ConnectError) Error() string { return e.Message }
 func NewConnectError(message string, data any) error {
 	return &ConnectError{Message: message, Data: data}
 }
-
-func errorf(format string, args ...any) error { return fmt.Errorf("socketio: "+format, args...) }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"time"
@@ -120,3 +121,28 @@ func readFull(r *bufio.Reader, b []byte) (int, error) {
 
 // Close closes the connection.
 func (c *Conn) Close() error { return c.conn.Close() }
+
+// MaxFrame bounds the payload ReadFrame accepts: more than any test sends.
+const MaxFrame = 64 << 20
+
+// ReadFrame reads one websocket frame from r, as gobwas/ws's deprecated
+// ReadFrame does, but refuses a payload declared larger than MaxFrame
+// before reading it. A masked payload is unmasked.
+func ReadFrame(r io.Reader) (ws.Frame, error) {
+	h, err := ws.ReadHeader(r)
+	if err != nil {
+		return ws.Frame{}, err
+	}
+	if h.Length > MaxFrame {
+		return ws.Frame{}, fmt.Errorf("wiretest: frame of %d bytes, more than %d", h.Length, MaxFrame)
+	}
+	payload := make([]byte, h.Length)
+	if _, err := io.ReadFull(r, payload); err != nil {
+		return ws.Frame{}, err
+	}
+	if h.Masked {
+		ws.Cipher(payload, h.Mask, 0)
+		h.Masked = false
+	}
+	return ws.Frame{Header: h, Payload: payload}, nil
+}
