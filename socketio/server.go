@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -47,6 +48,14 @@ type Options struct {
 	// Default: none (the context decides).
 	AckTimeout time.Duration
 
+	// ClientFS, when set, serves the socket.io-client browser bundles at
+	// the server's path, as Node's serveClient: socket.io.js,
+	// socket.io.min.js, socket.io.esm.min.js, socket.io.msgpack.min.js and
+	// their .map files, read from the root of ClientFS (the dist folder of
+	// the socket.io-client npm package), with an ETag. Default nil: not
+	// served.
+	ClientFS fs.FS
+
 	// Logger receives connection logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -70,6 +79,8 @@ type Server struct {
 	mu      sync.RWMutex
 	nsps    map[string]*Namespace
 	parents []*ParentNamespace
+
+	client *clientServer // nil unless Options.ClientFS
 }
 
 // NewServer returns a Server; nil opts means the defaults.
@@ -108,6 +119,9 @@ func NewServer(opts *Options) (*Server, error) {
 		return nil, err
 	}
 	s.engine = eng
+	if s.opts.ClientFS != nil {
+		s.client = &clientServer{fsys: s.opts.ClientFS, path: eng.Options().Path, etags: map[string]string{}}
+	}
 	s.limits = s.opts.Limits
 	if s.limits.MaxAttachmentBytes <= 0 {
 		s.limits.MaxAttachmentBytes = eng.Options().MaxHTTPBufferSize
@@ -117,7 +131,12 @@ func NewServer(opts *Options) (*Server, error) {
 }
 
 // ServeHTTP serves the Engine.IO requests of Socket.IO clients.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.client != nil && s.client.serve(w, r) {
+		return
+	}
+	s.engine.ServeHTTP(w, r)
+}
 
 // Engine returns the Engine.IO server underneath.
 func (s *Server) Engine() *engineio.Server { return s.engine }
