@@ -1,0 +1,249 @@
+package main
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/pierhq/pier/socketio"
+)
+
+// metrics are Pier's Prometheus series, all named pier_*, on a registry
+// of their own (with the Go runtime and process collectors). Labels have
+// few values: no room, socket or client label anywhere.
+type metrics struct {
+	reg *prometheus.Registry
+
+	refused      *prometheus.CounterVec   // reason
+	httpBytes    *prometheus.CounterVec   // direction
+	virtual      *prometheus.CounterVec   // status class
+	virtualTime  prometheus.Histogram     //
+	redisErrors  *prometheus.CounterVec   // kind: publish, subscribe, other
+	redisLatency *prometheus.HistogramVec // kind
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pier_handshakes_refused_total", Help: "Engine.IO handshakes refused, by reason.",
+		}, []string{"reason"}),
+		httpBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pier_polling_bytes_total", Help: "Bytes of HTTP long-polling bodies, by direction (in, out).",
+		}, []string{"direction"}),
+		virtual: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pier_virtual_requests_total", Help: "Sails virtual requests served, by status class (2xx, 4xx...).",
+		}, []string{"status"}),
+		virtualTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "pier_virtual_request_seconds", Help: "Time to serve a Sails virtual request.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8),
+		}),
+		redisErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pier_redis_errors_total", Help: "Redis commands that failed, by kind (publish, subscribe, other).",
+		}, []string{"kind"}),
+		redisLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "pier_redis_request_seconds", Help: "Redis command latency, by kind (publish, subscribe, other).",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 8),
+		}, []string{"kind"}),
+	}
+	m.reg.MustRegister(m.refused, m.httpBytes, m.virtual, m.virtualTime, m.redisErrors, m.redisLatency,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// countRefusal wraps an AllowRequest so that its refusals are counted.
+func (m *metrics) countRefusal(allow func(*http.Request) error) func(*http.Request) error {
+	return func(r *http.Request) error {
+		err := allow(r)
+		if err == errDraining {
+			m.refused.WithLabelValues("draining").Inc()
+		}
+		return err
+	}
+}
+
+// watch adds the gauges read from io at scrape time: connections by
+// transport and protocol, sockets by namespace.
+func (m *metrics) watch(io *socketio.Server, d *drainer) {
+	m.reg.MustRegister(&socketCollector{d: d,
+		conns: prometheus.NewDesc("pier_connections", "Connected clients of the main namespace, by transport and Engine.IO protocol version.", []string{"transport", "protocol"}, nil),
+		socks: prometheus.NewDesc("pier_sockets", "Connected sockets, by namespace.", []string{"namespace"}, nil),
+		ns:    []*socketio.Namespace{io.Of("/")},
+	})
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "pier_engine_sessions", Help: "Open Engine.IO sessions.",
+	}, func() float64 { return float64(io.Engine().SessionCount()) }))
+}
+
+type socketCollector struct {
+	d            *drainer
+	conns, socks *prometheus.Desc
+	ns           []*socketio.Namespace
+}
+
+func (c *socketCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.conns; ch <- c.socks }
+
+func (c *socketCollector) Collect(ch chan<- prometheus.Metric) {
+	type key struct {
+		transport string
+		protocol  int
+	}
+	counts := map[key]int{}
+	for _, s := range c.d.sockets() {
+		if sess := s.Session(); sess != nil {
+			counts[key{sess.Transport(), sess.Protocol()}]++
+		}
+	}
+	for k, n := range counts {
+		ch <- prometheus.MustNewConstMetric(c.conns, prometheus.GaugeValue, float64(n), k.transport, strconv.Itoa(k.protocol))
+	}
+	for _, n := range c.ns {
+		ch <- prometheus.MustNewConstMetric(c.socks, prometheus.GaugeValue, float64(n.SocketCount()), n.Name())
+	}
+}
+
+// trackVirtual wraps the handler of virtual requests to count them by
+// status class and time them.
+func (m *metrics) trackVirtual(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		m.virtualTime.Observe(time.Since(start).Seconds())
+		m.virtual.WithLabelValues(statusClass(sw.status)).Inc()
+	})
+}
+
+func statusClass(code int) string {
+	if code == 0 {
+		code = http.StatusOK
+	}
+	return strconv.Itoa(code/100) + "xx"
+}
+
+// wrapHTTP counts the polling bytes of the Engine.IO path and the
+// handshakes refused there.
+func (m *metrics) wrapHTTP(next http.Handler, path string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, path) || r.URL.Query().Get("transport") != "polling" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		if r.ContentLength > 0 {
+			m.httpBytes.WithLabelValues("in").Add(float64(r.ContentLength))
+		}
+		next.ServeHTTP(sw, r)
+		m.httpBytes.WithLabelValues("out").Add(float64(sw.bytes))
+		if r.URL.Query().Get("sid") == "" && sw.status >= 400 && sw.status != http.StatusForbidden {
+			m.refused.WithLabelValues(refusalReason(sw.status)).Inc()
+		}
+	})
+}
+
+// refusalReason names an HTTP status of a refused handshake.
+func refusalReason(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return "bad_request"
+	case http.StatusForbidden:
+		return "forbidden"
+	default:
+		return "http_" + strconv.Itoa(status)
+	}
+}
+
+// statusWriter remembers the status and counts the bytes written.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Flush passes flushes on.
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// redisHook counts failed Redis commands and times them.
+func (m *metrics) redisHook() redis.Hook { return redisMetrics{m} }
+
+type redisMetrics struct{ m *metrics }
+
+func (h redisMetrics) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := next(ctx, network, addr)
+		if err != nil {
+			h.m.redisErrors.WithLabelValues("dial").Inc()
+		}
+		return c, err
+	}
+}
+
+func (h redisMetrics) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		start := time.Now()
+		err := next(ctx, cmd)
+		kind := redisKind(cmd.Name())
+		h.m.redisLatency.WithLabelValues(kind).Observe(time.Since(start).Seconds())
+		if err != nil && err != redis.Nil {
+			h.m.redisErrors.WithLabelValues(kind).Inc()
+		}
+		return err
+	}
+}
+
+func (h redisMetrics) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		if err != nil && err != redis.Nil {
+			h.m.redisErrors.WithLabelValues("other").Inc()
+		}
+		return err
+	}
+}
+
+// redisKind groups Redis commands into a few label values.
+func redisKind(name string) string {
+	switch strings.ToLower(name) {
+	case "publish", "spublish":
+		return "publish"
+	case "subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe", "sunsubscribe":
+		return "subscribe"
+	default:
+		return "other"
+	}
+}
