@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -157,6 +158,35 @@ func TestEnvNames(t *testing.T) {
 	} {
 		if got := envName(key); got != want {
 			t.Errorf("envName(%s) = %s, want %s", key, got, want)
+		}
+	}
+}
+
+// TestExampleConfigAndREADME: pier.example.yaml sets every key to its
+// default, and the README's table lists every key with its variable.
+func TestExampleConfigAndREADME(t *testing.T) {
+	o, err := loadConfig("pier", []string{"-config", "../../pier.example.yaml"}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, def := o.cfg, defaultConfig()
+	exFields, defFields := fields(&ex), fields(&def)
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	example, _ := os.ReadFile("../../pier.example.yaml")
+	for i, f := range exFields {
+		got, want := fmt.Sprint(f.v.Interface()), fmt.Sprint(defFields[i].v.Interface())
+		if got != want && !(got == "[]" && want == "[]") {
+			t.Errorf("pier.example.yaml: %s is %s, the default is %s", f.key, got, want)
+		}
+		last := f.key[strings.LastIndex(f.key, ".")+1:]
+		if !strings.Contains(string(example), last+":") {
+			t.Errorf("pier.example.yaml lacks %s", f.key)
+		}
+		if !strings.Contains(string(readme), "| `"+f.key+"` | `"+f.env+"` |") {
+			t.Errorf("README's configuration table lacks %s (%s)", f.key, f.env)
 		}
 	}
 }

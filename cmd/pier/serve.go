@@ -192,8 +192,11 @@ func newApp(ctx context.Context, c Config, root *slog.Logger) (_ *app, err error
 	if err != nil {
 		return nil, err
 	}
-	if client != nil {
+	switch {
+	case client != nil:
 		root.Info("pier: serving the socket.io-client bundle", "dir", client.dir)
+	case c.ServeClient:
+		root.Warn("pier: socket.io-client bundle not found (set clientDir, or run `make run` once to install it): not serving it")
 	}
 	a.drain = newDrainer(c.Drain.D(), component(root, "http"))
 	eo := engineOptions(&c, component(root, "engine"), a.metrics.countRefusal(a.drain.allowHandshake))
