@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,17 +36,19 @@ func newDrainFixture(t *testing.T, window time.Duration, slow http.Handler) *dra
 	cfg.Drain = Duration(window)
 	log := slog.New(slog.DiscardHandler)
 	d := newDrainer(window, log)
-	io, err := newDefaultApp(socketOptions(&cfg, engineOptions(&cfg, log, d.allowHandshake), nil, nil, log))
+	m := newMetrics()
+	io, err := newDefaultApp(socketOptions(&cfg, engineOptions(&cfg, log, m.countRefusal(d.allowHandshake)), nil, nil, log))
 	if err != nil {
 		t.Fatal(err)
 	}
 	d.watch(io.Of("/"))
-	bridge, err := sailsbridge.New(d.track(slow), &sailsbridge.Options{Logger: log})
+	a := &app{cfg: cfg, log: log, io: io, drain: d, metrics: m}
+	a.metrics.watch(io, d)
+	bridge, err := sailsbridge.New(a.wrapVirtual(slow), &sailsbridge.Options{Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
 	bridge.Attach(io.Of("/"))
-	a := &app{cfg: cfg, log: log, io: io, drain: d, metrics: newMetrics()}
 	a.handler = a.routes(io)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -193,6 +196,18 @@ func TestDrain1000Clients(t *testing.T) {
 	}
 	drained := make(chan struct{})
 	go func() { f.a.shutdown(f.srv); close(drained) }()
+	for !f.a.drain.draining() {
+		time.Sleep(time.Millisecond)
+	}
+
+	// New handshakes are refused while draining (the slow request keeps
+	// the server up); /readyz says so.
+	if _, err := wiretest.Dial(context.Background(), f.base, "/socket.io/", 4); err == nil {
+		t.Error("a new websocket handshake was accepted while draining")
+	}
+	if res, err := http.Get(f.base + "/readyz"); err != nil || res.StatusCode != 503 {
+		t.Fatalf("/readyz while draining: %v %v", res, err)
+	}
 
 	// The answer to the slow request comes before the close.
 	var sawAnswer bool
@@ -214,14 +229,6 @@ func TestDrain1000Clients(t *testing.T) {
 		t.Error("the virtual request in flight was not answered before the close")
 	}
 
-	// New handshakes are refused while draining; /readyz says so.
-	if _, err := wiretest.Dial(context.Background(), f.base, "/socket.io/", 4); err == nil {
-		t.Error("a new websocket handshake was accepted while draining")
-	}
-	if res, err := http.Get(f.base + "/readyz"); err != nil || res.StatusCode != 503 {
-		t.Errorf("/readyz while draining: %v %v", res.StatusCode, err)
-	}
-
 	readers.Wait()
 	if bad.Load() > 0 {
 		t.Fatalf("%d of %d clients got no transport close; first: %v", bad.Load(), n, firstBad.Load())
@@ -232,6 +239,17 @@ func TestDrain1000Clients(t *testing.T) {
 		t.Fatal("the drain did not end")
 	}
 	took := time.Since(start)
+	rec := httptest.NewRecorder()
+	f.a.metrics.handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for _, series := range []string{
+		"pier_connects_total 1001", `pier_disconnects_total{reason="forced close"} 1001`,
+		`pier_virtual_requests_total{status="2xx"} 1`, "pier_virtual_request_seconds_count 1",
+		`pier_handshakes_refused_total{reason="draining"} 1`,
+	} {
+		if !strings.Contains(rec.Body.String(), series+"\n") {
+			t.Errorf("metrics lack %q", series)
+		}
+	}
 	first, last := closedAt[0], closedAt[0]
 	for _, d := range closedAt {
 		first, last = min(first, d), max(last, d)

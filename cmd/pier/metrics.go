@@ -26,6 +26,9 @@ type metrics struct {
 	httpBytes    *prometheus.CounterVec   // direction
 	virtual      *prometheus.CounterVec   // status class
 	virtualTime  prometheus.Histogram     //
+	connects     prometheus.Counter       //
+	disconnects  *prometheus.CounterVec   // reason
+	slowClients  prometheus.Counter       //
 	redisErrors  *prometheus.CounterVec   // kind: publish, subscribe, other
 	redisLatency *prometheus.HistogramVec // kind
 }
@@ -46,6 +49,15 @@ func newMetrics() *metrics {
 			Name: "pier_virtual_request_seconds", Help: "Time to serve a Sails virtual request.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8),
 		}),
+		connects: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pier_connects_total", Help: "Sockets connected to the main namespace.",
+		}),
+		disconnects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pier_disconnects_total", Help: "Sockets of the main namespace disconnected, by reason.",
+		}, []string{"reason"}),
+		slowClients: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pier_slow_client_closes_total", Help: "Connections closed because they did not read what was sent to them.",
+		}),
 		redisErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pier_redis_errors_total", Help: "Redis commands that failed, by kind (publish, subscribe, other).",
 		}, []string{"kind"}),
@@ -54,7 +66,7 @@ func newMetrics() *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 8),
 		}, []string{"kind"}),
 	}
-	m.reg.MustRegister(m.refused, m.httpBytes, m.virtual, m.virtualTime, m.redisErrors, m.redisLatency,
+	m.reg.MustRegister(m.connects, m.disconnects, m.slowClients, m.refused, m.httpBytes, m.virtual, m.virtualTime, m.redisErrors, m.redisLatency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -74,9 +86,30 @@ func (m *metrics) countRefusal(allow func(*http.Request) error) func(*http.Reque
 	}
 }
 
-// watch adds the gauges read from io at scrape time: connections by
-// transport and protocol, sockets by namespace.
+// disconnectReasons are the reasons counted by name; others count as
+// "other", so that the label keeps few values.
+var disconnectReasons = map[string]bool{
+	"transport close": true, "transport error": true, "ping timeout": true, "parse error": true,
+	"forced close": true, "server shutting down": true, "slow client": true, "bad request": true,
+	"server namespace disconnect": true, "client namespace disconnect": true,
+}
+
+// watch adds the gauges read from io at scrape time (connections by
+// transport and protocol, sockets by namespace) and counts the connects
+// and disconnects of the main namespace.
 func (m *metrics) watch(io *socketio.Server, d *drainer) {
+	io.Of("/").OnConnection(func(s *socketio.Socket) {
+		m.connects.Inc()
+		s.OnDisconnect(func(_ *socketio.Socket, reason string) {
+			if reason == "slow client" {
+				m.slowClients.Inc()
+			}
+			if !disconnectReasons[reason] {
+				reason = "other"
+			}
+			m.disconnects.WithLabelValues(reason).Inc()
+		})
+	})
 	m.reg.MustRegister(&socketCollector{d: d,
 		conns: prometheus.NewDesc("pier_connections", "Connected clients of the main namespace, by transport and Engine.IO protocol version.", []string{"transport", "protocol"}, nil),
 		socks: prometheus.NewDesc("pier_sockets", "Connected sockets, by namespace.", []string{"namespace"}, nil),

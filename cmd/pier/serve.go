@@ -233,6 +233,13 @@ func newApp(ctx context.Context, c Config, root *slog.Logger) (_ *app, err error
 	return a, nil
 }
 
+// wrapVirtual wraps the handler of Sails virtual requests (what the Sails
+// bridge is built with) so that they are counted and timed, and so that a
+// drain closes no socket while one of its requests is being served.
+func (a *app) wrapVirtual(h http.Handler) http.Handler {
+	return a.metrics.trackVirtual(a.drain.track(h))
+}
+
 // routes adds the operator's endpoints in front of the application.
 func (a *app) routes(demo http.Handler) http.Handler {
 	mux := http.NewServeMux()
