@@ -31,6 +31,7 @@ type metrics struct {
 	slowClients  prometheus.Counter       //
 	redisErrors  *prometheus.CounterVec   // kind: publish, subscribe, other
 	redisLatency *prometheus.HistogramVec // kind
+	packets      *packetCounters
 }
 
 func newMetrics() *metrics {
@@ -68,7 +69,16 @@ func newMetrics() *metrics {
 	}
 	m.reg.MustRegister(m.connects, m.disconnects, m.slowClients, m.refused, m.httpBytes, m.virtual, m.virtualTime, m.redisErrors, m.redisLatency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.packets = newPacketCounters(m.reg)
 	return m
+}
+
+// parser wraps p (nil: the default) to count packets and bytes.
+func (m *metrics) parser(p socketio.Parser) socketio.Parser {
+	if p == nil {
+		p = socketio.DefaultParser
+	}
+	return countingParser{p, m.packets}
 }
 
 func (m *metrics) handler() http.Handler {

@@ -200,7 +200,9 @@ func newApp(ctx context.Context, c Config, root *slog.Logger) (_ *app, err error
 	}
 	a.drain = newDrainer(c.Drain.D(), component(root, "http"))
 	eo := engineOptions(&c, component(root, "engine"), a.metrics.countRefusal(a.drain.allowHandshake))
-	io, err := newDefaultApp(socketOptions(&c, eo, be.adapter, client, component(root, "socket")))
+	so := socketOptions(&c, eo, be.adapter, client, component(root, "socket"))
+	so.Parser = a.metrics.parser(so.Parser)
+	io, err := newDefaultApp(so)
 	if err != nil {
 		return nil, err
 	}
