@@ -260,6 +260,7 @@ func (a *LocalAdapter) Broadcast(ctx context.Context, p *Packet, opts BroadcastO
 	if acks != nil {
 		socks := a.sockets(opts)
 		acks.ClientCount(len(socks))
+		a.nsp.srv.opts.Hooks.broadcast(len(socks))
 		for _, s := range socks {
 			s.expectAck(p.ID, acks.Ack)
 			s.c.sess.Send(msgs...)
@@ -278,6 +279,7 @@ func (a *LocalAdapter) Broadcast(ctx context.Context, p *Packet, opts BroadcastO
 		}
 	})
 	a.nsp.mu.RUnlock()
+	a.nsp.srv.opts.Hooks.broadcast(len(to))
 	fanOut(to, msgs, opts.Volatile)
 	if cap(to) <= 1<<16 {
 		clear(to)

@@ -48,6 +48,10 @@ type Options struct {
 	// Default: none (the context decides).
 	AckTimeout time.Duration
 
+	// Hooks, when set, are told of broadcasts and acknowledgements, for
+	// metrics. Default nil.
+	Hooks *Hooks
+
 	// ClientFS, when set, serves the socket.io-client browser bundles at
 	// the server's path, as Node's serveClient: socket.io.js,
 	// socket.io.min.js, socket.io.esm.min.js, socket.io.msgpack.min.js and

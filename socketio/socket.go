@@ -240,6 +240,7 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (Ar
 	s.acks[id] = func(a Args) { ch <- a }
 	s.mu.Unlock()
 	defer s.dropAck(id)
+	defer s.c.srv.opts.Hooks.ackWaiting()()
 	if err := s.c.send(&Packet{Type: PacketEvent, Namespace: s.nsp.name, ID: id, HasID: true, Data: data, Attachments: atts}); err != nil {
 		return Args{}, ErrDisconnected
 	}
@@ -248,6 +249,7 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (Ar
 		return a, nil
 	case <-ctx.Done():
 		if ctx.Err() == context.DeadlineExceeded {
+			s.c.srv.opts.Hooks.ackTimeout()
 			return Args{}, ErrAckTimeout
 		}
 		return Args{}, ctx.Err()

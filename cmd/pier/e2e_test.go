@@ -216,7 +216,7 @@ cors:
 	for _, series := range []string{
 		`pier_connections{protocol="4",transport="websocket"} 1`, `pier_sockets{namespace="/"} 1`,
 		"pier_polling_bytes_total", "pier_engine_sessions", "go_goroutines",
-		`pier_packets_total{direction="in",type="connect"} 1`, `pier_packets_total{direction="out",type="connect"} 1`,
+		`pier_packets_total{direction="in",type="connect"} 1`, "pier_broadcasts_total 0", "pier_acks_pending 0", `pier_packets_total{direction="out",type="connect"} 1`,
 	} {
 		if !strings.Contains(body, series) {
 			t.Errorf("/metrics lacks %s", series)

@@ -32,6 +32,10 @@ type metrics struct {
 	redisErrors  *prometheus.CounterVec   // kind: publish, subscribe, other
 	redisLatency *prometheus.HistogramVec // kind
 	packets      *packetCounters
+	broadcasts   prometheus.Counter
+	deliveries   prometheus.Counter
+	acksPending  prometheus.Gauge
+	ackTimeouts  prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -70,7 +74,32 @@ func newMetrics() *metrics {
 	m.reg.MustRegister(m.connects, m.disconnects, m.slowClients, m.refused, m.httpBytes, m.virtual, m.virtualTime, m.redisErrors, m.redisLatency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.packets = newPacketCounters(m.reg)
+	m.broadcasts = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "pier_broadcasts_total", Help: "Broadcasts sent to this process's sockets.",
+	})
+	m.deliveries = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "pier_broadcast_deliveries_total", Help: "Sockets reached by broadcasts (one per recipient).",
+	})
+	m.acksPending = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "pier_acks_pending", Help: "Server emits waiting for a client acknowledgement.",
+	})
+	m.ackTimeouts = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "pier_ack_timeouts_total", Help: "Server emits whose acknowledgement did not come in time.",
+	})
+	m.reg.MustRegister(m.broadcasts, m.deliveries, m.acksPending, m.ackTimeouts)
 	return m
+}
+
+// hooks are the Socket.IO server's hooks feeding the metrics.
+func (m *metrics) hooks() *socketio.Hooks {
+	return &socketio.Hooks{
+		Broadcast: func(n int) {
+			m.broadcasts.Inc()
+			m.deliveries.Add(float64(n))
+		},
+		AckWaiting: func(d int) { m.acksPending.Add(float64(d)) },
+		AckTimeout: m.ackTimeouts.Inc,
+	}
 }
 
 // parser wraps p (nil: the default) to count packets and bytes.

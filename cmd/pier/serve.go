@@ -202,6 +202,7 @@ func newApp(ctx context.Context, c Config, root *slog.Logger) (_ *app, err error
 	eo := engineOptions(&c, component(root, "engine"), a.metrics.countRefusal(a.drain.allowHandshake))
 	so := socketOptions(&c, eo, be.adapter, client, component(root, "socket"))
 	so.Parser = a.metrics.parser(so.Parser)
+	so.Hooks = a.metrics.hooks()
 	io, err := newDefaultApp(so)
 	if err != nil {
 		return nil, err
