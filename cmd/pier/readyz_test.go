@@ -1,0 +1,66 @@
+package main
+
+import (
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pierhq/pier/internal/redistest"
+)
+
+// TestReadyzFollowsRedis: /readyz is 503 while the configured Redis does
+// not answer and 200 again once it does; /healthz stays 200; Redis
+// commands are timed in the metrics.
+func TestReadyzFollowsRedis(t *testing.T) {
+	rs := redistest.Start(t)
+	cfg := defaultConfig()
+	cfg.Redis.URL = rs.URL()
+	a, err := newApp(t.Context(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	status := func(path string) (int, string) {
+		rec := httptest.NewRecorder()
+		a.handler.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		return rec.Code, rec.Body.String()
+	}
+	waitFor := func(path string, want int) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			code, body := status(path)
+			if code == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d %s, want %d", path, code, body, want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitFor("/readyz", 200)
+	rs.Stop()
+	waitFor("/readyz", 503)
+	if code, _ := status("/healthz"); code != 200 {
+		t.Errorf("/healthz with Redis down: %d", code)
+	}
+	rs.Restart(t)
+	waitFor("/readyz", 200)
+	_, metrics := status("/metrics")
+	if !strings.Contains(metrics, `pier_redis_request_seconds_count{kind="other"}`) || !strings.Contains(metrics, `pier_redis_errors_total{kind="other"}`) {
+		t.Errorf("/metrics lacks the Redis series:\n%s", grepLines(metrics, "pier_redis"))
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for l := range strings.SplitSeq(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
