@@ -155,18 +155,18 @@ func TestBinaryOperatorBar(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "pier.yaml")
 	os.WriteFile(cfg, []byte(`# the operator's file
 addr: 127.0.0.1:0
-pingInterval: 1500
+pingInterval: 20000
 drain: 3s
 cors:
   origin: [http://good.example, http://also.example]
   credentials: true
 `), 0o600)
-	p := startPier(t, []string{"PIER_PING_TIMEOUT=1234"}, "-config", cfg)
+	p := startPier(t, []string{"PIER_PING_TIMEOUT=12345"}, "-config", cfg)
 
 	good := map[string]string{"Origin": "http://good.example"}
 	evil := map[string]string{"Origin": "http://evil.example"}
 	res, body := do(t, "GET", p.base+"/socket.io/?EIO=4&transport=polling", good)
-	if res.StatusCode != 200 || !strings.Contains(body, `"pingInterval":1500`) || !strings.Contains(body, `"pingTimeout":1234`) {
+	if res.StatusCode != 200 || !strings.Contains(body, `"pingInterval":20000`) || !strings.Contains(body, `"pingTimeout":12345`) {
 		t.Fatalf("handshake %d %s", res.StatusCode, body)
 	}
 	if res.Header.Get("Access-Control-Allow-Origin") != "http://good.example" || res.Header.Get("Access-Control-Allow-Credentials") != "true" {
@@ -212,15 +212,29 @@ cors:
 	if m, err := ws.Read(10 * time.Second); err != nil || !strings.HasPrefix(m, "40") {
 		t.Fatalf("connect: %q %v", m, err)
 	}
-	res, body = do(t, "GET", p.base+"/metrics", nil)
-	for _, series := range []string{
+	// The socket is counted once its connection handlers ran, just after
+	// the client got its CONNECT reply: poll.
+	series := []string{
 		`pier_connections{protocol="4",transport="websocket"} 1`, `pier_sockets{namespace="/"} 1`,
-		"pier_polling_bytes_total", "pier_engine_sessions", "go_goroutines",
-		`pier_packets_total{direction="in",type="connect"} 1`, "pier_broadcasts_total 0", "pier_acks_pending 0", `pier_packets_total{direction="out",type="connect"} 1`,
-	} {
-		if !strings.Contains(body, series) {
-			t.Errorf("/metrics lacks %s", series)
+		`pier_polling_bytes_total{direction="out"}`, "pier_engine_sessions ", "go_goroutines",
+		`pier_packets_total{direction="in",type="connect"} 1`, `pier_packets_total{direction="out",type="connect"} 1`,
+		"pier_broadcasts_total 0", "pier_acks_pending 0",
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		_, body = do(t, "GET", p.base+"/metrics", nil)
+		var missing []string
+		for _, s := range series {
+			if !strings.Contains(body, s) {
+				missing = append(missing, s)
+			}
 		}
+		if len(missing) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics lacks %q:\n%s", missing, grepLines(body, "pier_"))
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 
 	// Headers past 16 KiB get 431, as from Node; 12 KiB pass.
