@@ -19,6 +19,12 @@ var errDraining = errors.New("server shutting down")
 // maxCloseGap is the longest pause between two clients closed by a drain.
 const maxCloseGap = 100 * time.Millisecond
 
+// answerSettle is how long a drain waits, after a socket's last virtual
+// request returned from its handler, before closing the socket: the Sails
+// bridge writes the answer just after the handler returns, on the
+// handler's goroutine, which a busy machine may not run at once.
+const answerSettle = 250 * time.Millisecond
+
 // drainer takes Pier out of service: it refuses new handshakes, closes
 // the connected clients spread over its window (each gets a transport
 // close, from which Socket.IO clients reconnect, to another node), and
@@ -33,13 +39,14 @@ type drainer struct {
 
 	mu       sync.Mutex
 	socks    map[*socketio.Socket]struct{}
-	inflight map[string]int // socket id -> virtual requests being served
-	idle     *sync.Cond     // signalled when an inflight count drops
+	inflight map[string]int       // socket id -> virtual requests being served
+	lastDone map[string]time.Time // socket id -> when its last request returned, while draining
+	idle     *sync.Cond           // signalled when an inflight count drops
 	total    int
 }
 
 func newDrainer(window time.Duration, log *slog.Logger) *drainer {
-	d := &drainer{window: window, log: log, socks: map[*socketio.Socket]struct{}{}, inflight: map[string]int{}}
+	d := &drainer{window: window, log: log, socks: map[*socketio.Socket]struct{}{}, inflight: map[string]int{}, lastDone: map[string]time.Time{}}
 	d.idle = sync.NewCond(&d.mu)
 	return d
 }
@@ -97,6 +104,9 @@ func (d *drainer) track(next http.Handler) http.Handler {
 			if d.inflight[id]--; d.inflight[id] == 0 {
 				delete(d.inflight, id)
 			}
+			if d.on.Load() {
+				d.lastDone[id] = time.Now()
+			}
 			d.total--
 			d.mu.Unlock()
 			d.idle.Broadcast()
@@ -121,6 +131,22 @@ func (d *drainer) waitIdle(ctx context.Context, id string) error {
 			return ctx.Err()
 		}
 		d.idle.Wait()
+	}
+	last, ok := d.lastDone[id]
+	if id == "" {
+		for _, t := range d.lastDone {
+			if t.After(last) {
+				last, ok = t, true
+			}
+		}
+	}
+	if ok {
+		d.mu.Unlock()
+		select {
+		case <-time.After(time.Until(last.Add(answerSettle))):
+		case <-ctx.Done():
+		}
+		d.mu.Lock()
 	}
 	return nil
 }
