@@ -252,6 +252,9 @@ cors:
 	if err := p.wait(t, 20*time.Second); err != nil {
 		t.Fatalf("exit after SIGTERM: %v", err)
 	}
+	if took := time.Since(start); took > 3*time.Second+2*closeGrace {
+		t.Errorf("exit %v after SIGTERM, past the 3s drain window", took)
+	}
 	t.Logf("SIGTERM to exit 0: %v", time.Since(start).Round(time.Millisecond))
 }
 

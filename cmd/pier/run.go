@@ -26,9 +26,9 @@ const maxHeaderBytes = 16<<10 - 4096
 // readyTimeout bounds /readyz's Redis PING.
 const readyTimeout = 2 * time.Second
 
-// shutdownGrace is what the server and the Socket.IO server get, after
-// the drain window, to finish.
-const shutdownGrace = 5 * time.Second
+// closeGrace is the least time the Socket.IO and HTTP servers get to close
+// after the drain, even past its window.
+const closeGrace = time.Second
 
 // newHTTPServer is the http.Server of Pier's listeners.
 func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
@@ -132,12 +132,15 @@ func (a *app) run(ctx context.Context) error {
 }
 
 // shutdown drains the clients within the window, then stops the
-// Socket.IO server and the HTTP server.
+// Socket.IO server (what the drain did not close, such as sessions that
+// never joined a namespace, is closed then) and the HTTP server, which
+// get what remains of the window, at least closeGrace.
 func (a *app) shutdown(srv *http.Server) error {
-	dctx, cancel := context.WithTimeout(context.Background(), a.cfg.Drain.D())
+	end := time.Now().Add(a.cfg.Drain.D())
+	dctx, cancel := context.WithDeadline(context.Background(), end)
 	a.drain.run(dctx)
 	cancel()
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	sctx, cancel := context.WithDeadline(context.Background(), later(end, time.Now().Add(closeGrace)))
 	defer cancel()
 	if err := a.io.Shutdown(sctx); err != nil {
 		a.log.Warn("pier: shutdown", "err", err)
@@ -147,6 +150,13 @@ func (a *app) shutdown(srv *http.Server) error {
 	}
 	a.log.Info("pier: stopped")
 	return nil
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // servePprof serves net/http/pprof on its own address, never on the
