@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -312,4 +313,33 @@ func rawStatus(t *testing.T, base, big string) int {
 	}
 	res.Body.Close()
 	return res.StatusCode
+}
+
+// TestBinarySecondSignal: a second signal during a drain exits at once,
+// with status 1.
+func TestBinarySecondSignal(t *testing.T) {
+	p := startPier(t, nil, "-addr", "127.0.0.1:0", "-drain", "60s")
+	// A polling session that never polls keeps the shutdown waiting for
+	// the whole window.
+	if res, _ := do(t, "GET", p.base+"/socket.io/?EIO=4&transport=polling", nil); res.StatusCode != 200 {
+		t.Fatalf("handshake: %d", res.StatusCode)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(p.logs.String(), "pier: drained"); {
+		if time.Now().After(deadline) {
+			t.Fatal("no drain logged")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if res, _ := do(t, "GET", p.base+"/readyz", nil); res.StatusCode != 503 {
+		t.Errorf("/readyz while draining: %d", res.StatusCode)
+	}
+	start := time.Now()
+	p.cmd.Process.Signal(syscall.SIGINT)
+	err := p.wait(t, 20*time.Second)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("exit after the second signal: %v, want status 1", err)
+	}
+	t.Logf("second signal to exit: %v", time.Since(start).Round(time.Millisecond))
 }
