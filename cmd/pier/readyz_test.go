@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
@@ -63,4 +64,38 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestOnlyAllowOrigins: handshakes come only from the listed origins,
+// compared exactly, and never without an Origin.
+func TestOnlyAllowOrigins(t *testing.T) {
+	cfg := defaultConfig()
+	cfg.OnlyAllowOrigins = []string{"https://app.example"}
+	a, err := newApp(t.Context(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	defer a.io.Shutdown(closedContext())
+	for _, tc := range []struct {
+		origin string
+		status int
+	}{{"https://app.example", 200}, {"https://APP.example", 403}, {"https://app.example/", 403}, {"https://evil.example", 403}, {"", 403}} {
+		req := httptest.NewRequest("GET", "/socket.io/?EIO=4&transport=polling", nil)
+		if tc.origin != "" {
+			req.Header.Set("Origin", tc.origin)
+		}
+		rec := httptest.NewRecorder()
+		a.handler.ServeHTTP(rec, req)
+		if rec.Code != tc.status {
+			t.Errorf("Origin %q: %d, want %d", tc.origin, rec.Code, tc.status)
+		}
+	}
+}
+
+// closedContext is a context already done: shut down at once.
+func closedContext() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
 }

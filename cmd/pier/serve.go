@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -86,9 +87,16 @@ func engineOptions(c *Config, log *slog.Logger, allow func(*http.Request) error)
 		}
 	}
 	allowEIO3 := c.AllowEIO3
+	only := c.OnlyAllowOrigins
 	eo.AllowRequest = func(r *http.Request) error {
 		if !allowEIO3 && r.URL.Query().Get("EIO") == "3" {
 			return errors.New("Unsupported protocol version")
+		}
+		// Sails' onlyAllowOrigins: the Origin exactly as listed, and
+		// none missing (checked here on the handshake, whatever the
+		// application does with the Sails bridge).
+		if only != nil && !slices.Contains(only, r.Header.Get("Origin")) {
+			return errors.New("Origin not allowed")
 		}
 		if allow != nil {
 			return allow(r)
