@@ -37,7 +37,7 @@ func newDrainFixture(t *testing.T, window time.Duration, slow http.Handler) *dra
 	log := slog.New(slog.DiscardHandler)
 	d := newDrainer(window, log)
 	m := newMetrics()
-	io, err := newDefaultApp(socketOptions(&cfg, engineOptions(&cfg, log, m.countRefusal(d.allowHandshake)), nil, nil, log))
+	io, err := newDefaultApp(socketOptions(&cfg, engineOptions(&cfg, log, d.allowHandshake), nil, nil, log))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"net"
 	"net/http"
 	"strconv"
@@ -114,17 +116,6 @@ func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
-// countRefusal wraps an AllowRequest so that its refusals are counted.
-func (m *metrics) countRefusal(allow func(*http.Request) error) func(*http.Request) error {
-	return func(r *http.Request) error {
-		err := allow(r)
-		if err == errDraining {
-			m.refused.WithLabelValues("draining").Inc()
-		}
-		return err
-	}
-}
-
 // disconnectReasons are the reasons counted by name; others count as
 // "other", so that the label keeps few values.
 var disconnectReasons = map[string]bool{
@@ -206,42 +197,98 @@ func statusClass(code int) string {
 }
 
 // wrapHTTP counts the polling bytes of the Engine.IO path and the
-// handshakes refused there.
+// handshakes refused there, on either transport.
 func (m *metrics) wrapHTTP(next http.Handler, path string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.HasPrefix(r.URL.Path, path) || r.URL.Query().Get("transport") != "polling" {
+		if !strings.HasPrefix(r.URL.Path, path) {
 			next.ServeHTTP(w, r)
 			return
 		}
-		sw := &statusWriter{ResponseWriter: w}
-		if r.ContentLength > 0 {
+		q := r.URL.Query()
+		polling, handshake := q.Get("transport") == "polling", q.Get("sid") == "" && q.Has("EIO")
+		if !polling && !handshake {
+			next.ServeHTTP(w, r)
+			return
+		}
+		sw := &statusWriter{ResponseWriter: w, keepHead: handshake}
+		if polling && r.ContentLength > 0 {
 			m.httpBytes.WithLabelValues("in").Add(float64(r.ContentLength))
 		}
 		next.ServeHTTP(sw, r)
-		m.httpBytes.WithLabelValues("out").Add(float64(sw.bytes))
-		if r.URL.Query().Get("sid") == "" && sw.status >= 400 && sw.status != http.StatusForbidden {
-			m.refused.WithLabelValues(refusalReason(sw.status)).Inc()
+		if polling {
+			m.httpBytes.WithLabelValues("out").Add(float64(sw.bytes))
+		}
+		if handshake && sw.status >= 400 {
+			m.refused.WithLabelValues(refusalReason(sw.status, sw.head)).Inc()
 		}
 	})
 }
 
-// refusalReason names an HTTP status of a refused handshake.
-func refusalReason(status int) string {
-	switch status {
-	case http.StatusBadRequest:
-		return "bad_request"
-	case http.StatusForbidden:
-		return "forbidden"
-	default:
-		return "http_" + strconv.Itoa(status)
-	}
+// engineErrors are the Engine.IO error codes and texts, as reasons.
+var engineErrors = []struct {
+	code   int
+	text   string
+	reason string
+}{
+	{0, "Transport unknown", "unknown_transport"},
+	{1, "Session ID unknown", "unknown_sid"},
+	{2, "Bad handshake method", "bad_handshake_method"},
+	{3, "Bad request", "bad_request"},
+	{4, "Forbidden", "forbidden"},
+	{5, "Unsupported protocol version", "unsupported_protocol_version"},
 }
 
-// statusWriter remembers the status and counts the bytes written.
+// refusalReason names a refused handshake from its answer: the Engine.IO
+// error (polling: {"code":N,"message":...}; websocket: the message text),
+// "draining" during a drain, "forbidden" for other refusals of
+// AllowRequest, else the HTTP status.
+func refusalReason(status int, head []byte) string {
+	var body struct {
+		Code    *int
+		Message string
+	}
+	msg := string(head)
+	if json.Unmarshal(head, &body) == nil && body.Code != nil {
+		msg = body.Message
+		if *body.Code != 4 {
+			for _, e := range engineErrors {
+				if e.code == *body.Code {
+					return e.reason
+				}
+			}
+		}
+	}
+	if msg == errDraining.Error() {
+		return "draining"
+	}
+	for _, e := range engineErrors {
+		if msg == e.text {
+			return e.reason
+		}
+	}
+	if status == http.StatusForbidden || status == http.StatusBadRequest {
+		return "forbidden" // refused by AllowRequest (origin, protocol version)
+	}
+	return "http_" + strconv.Itoa(status)
+}
+
+// statusWriter remembers the status and counts the bytes written; with
+// keepHead, it keeps the start of an error answer.
 type statusWriter struct {
 	http.ResponseWriter
-	status int
-	bytes  int
+	status   int
+	bytes    int
+	keepHead bool
+	head     []byte
+}
+
+// Hijack lets websocket upgrades through.
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, http.ErrNotSupported
+	}
+	return h.Hijack()
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -254,6 +301,9 @@ func (w *statusWriter) WriteHeader(code int) {
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
+	}
+	if w.keepHead && w.status >= 400 && len(w.head) < 256 {
+		w.head = append(w.head, b[:min(len(b), 256-len(w.head))]...)
 	}
 	n, err := w.ResponseWriter.Write(b)
 	w.bytes += n

@@ -91,6 +91,11 @@ func TestOnlyAllowOrigins(t *testing.T) {
 			t.Errorf("Origin %q: %d, want %d", tc.origin, rec.Code, tc.status)
 		}
 	}
+	rec := httptest.NewRecorder()
+	a.handler.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if want := `pier_handshakes_refused_total{reason="forbidden"} 4`; !strings.Contains(rec.Body.String(), want) {
+		t.Errorf("metrics lack %s:\n%s", want, grepLines(rec.Body.String(), "refused"))
+	}
 }
 
 // closedContext is a context already done: shut down at once.
@@ -98,4 +103,25 @@ func closedContext() context.Context {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	return ctx
+}
+
+func TestRefusalReason(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		head   string
+		want   string
+	}{
+		{400, `{"code":0,"message":"Transport unknown"}`, "unknown_transport"},
+		{400, `{"code":5,"message":"Unsupported protocol version"}`, "unsupported_protocol_version"},
+		{403, `{"code":4,"message":"server shutting down"}`, "draining"},
+		{403, `{"code":4,"message":"Origin not allowed"}`, "forbidden"},
+		{400, "server shutting down", "draining"},
+		{400, "Bad request", "bad_request"},
+		{400, "Origin not allowed", "forbidden"},
+		{503, "", "http_503"},
+	} {
+		if got := refusalReason(tc.status, []byte(tc.head)); got != tc.want {
+			t.Errorf("refusalReason(%d, %s) = %s, want %s", tc.status, tc.head, got, tc.want)
+		}
+	}
 }

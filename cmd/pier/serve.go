@@ -207,7 +207,7 @@ func newApp(ctx context.Context, c Config, root *slog.Logger) (_ *app, err error
 		root.Warn("pier: socket.io-client bundle not found (set clientDir, or run `make run` once to install it): not serving it")
 	}
 	a.drain = newDrainer(c.Drain.D(), component(root, "http"))
-	eo := engineOptions(&c, component(root, "engine"), a.metrics.countRefusal(a.drain.allowHandshake))
+	eo := engineOptions(&c, component(root, "engine"), a.drain.allowHandshake)
 	so := socketOptions(&c, eo, be.adapter, client, component(root, "socket"))
 	so.Parser = a.metrics.parser(so.Parser)
 	so.Hooks = a.metrics.hooks()
