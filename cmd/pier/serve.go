@@ -146,12 +146,13 @@ func sessionOptions(c *Config, log *slog.Logger) *session.Options {
 	return o
 }
 
-// sailsOptions maps the Sails keys onto the Sails bridge's options; the
-// demo application builds its bridge with them.
+// sailsOptions maps the Sails keys onto the Sails bridge's options, for
+// the application to build its bridge with (adding Sessions and Logger).
+// Production is left off: the configuration already refuses production
+// without an origin policy, which cors.origin alone may be.
 func sailsOptions(c *Config) sailsbridge.Options {
 	return sailsbridge.Options{
 		OnlyAllowOrigins: c.OnlyAllowOrigins,
-		Production:       c.Production(),
 		OmitStatusCode:   !c.SendStatusCode,
 		OmitHeaders:      !c.SendResponseHeaders,
 		DisableGetCookie: !c.Grant3rdPartyCookie,
