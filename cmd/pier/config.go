@@ -151,7 +151,7 @@ func defaultConfig() Config {
 			Name:   "sails.sid",
 			Cookie: CookieConfig{MaxAge: Duration(24 * time.Hour)},
 		},
-		Redis:       RedisConfig{Key: "socket.io"},
+		Redis:       RedisConfig{Key: "socket.io", SailsBus: true},
 		LogFormat:   "text",
 		LogLevel:    "info",
 		Drain:       Duration(10 * time.Second),
