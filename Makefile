@@ -10,8 +10,10 @@ STATICCHECK ?= v0.8.2
 ## run: serve Pier on :1337 with its embedded defaults (ARGS="-addr host:port" to change).
 ## The demo page loads the pinned sails.io.js bundle, installed with npm first
 ## (Pier serves without it if npm is missing).
+## (Built, then run: `go run` exits 1 on Ctrl-C whatever the program does.)
 run: demo-deps
-	$(GO) run ./cmd/pier $(ARGS)
+	$(GO) build -o bin/pier ./cmd/pier
+	bin/pier $(ARGS)
 
 demo-deps:
 	@test -f testdata/js/node_modules/sails.io.js/dist/sails.io.js || \

@@ -145,6 +145,11 @@ type Options struct {
 	// microseconds.
 	ParkIdleAfter time.Duration
 
+	// CORS, when set, adds CORS headers to polling requests and answers
+	// preflights, as Node's cors option (see CORSOptions). Default nil: no
+	// CORS headers, as in Node.
+	CORS *CORSOptions
+
 	// Logger receives session lifecycle and error logs at Debug and Warn
 	// levels. Default slog.Default().
 	Logger *slog.Logger

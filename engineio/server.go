@@ -187,6 +187,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	if s.opts.CORS != nil && s.opts.CORS.serveCORS(w, r) {
+		return
+	}
 	req, rerr := s.parse(r)
 	if rerr == nil {
 		rerr = s.checkOrigin(r)

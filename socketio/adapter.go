@@ -447,6 +447,9 @@ func wantEventSent(obs []*Observer) bool {
 // when an observer wants them one by one.
 func (a *LocalAdapter) notifySent(p *Packet, msgs []engineio.Message, n int, socks []*Socket) {
 	for _, o := range a.nsp.srv.observers() {
+		if o.Broadcast != nil {
+			o.Broadcast(a.nsp, n)
+		}
 		if o.MessagesOut != nil && n > 0 {
 			o.MessagesOut(n, msgs)
 		}

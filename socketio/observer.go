@@ -43,6 +43,16 @@ type Observer struct {
 	// EventSent: an event packet queued for s, by s.Emit or a broadcast
 	// (p.Data is the JSON array of the event name and arguments).
 	EventSent func(s *Socket, p *Packet)
+
+	// Broadcast: this server's adapter sent a broadcast (or an emit that
+	// goes through it, for connection state recovery) to recipients of
+	// its local sockets.
+	Broadcast func(n *Namespace, recipients int)
+	// AckWaiting: a Socket.EmitWithAck starts waiting for the client's
+	// acknowledgement (delta 1) or stops (delta -1).
+	AckWaiting func(delta int)
+	// AckTimeout: a Socket.EmitWithAck gave up at its deadline.
+	AckTimeout func()
 }
 
 // Observe adds an observer. Observers added while clients are connected
@@ -64,6 +74,37 @@ func (s *Server) observers() []*Observer {
 		return *l
 	}
 	return nil
+}
+
+// ackWaiting tells the observers of a wait for an acknowledgement that
+// starts, and returns what tells them of its end.
+func (s *Server) ackWaiting() func() {
+	obs := s.observers()
+	if len(obs) == 0 {
+		return func() {}
+	}
+	for _, o := range obs {
+		if o.AckWaiting != nil {
+			o.AckWaiting(1)
+		}
+	}
+	return func() {
+		for _, o := range obs {
+			if o.AckWaiting != nil {
+				o.AckWaiting(-1)
+			}
+		}
+	}
+}
+
+// ackTimedOut tells the observers of an acknowledgement not received in
+// time.
+func (s *Server) ackTimedOut() {
+	for _, o := range s.observers() {
+		if o.AckTimeout != nil {
+			o.AckTimeout()
+		}
+	}
 }
 
 // Namespaces returns the namespaces of this server, children of dynamic

@@ -3,6 +3,7 @@ package socketio
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -75,6 +76,14 @@ type Options struct {
 	// leaves no namespace behind either. Default false.
 	CleanupEmptyChildNamespaces bool
 
+	// ClientFS, when set, serves the socket.io-client browser bundles at
+	// the server's path, as Node's serveClient: socket.io.js,
+	// socket.io.min.js, socket.io.esm.min.js, socket.io.msgpack.min.js and
+	// their .map files, read from the root of ClientFS (the dist folder of
+	// the socket.io-client npm package), with an ETag. Default nil: not
+	// served.
+	ClientFS fs.FS
+
 	// Logger receives connection logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -110,6 +119,8 @@ type Server struct {
 
 	obsMu sync.Mutex                  // serialises Observe
 	obs   atomic.Pointer[[]*Observer] // copy on write
+
+	client *clientServer // nil unless Options.ClientFS
 }
 
 // NewServer returns a Server; nil opts means the defaults.
@@ -153,6 +164,9 @@ func NewServer(opts *Options) (*Server, error) {
 	}
 	s.engine = eng
 	s.bufferLimits(eng.Options())
+	if s.opts.ClientFS != nil {
+		s.client = &clientServer{fsys: s.opts.ClientFS, path: eng.Options().Path, etags: map[string]string{}}
+	}
 	s.limits = s.opts.Limits
 	if s.limits.MaxAttachmentBytes <= 0 {
 		s.limits.MaxAttachmentBytes = eng.Options().MaxHTTPBufferSize
@@ -162,7 +176,12 @@ func NewServer(opts *Options) (*Server, error) {
 }
 
 // ServeHTTP serves the Engine.IO requests of Socket.IO clients.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.client != nil && s.client.serve(w, r) {
+		return
+	}
+	s.engine.ServeHTTP(w, r)
+}
 
 // Engine returns the Engine.IO server underneath.
 func (s *Server) Engine() *engineio.Server { return s.engine }

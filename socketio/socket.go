@@ -193,6 +193,12 @@ func (s *Socket) emit(event string, args []any, f emitFlags) error {
 		// (and runs the outgoing handlers and tells the observers).
 		return s.nsp.adapter.Broadcast(context.Background(), p, BroadcastOptions{Rooms: []Room{Room(s.id)}, NoCompress: f.noCompress}, nil)
 	}
+	return s.sendEvent(p, f)
+}
+
+// sendEvent sends the EVENT packet p to this client directly (not through
+// the adapter): the outgoing handlers and the observers see it first.
+func (s *Socket) sendEvent(p *Packet, f emitFlags) error {
 	if s.hasOutgoing() {
 		s.notifyOutgoing(p, &outgoingArgs{})
 	}
@@ -259,16 +265,8 @@ func (s *Socket) emitWithAck(ctx context.Context, event string, args []any, f em
 	s.acks[id] = func(a Args) { ch <- a }
 	s.mu.Unlock()
 	defer s.dropAck(id)
-	p := &Packet{Type: PacketEvent, Namespace: s.nsp.name, ID: id, HasID: true, Data: data, Attachments: atts}
-	if s.hasOutgoing() {
-		s.notifyOutgoing(p, &outgoingArgs{})
-	}
-	var buf [4]engineio.Message
-	msgs := s.c.srv.parser.Encode(buf[:0], p)
-	if f.noCompress {
-		uncompressed(msgs)
-	}
-	if err := s.c.sess.Send(msgs...); err != nil {
+	defer s.nsp.srv.ackWaiting()()
+	if err := s.sendEvent(&Packet{Type: PacketEvent, Namespace: s.nsp.name, ID: id, HasID: true, Data: data, Attachments: atts}, emitFlags{noCompress: f.noCompress}); err != nil {
 		return Args{}, ErrDisconnected
 	}
 	select {
@@ -276,6 +274,7 @@ func (s *Socket) emitWithAck(ctx context.Context, event string, args []any, f em
 		return a, nil
 	case <-ctx.Done():
 		if ctx.Err() == context.DeadlineExceeded {
+			s.c.srv.ackTimedOut()
 			return Args{}, ErrAckTimeout
 		}
 		return Args{}, ctx.Err()

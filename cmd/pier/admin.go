@@ -11,33 +11,17 @@ import (
 	"github.com/pierhq/pier/socketio"
 )
 
-// adminConfig is the `admin` section of the configuration: the namespace
-// that the Socket.IO Admin UI (@socket.io/admin-ui) connects to, and the
-// UI itself served by Pier.
+// adminConfig is what mountAdmin needs: the `admin` section of the
+// configuration, and what the rest of it says.
 type adminConfig struct {
-	Enabled bool
-	// Path is the admin namespace. Default "/admin".
-	Path string
-	// Auth is the dashboard's login; an empty PasswordHash leaves the
-	// dashboard open to anyone who reaches the server (logged as a warning).
-	Auth adminAuth
-	// Readonly refuses the dashboard's commands (join, leave, disconnect).
-	Readonly bool
+	AdminConfig
 	// Production sends server statistics only, no sockets nor events.
 	Production bool
 	// ServerID names this server on the Servers page. Default the host name.
 	ServerID string
-	// UIPath is the URL path serving the dashboard, such as "/admin-ui";
-	// "" serves none (the hosted https://admin.socket.io then needs CORS).
-	UIPath string
 	// UIDir is the dashboard's folder (ui/dist of the npm package).
 	// Default: the copy `make run` installs under testdata/admin.
 	UIDir string
-}
-
-type adminAuth struct {
-	Username     string
-	PasswordHash string // bcrypt
 }
 
 // mountAdmin instruments io for the admin dashboard and, when cfg.UIPath

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/pierhq/pier/internal/jstest"
+	"github.com/pierhq/pier/sailsbridge"
 	"github.com/pierhq/pier/session"
 	"github.com/pierhq/pier/socketio"
 )
@@ -36,7 +37,7 @@ func TestSailsJSFromAnyDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, arg := range []string{"", sailsJSAsset} {
-		h, err := newDemo(io, m, nil, arg, nil)
+		h, err := newDemo(io, m, nil, arg, nil, sailsbridge.Options{}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"os"
 
 	"github.com/redis/go-redis/v9"
 
@@ -26,15 +25,9 @@ type backend struct {
 	close    func() error
 }
 
-// redisConfig says where the shared state lives.
-type redisConfig struct {
-	URL     string // "" for in memory
-	Cluster bool   // URL names Redis Cluster nodes (more with ?addr=host:port)
-	Sharded bool   // the adapter speaks the sharded protocol (Redis 7)
-}
-
-// newBackend builds the backend for rc.
-func newBackend(ctx context.Context, rc redisConfig, log *slog.Logger) (*backend, error) {
+// newBackend builds the backend for rc; hook, when not nil, sees every
+// Redis command (metrics).
+func newBackend(ctx context.Context, rc RedisConfig, log *slog.Logger, hook redis.Hook) (*backend, error) {
 	if rc.URL == "" {
 		mem := session.NewMemoryStore(nil)
 		return &backend{sessions: mem, close: func() error { mem.Close(); return nil }}, nil
@@ -54,6 +47,9 @@ func newBackend(ctx context.Context, rc redisConfig, log *slog.Logger) (*backend
 		}
 		rdb, addrs = redis.NewClient(opt), []string{opt.Addr}
 	}
+	if hook != nil {
+		rdb.AddHook(hook)
+	}
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		rdb.Close()
 		return nil, fmt.Errorf("redis %v: %w", addrs, err)
@@ -64,21 +60,22 @@ func newBackend(ctx context.Context, rc redisConfig, log *slog.Logger) (*backend
 	}
 	log.Info("pier: using Redis for the adapter and the sessions", "addrs", addrs, "cluster", rc.Cluster, "sharded", rc.Sharded)
 	return &backend{
-		adapter:  redisadapter.New(rdb, &redisadapter.Options{Logger: log, Protocol: proto}),
+		adapter:  redisadapter.New(rdb, &redisadapter.Options{Logger: log, Protocol: proto, Key: rc.Key, LegacyPeers: rc.LegacyPeers}),
 		sessions: redisstore.New(rdb, nil),
 		rdb:      rdb,
 		close:    rdb.Close,
 	}, nil
 }
 
-// sessionSecrets returns the session secrets from PIER_SESSION_SECRET
-// (comma-free, the first signs), or a random one for this process only.
-func sessionSecrets(log *slog.Logger) []string {
-	if s := os.Getenv("PIER_SESSION_SECRET"); s != "" {
-		return []string{s}
+// sessionSecrets returns the configured session secret, or a random one
+// for this process only (never in production: the configuration refuses
+// to start without one there).
+func sessionSecrets(secret string, log *slog.Logger) []string {
+	if secret != "" {
+		return []string{secret}
 	}
 	var b [32]byte
 	rand.Read(b[:])
-	log.Warn("pier: PIER_SESSION_SECRET is not set: sessions are signed with a random secret and end with this process")
+	log.Warn("pier: session.secret (PIER_SESSION_SECRET) is not set: sessions are signed with a random secret and end with this process")
 	return []string{hex.EncodeToString(b[:])}
 }

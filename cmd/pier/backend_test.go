@@ -21,19 +21,19 @@ func TestBackendRedis(t *testing.T) {
 	clusterURL := "redis://" + addrs[0] + "?addr=" + strings.Join(addrs[1:], "&addr=")
 	for _, tc := range []struct {
 		name string
-		rc   redisConfig
+		rc   RedisConfig
 	}{
-		{"standalone", redisConfig{URL: standalone.URL()}},
-		{"standalone sharded", redisConfig{URL: standalone.URL(), Sharded: true}},
-		{"cluster", redisConfig{URL: clusterURL, Cluster: true}},
-		{"cluster sharded", redisConfig{URL: clusterURL, Cluster: true, Sharded: true}},
+		{"standalone", RedisConfig{URL: standalone.URL()}},
+		{"standalone sharded", RedisConfig{URL: standalone.URL(), Sharded: true}},
+		{"cluster", RedisConfig{URL: clusterURL, Cluster: true}},
+		{"cluster sharded", RedisConfig{URL: clusterURL, Cluster: true, Sharded: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			var servers []*socketio.Server
 			for range 2 {
-				be, err := newBackend(ctx, tc.rc, slog.New(slog.DiscardHandler))
+				be, err := newBackend(ctx, tc.rc, slog.New(slog.DiscardHandler), nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -60,7 +60,7 @@ func TestBackendRedis(t *testing.T) {
 			t.Fatalf("ServerCount = %d, %v; want 2", n, err)
 		})
 	}
-	if _, err := newBackend(context.Background(), redisConfig{URL: "redis://" + addrs[0] + "?addr=x", Cluster: false}, slog.New(slog.DiscardHandler)); err == nil {
+	if _, err := newBackend(context.Background(), RedisConfig{URL: "redis://" + addrs[0] + "?addr=x", Cluster: false}, slog.New(slog.DiscardHandler), nil); err == nil {
 		t.Error("a cluster URL without -redis-cluster was accepted")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pierhq/pier/internal/jstest"
+	"github.com/pierhq/pier/sailsbridge"
 	"github.com/pierhq/pier/session"
 	"github.com/pierhq/pier/socketio"
 )
@@ -21,7 +22,7 @@ import (
 // route as HTTP.
 func TestDemoBlueprintMessage(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
-	be, err := newBackend(context.Background(), redisConfig{}, log)
+	be, err := newBackend(context.Background(), RedisConfig{}, log, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +35,7 @@ func TestDemoBlueprintMessage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := newDemo(io, sessions, nil, "", log)
+	h, err := newDemo(io, sessions, nil, "", log, sailsbridge.Options{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

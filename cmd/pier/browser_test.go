@@ -16,6 +16,7 @@ import (
 
 	"github.com/pierhq/pier/internal/browsertest"
 	"github.com/pierhq/pier/internal/jstest"
+	"github.com/pierhq/pier/sailsbridge"
 	"github.com/pierhq/pier/session"
 	"github.com/pierhq/pier/socketio"
 )
@@ -42,7 +43,7 @@ func startDemo(t *testing.T, sopts session.Options) (string, *socketio.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	demo, err := newDemo(sio, sessions, nil, "", log)
+	demo, err := newDemo(sio, sessions, nil, "", log, sailsbridge.Options{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,8 +53,8 @@ func startDemo(t *testing.T, sopts session.Options) (string, *socketio.Server) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", demo)
-	ad, err := mountAdmin(mux, sio, adminConfig{Enabled: true, ServerID: "pier-browser-test", UIPath: "/admin-ui", UIDir: uiDir,
-		Auth: adminAuth{Username: "admin", PasswordHash: string(hash)}}, log)
+	ad, err := mountAdmin(mux, sio, adminConfig{ServerID: "pier-browser-test", UIDir: uiDir, AdminConfig: AdminConfig{
+		Enabled: true, Path: "/admin", UIPath: "/admin-ui", Auth: AdminAuthConfig{Username: "admin", PasswordHash: string(hash)}}}, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"time"
 
@@ -51,6 +52,9 @@ func runConformance(args []string) error {
 	fs, addr, level := flags("pier conformance", "localhost:3000")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
 	log, err := newLogger(*level)
 	if err != nil {

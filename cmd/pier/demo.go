@@ -30,7 +30,11 @@ var indexHTML []byte
 // its cookie is sent whatever the store's saveUninitialized policy): the
 // socket that the page opens next then carries the cookie, and its
 // virtual requests share the session with plain HTTP across reloads.
-func newDemo(io *socketio.Server, m *session.Manager, bus sailsbridge.RoomBus, sailsJS string, log *slog.Logger) (http.Handler, error) {
+//
+// bopts are the bridge's options from the configuration (Sessions and
+// Logger are set here); wrap, when not nil, wraps the handler of virtual
+// requests (metrics, drain).
+func newDemo(io *socketio.Server, m *session.Manager, bus sailsbridge.RoomBus, sailsJS string, log *slog.Logger, bopts sailsbridge.Options, wrap func(http.Handler) http.Handler) (http.Handler, error) {
 	socks := sailsbridge.NewSockets(io.Of("/"))
 	if bus != nil {
 		socks = socks.WithBus(bus)
@@ -75,7 +79,12 @@ func newDemo(io *socketio.Server, m *session.Manager, bus sailsbridge.RoomBus, s
 	})
 	var getCookie http.Handler // the bridge's, set below
 	handler := sailsbridge.SessionMiddleware(m, demoRoutes(api, socks, func() http.Handler { return getCookie }, log))
-	bridge, err := sailsbridge.New(handler, &sailsbridge.Options{Sessions: sailsbridge.Sessions(m), Logger: log})
+	bopts.Sessions, bopts.Logger = sailsbridge.Sessions(m), log
+	virtual := handler
+	if wrap != nil {
+		virtual = wrap(handler)
+	}
+	bridge, err := sailsbridge.New(virtual, &bopts)
 	if err != nil {
 		return nil, err
 	}

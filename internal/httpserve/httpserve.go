@@ -28,7 +28,7 @@ func Run(ln net.Listener, h http.Handler, log *slog.Logger, grace time.Duration,
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    16<<10 - 4096, // Node's 16 KiB (Go allows 4096 bytes above it)
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
