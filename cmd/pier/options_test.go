@@ -28,8 +28,8 @@ func TestOptionsMapping(t *testing.T) {
 	if eo.CORS == nil || !eo.CORS.Credentials || eo.CORS.Origin[0] != "https://a.example" || !eo.DisableUpgrades {
 		t.Errorf("engine options: %+v", eo)
 	}
-	if err := eo.AllowRequest(httptest.NewRequest("GET", "/socket.io/?EIO=3&transport=polling", nil)); err == nil {
-		t.Error("allowEIO3 false let an EIO=3 handshake through")
+	if eo.AllowEIO3 == nil || *eo.AllowEIO3 {
+		t.Error("allowEIO3 false does not reach engineio.Options.AllowEIO3")
 	}
 	if err := eo.AllowRequest(httptest.NewRequest("GET", "/socket.io/?EIO=4&transport=polling", nil)); err != nil {
 		t.Errorf("EIO=4 refused: %v", err)

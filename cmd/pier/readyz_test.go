@@ -67,7 +67,8 @@ func grepLines(s, sub string) string {
 }
 
 // TestOnlyAllowOrigins: handshakes come only from the listed origins,
-// compared exactly, and never without an Origin.
+// compared exactly, and never without an Origin; the others get what Sails
+// answers (400, Engine.IO code 3), from the Sails bridge's guard.
 func TestOnlyAllowOrigins(t *testing.T) {
 	cfg := defaultConfig()
 	cfg.OnlyAllowOrigins = []string{"https://app.example"}
@@ -80,7 +81,7 @@ func TestOnlyAllowOrigins(t *testing.T) {
 	for _, tc := range []struct {
 		origin string
 		status int
-	}{{"https://app.example", 200}, {"https://APP.example", 403}, {"https://app.example/", 403}, {"https://evil.example", 403}, {"", 403}} {
+	}{{"https://app.example", 200}, {"https://APP.example", 400}, {"https://app.example/", 400}, {"https://evil.example", 400}, {"", 400}} {
 		req := httptest.NewRequest("GET", "/socket.io/?EIO=4&transport=polling", nil)
 		if tc.origin != "" {
 			req.Header.Set("Origin", tc.origin)
@@ -93,7 +94,7 @@ func TestOnlyAllowOrigins(t *testing.T) {
 	}
 	rec := httptest.NewRecorder()
 	a.handler.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	if want := `pier_handshakes_refused_total{reason="forbidden"} 4`; !strings.Contains(rec.Body.String(), want) {
+	if want := `pier_handshakes_refused_total{reason="bad_request"} 4`; !strings.Contains(rec.Body.String(), want) {
 		t.Errorf("metrics lack %s:\n%s", want, grepLines(rec.Body.String(), "refused"))
 	}
 }
