@@ -277,7 +277,7 @@ func (a *Adapter) handleRequest(channel string, m notepack.Map) {
 				})
 			}
 		}
-		a.nsp.HandleServerSideEmit(name, args, ack)
+		socketio.HostOf(a.nsp).ServerSideEmit(name, args, ack)
 	case reqBroadcast:
 		if !hasID {
 			return
@@ -297,7 +297,7 @@ func (a *Adapter) handleRequest(channel string, m notepack.Map) {
 			a.logBad(channel, "broadcast request", err)
 			return
 		}
-		p.ID, p.HasID = a.nsp.NextAckID(), true
+		p.ID, p.HasID = socketio.HostOf(a.nsp).NextAckID(), true
 		o, _ := getMap(m, "opts")
 		acks := &socketio.BroadcastAcks{
 			ClientCount: func(n int) {

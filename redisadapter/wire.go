@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pierhq/pier/internal/notepack"
+	"github.com/pierhq/pier/internal/placeholder"
 	"github.com/pierhq/pier/socketio"
 )
 
@@ -236,7 +237,7 @@ func inlineBinary(v any, atts [][]byte, depth int) any {
 func jsonWithPlaceholders(v any) ([]byte, [][]byte, error) {
 	var atts [][]byte
 	data, err := notepack.AppendJSON(nil, v, func(dst, b []byte) []byte {
-		dst = socketio.AppendPlaceholder(dst, len(atts))
+		dst = placeholder.Append(dst, len(atts))
 		atts = append(atts, b)
 		return dst
 	})

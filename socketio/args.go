@@ -41,7 +41,7 @@ func appendArgs(dst []byte, atts *[][]byte, v any, level int) ([]byte, error) {
 	case string:
 		return appendJSONString(dst, v), nil
 	case []byte:
-		dst = AppendPlaceholder(dst, len(*atts))
+		dst = appendPlaceholder(dst, len(*atts))
 		*atts = append(*atts, v)
 		return dst, nil
 	case json.RawMessage:
@@ -288,7 +288,7 @@ func NewArgs(p *Packet, event bool) (name string, args Args, err error) { return
 // argsOf splits an EVENT or ACK payload. For events it also returns the
 // event name; numeric event names are turned into their decimal text.
 func argsOf(p *Packet, event bool) (name string, args Args, err error) {
-	elems, err := SplitArray(p.Data)
+	elems, err := splitArray(p.Data)
 	if err != nil {
 		return "", Args{}, err
 	}

@@ -112,7 +112,7 @@ func (b BroadcastOperator) EmitWithAck(ctx context.Context, event string, args .
 			mu.Unlock()
 		},
 	}
-	p := &Packet{Type: PacketEvent, Namespace: b.nsp.name, ID: b.nsp.NextAckID(), HasID: true, Data: data, Attachments: atts}
+	p := &Packet{Type: PacketEvent, Namespace: b.nsp.name, ID: b.nsp.nextAckID(), HasID: true, Data: data, Attachments: atts}
 	berr := b.nsp.adapter.Broadcast(ctx, p, b.opts, acks)
 	mu.Lock()
 	counted = true

@@ -31,5 +31,5 @@ type jsonParser struct{}
 
 func (jsonParser) NewDecoder(l Limits) PacketDecoder { return NewDecoder(l) }
 func (jsonParser) Encode(dst []engineio.Message, p *Packet) []engineio.Message {
-	return AppendEncode(dst, p)
+	return appendEncode(dst, p)
 }

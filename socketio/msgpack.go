@@ -21,6 +21,7 @@ import (
 
 	"github.com/pierhq/pier/engineio"
 	"github.com/pierhq/pier/internal/notepack"
+	"github.com/pierhq/pier/internal/placeholder"
 )
 
 // MsgpackParser is wire-compatible with npm socket.io-msgpack-parser 3.x,
@@ -448,7 +449,7 @@ func (d *msgpackDecoder) decodeData(b []byte, i int, atts *[][]byte, attBytes *i
 			if *attBytes += n; *attBytes > d.lim.MaxAttachmentBytes {
 				return info, 0, pktErrAttachmentBytes
 			}
-			out = AppendPlaceholder(out, len(*atts))
+			out = appendPlaceholder(out, len(*atts))
 			*atts = append(*atts, b[t.Start:j:j])
 			kind = pktKindObject
 		case mpArray, mpMap:
@@ -699,8 +700,8 @@ func mpAppendNumber(dst, num []byte) []byte {
 	return binary.BigEndian.AppendUint64(append(dst, 0xcb), math.Float64bits(f))
 }
 
-// mpPlaceholderPrefix starts a canonical placeholder (see AppendPlaceholder).
-const mpPlaceholderPrefix = `{"_placeholder":true,"num":`
+// mpPlaceholderPrefix starts a canonical placeholder (see appendPlaceholder).
+const mpPlaceholderPrefix = placeholder.Prefix
 
 // mpPlaceholderAt reports whether a canonical placeholder for one of the n
 // attachments starts at data[i], and returns its number and end.

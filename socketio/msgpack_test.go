@@ -363,7 +363,7 @@ func mpDecodeCases() []mpDecodeCase {
 	}
 	bad := func(name string, in []byte) mpDecodeCase { return mpDecodeCase{name: name, in: in} }
 	ev := func(data string, atts ...[]byte) *Packet { return mpPkt(PacketEvent, "/", 0, false, data, atts...) }
-	ph := func(n int) string { return string(AppendPlaceholder(nil, n)) }
+	ph := func(n int) string { return string(appendPlaceholder(nil, n)) }
 	long := strings.Repeat("a", 300)
 	return []mpDecodeCase{
 		// Packet map.
@@ -924,7 +924,7 @@ func mpFuzzCheck(t *testing.T, lim Limits, in []byte) {
 		}
 		// Placeholders are canonical and numbered in order.
 		for i := range p.Attachments {
-			if bytes.Count(p.Data, AppendPlaceholder(nil, i)) < 1 {
+			if bytes.Count(p.Data, appendPlaceholder(nil, i)) < 1 {
 				t.Fatalf("no placeholder %d in %s", i, p.Data)
 			}
 		}
@@ -935,7 +935,7 @@ func mpFuzzCheck(t *testing.T, lim Limits, in []byte) {
 	if !strings.Contains(p.Namespace, ",") {
 		jd := NewDecoder(lim)
 		var jp *Packet
-		for _, m := range AppendEncode(nil, p) {
+		for _, m := range appendEncode(nil, p) {
 			if jp, err = jd.Decode(m); err != nil {
 				t.Fatalf("JSON decoder refuses %s: %v", mpFmt(p), err)
 			}

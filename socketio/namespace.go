@@ -256,11 +256,12 @@ func (n *Namespace) SocketCount() int {
 	return len(n.sockets)
 }
 
-// NextAckID returns a new acknowledgement id. One counter per namespace
+// nextAckID returns a new acknowledgement id. One counter per namespace
 // serves every emit that waits for acks, from a socket or a broadcast, as
 // in Node, so that a socket never has two waiters under one id; adapters
-// that send acked broadcasts for other servers take their ids here too.
-func (n *Namespace) NextAckID() int64 { return n.nextAck.Add(1) - 1 }
+// that send acked broadcasts for other servers take their ids here too
+// (ClusterHost).
+func (n *Namespace) nextAckID() int64 { return n.nextAck.Add(1) - 1 }
 
 func (n *Namespace) operator() BroadcastOperator { return BroadcastOperator{nsp: n} }
 
@@ -354,9 +355,9 @@ func (n *Namespace) ServerSideEmitWithAck(ctx context.Context, event string, arg
 	return acks, err
 }
 
-// HandleServerSideEmit is called by adapters with an event another server
-// sent. ack is nil when no ack is wanted.
-func (n *Namespace) HandleServerSideEmit(event string, args Args, ack func(args ...any)) {
+// handleServerSideEmit runs the server-side handler of an event another
+// server sent (ClusterHost). ack is nil when no ack is wanted.
+func (n *Namespace) handleServerSideEmit(event string, args Args, ack func(args ...any)) {
 	n.mu.RLock()
 	h := n.serverEvents[event]
 	n.mu.RUnlock()

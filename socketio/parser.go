@@ -20,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/pierhq/pier/engineio"
+	"github.com/pierhq/pier/internal/placeholder"
 )
 
 // PacketType is the type of a Socket.IO packet.
@@ -375,14 +376,14 @@ func pktReservedName(s []byte) bool {
 	return false
 }
 
-// AppendEncode encodes p: it returns the text Engine.IO message and, for
+// appendEncode encodes p: it returns the text Engine.IO message and, for
 // binary packets, the attachment messages, appended to dst. The attachment
 // count written in the header is len(p.Attachments); the type is turned into
 // BINARY_EVENT/BINARY_ACK when there are attachments and back to EVENT/ACK
 // when there are none. Attachments of other packet types are not written.
 // p.Data is written as is (it must be valid, compact JSON); the messages
 // alias p.Attachments.
-func AppendEncode(dst []engineio.Message, p *Packet) []engineio.Message {
+func appendEncode(dst []engineio.Message, p *Packet) []engineio.Message {
 	t := p.Type
 	n := len(p.Attachments)
 	switch t {
@@ -424,17 +425,13 @@ func AppendEncode(dst []engineio.Message, p *Packet) []engineio.Message {
 	return dst
 }
 
-// AppendPlaceholder appends {"_placeholder":true,"num":n} to dst.
-func AppendPlaceholder(dst []byte, n int) []byte {
-	dst = append(dst, `{"_placeholder":true,"num":`...)
-	dst = strconv.AppendInt(dst, int64(n), 10)
-	return append(dst, '}')
-}
+// appendPlaceholder appends {"_placeholder":true,"num":n} to dst.
+func appendPlaceholder(dst []byte, n int) []byte { return placeholder.Append(dst, n) }
 
-// SplitArray returns the raw JSON elements of a JSON array (no copy; slices
+// splitArray returns the raw JSON elements of a JSON array (no copy; slices
 // of data). Errors on non-arrays and on invalid JSON. Whitespace around the
 // elements is not included.
-func SplitArray(data []byte) ([][]byte, error) {
+func splitArray(data []byte) ([][]byte, error) {
 	var s pktScanner
 	s.collect = true
 	i := 0
@@ -711,7 +708,7 @@ func (s *pktScanner) closeObject(top *pktFrame, data []byte, end, attachments in
 		return pktErrIllegalAttachments
 	}
 	var canon [40]byte
-	if !bytes.Equal(data[top.start:end], AppendPlaceholder(canon[:0], top.num)) {
+	if !bytes.Equal(data[top.start:end], appendPlaceholder(canon[:0], top.num)) {
 		s.edits = append(s.edits, pktEdit{start: top.start, end: end, num: top.num})
 	}
 	return nil
@@ -739,7 +736,7 @@ func (s *pktScanner) rewrite(data []byte) []byte {
 			continue
 		}
 		if e < len(s.edits) && i == s.edits[e].start {
-			out = AppendPlaceholder(out, s.edits[e].num)
+			out = appendPlaceholder(out, s.edits[e].num)
 			i = s.edits[e].end
 			e++
 			continue

@@ -161,7 +161,7 @@ func parserCheckPacket(t *testing.T, p, op *Packet, lim Limits) {
 	}
 	// Round trip.
 	d := NewDecoder(lim)
-	msgs := AppendEncode(nil, p)
+	msgs := appendEncode(nil, p)
 	var q *Packet
 	for i, m := range msgs {
 		r, err := d.Decode(m)

@@ -373,7 +373,7 @@ func TestParserEncode(t *testing.T) {
 	}
 	for _, c := range cases {
 		prefix := []engineio.Message{parserT("keep")}
-		got := AppendEncode(prefix, c.p)
+		got := appendEncode(prefix, c.p)
 		if len(got) != 2+len(c.bins) || string(got[0].Data) != "keep" {
 			t.Fatalf("%s: got %d messages", c.text, len(got))
 		}
@@ -389,7 +389,7 @@ func TestParserEncode(t *testing.T) {
 }
 
 func TestParserAppendPlaceholder(t *testing.T) {
-	if got := string(AppendPlaceholder([]byte("x"), 12)); got != `x{"_placeholder":true,"num":12}` {
+	if got := string(appendPlaceholder([]byte("x"), 12)); got != `x{"_placeholder":true,"num":12}` {
 		t.Fatal(got)
 	}
 }
@@ -408,7 +408,7 @@ func TestParserRoundTrip(t *testing.T) {
 	}
 	d := NewDecoder(Limits{})
 	for _, p := range pkts {
-		msgs := AppendEncode(nil, p)
+		msgs := appendEncode(nil, p)
 		var got *Packet
 		for i, m := range msgs {
 			q, err := d.Decode(m)
@@ -447,20 +447,20 @@ func TestParserSplitArray(t *testing.T) {
 		{strings.Repeat("[", 20000) + strings.Repeat("]", 20000), nil, true},
 	}
 	for _, c := range cases {
-		got, err := SplitArray([]byte(c.in))
+		got, err := splitArray([]byte(c.in))
 		if c.err {
 			if err == nil {
-				t.Errorf("SplitArray(%.40q): want error", c.in)
+				t.Errorf("splitArray(%.40q): want error", c.in)
 			}
 			continue
 		}
 		if err != nil || got == nil || len(got) != len(c.want) {
-			t.Errorf("SplitArray(%q) = %q, %v", c.in, got, err)
+			t.Errorf("splitArray(%q) = %q, %v", c.in, got, err)
 			continue
 		}
 		for i := range got {
 			if string(got[i]) != c.want[i] {
-				t.Errorf("SplitArray(%q)[%d] = %q, want %q", c.in, i, got[i], c.want[i])
+				t.Errorf("splitArray(%q)[%d] = %q, want %q", c.in, i, got[i], c.want[i])
 			}
 			if cap(got[i]) != len(got[i]) {
 				t.Errorf("SplitArray element %d has spare capacity", i)
@@ -469,7 +469,7 @@ func TestParserSplitArray(t *testing.T) {
 	}
 	// Elements alias the input.
 	in := []byte(`["abc"]`)
-	got, _ := SplitArray(in)
+	got, _ := splitArray(in)
 	in[2] = 'X'
 	if string(got[0]) != `"Xbc"` {
 		t.Error("SplitArray copied its input")

@@ -257,7 +257,7 @@ func (s *Socket) emitWithAck(ctx context.Context, event string, args []any, f em
 	ctx, cancel := s.c.srv.ackContext(ctx)
 	defer cancel()
 	ch := make(chan Args, 1)
-	id := s.nsp.NextAckID()
+	id := s.nsp.nextAckID()
 	s.mu.Lock()
 	if s.acks == nil {
 		s.acks = make(map[int64]func(Args))
