@@ -1,0 +1,105 @@
+#!/usr/bin/env node
+// Drives the REAL sails.io.js 1.2.1 (over socket.io-client 2.0.3) against a
+// Pier server whose Sails bridge sends virtual requests to a backend
+// (upstream/e2e_test.go), and reports each response as a JSON line:
+//   {"event":"res","name":…,"body":…,"jwr":{"statusCode":…,"headers":…}}
+//   {"event":"done","ok":true|false,"error":…}
+//
+//   node upstream-client.js --url http://127.0.0.1:PORT --scenario NAME [--cookie C]
+'use strict';
+
+const { parseArgs } = require('util');
+
+let doneWritten = false;
+function out(obj) {
+  if (doneWritten) return;
+  if (obj.event === 'done') doneWritten = true;
+  process.stdout.write(JSON.stringify(obj) + '\n');
+}
+function fail(err) {
+  out({ event: 'done', ok: false, error: String(err && err.stack || err) });
+  process.exit(1);
+}
+process.on('uncaughtException', fail);
+setTimeout(() => fail('global timeout'), 30000).unref();
+
+const args = parseArgs({
+  options: { url: { type: 'string' }, scenario: { type: 'string' }, cookie: { type: 'string' } },
+}).values;
+
+const sioV2 = require('socket.io-client-v2');
+const io = require('sails.io.js')(sioV2);
+io.sails.autoConnect = false;
+io.sails.environment = 'production';
+io.sails.reconnection = false;
+io.sails.transports = ['websocket'];
+
+function withTimeout(p, what, ms = 10000) {
+  let t;
+  return Promise.race([p, new Promise((_, rej) => { t = setTimeout(() => rej(new Error('timeout: ' + what)), ms); })])
+    .finally(() => clearTimeout(t));
+}
+
+function connect() {
+  const o = { transports: ['websocket'], reconnection: false };
+  if (args.cookie) o.initialConnectionHeaders = { cookie: args.cookie };
+  const socket = io.sails.connect(args.url, o);
+  return withTimeout(new Promise((resolve, reject) => {
+    socket.on('connect', () => { out({ event: 'connect', id: socket._raw.id }); resolve(socket); });
+    socket.on('connect_error', reject);
+  }), 'connect');
+}
+
+function req(socket, name, options) {
+  return withTimeout(new Promise((resolve) => {
+    socket.request(options, (body, jwr) => {
+      out({ event: 'res', name, body: body === undefined ? null : body, jwr: { statusCode: jwr.statusCode, headers: jwr.headers } });
+      resolve();
+    });
+  }), name);
+}
+
+const SCENARIOS = {
+  // The must-show: login, cookie, 404, redirect, text, logout.
+  async mustshow() {
+    const s = await connect();
+    await req(s, 'login', { method: 'post', url: '/login?x=1', data: { user: 'alice' }, headers: { 'X-Client': 'c1', 'X-Socket-Id': 'forged' } });
+    await req(s, 'whoami', { method: 'get', url: '/whoami' });
+    await req(s, 'notfound', { method: 'get', url: '/no/such/route' });
+    await req(s, 'redirect', { method: 'get', url: '/redirect' });
+    await req(s, 'text', { method: 'get', url: '/text' });
+    await req(s, 'put', { method: 'put', url: '/echo/put', data: { a: [1, 2] } });
+    await req(s, 'logout', { method: 'post', url: '/logout' });
+    await req(s, 'whoami2', { method: 'get', url: '/whoami' });
+    s.disconnect();
+  },
+  // Bad answers from the backend; the socket keeps working after each.
+  async bad() {
+    const s = await connect();
+    await req(s, 'bad-json', { method: 'get', url: '/bad-json' });
+    await req(s, 'huge', { method: 'get', url: '/huge' });
+    await req(s, 'slow', { method: 'get', url: '/slow' });
+    await req(s, 'reset', { method: 'get', url: '/reset' });
+    await req(s, 'after', { method: 'get', url: '/whoami' });
+    s.disconnect();
+  },
+  // A socket whose requests all go to an unreachable backend.
+  async down() {
+    const s = await connect();
+    await req(s, 'down', { method: 'get', url: '/whoami' });
+    s.disconnect();
+  },
+  // Go routes and the backend mixed (Fallback).
+  async mixed() {
+    const s = await connect();
+    await req(s, 'go', { method: 'get', url: '/go/hello' });
+    await req(s, 'go-post', { method: 'post', url: '/go/echo', data: { n: 1 } });
+    await req(s, 'backend', { method: 'get', url: '/whoami' });
+    await req(s, 'backend-post', { method: 'post', url: '/login', data: { user: 'bob' } });
+    s.disconnect();
+  },
+};
+
+const run = SCENARIOS[args.scenario];
+if (!args.url || !run) fail('need --url and --scenario in ' + Object.keys(SCENARIOS).join(', '));
+run().then(() => { out({ event: 'done', ok: true }); setTimeout(() => process.exit(0), 50); }, fail);
