@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net/http"
 	"os"
 
 	"github.com/pierhq/pier/redisadapter"
@@ -59,6 +60,7 @@ func runServe(args []string) error {
 	var rc redisConfig
 	fs.BoolVar(&rc.Cluster, "redis-cluster", os.Getenv("REDIS_CLUSTER") != "", "the Redis URL names Redis Cluster nodes (more nodes with ?addr=host:port); default: set if $REDIS_CLUSTER is")
 	fs.BoolVar(&rc.Sharded, "redis-sharded", false, "use the sharded protocol of Node's createShardedAdapter (Redis 7 SPUBLISH/SSUBSCRIBE) instead of the classic one")
+	upstreamURL := fs.String("upstream", "", "send sails.io.js virtual requests (and other HTTP requests) to this backend URL, http(s)://host:port")
 	sailsJS := fs.String("sails-js", "testdata/js/node_modules/sails.io.js/dist/sails.io.js", "the sails.io.js browser bundle the demo page loads")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -91,7 +93,12 @@ func runServe(args []string) error {
 		defer sb.Close()
 		bus = sb
 	}
-	h, err := newDemo(io, sessions, bus, *sailsJS, log)
+	var h http.Handler
+	if *upstreamURL != "" {
+		h, err = newUpstreamApp(io, *upstreamURL, log)
+	} else {
+		h, err = newDemo(io, sessions, bus, *sailsJS, log)
+	}
 	if err != nil {
 		return err
 	}
