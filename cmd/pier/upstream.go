@@ -3,22 +3,70 @@ package main
 import (
 	"log/slog"
 	"net/http"
+	"os"
+	"strings"
+	"time"
 
 	"github.com/pierhq/pier/sailsbridge"
 	"github.com/pierhq/pier/socketio"
 	"github.com/pierhq/pier/upstream"
 )
 
+// upstreamConfig is the upstream mode's configuration: the -upstream flag
+// gives URL; the rest comes from the environment (upstreamConfigFromEnv)
+// until the configuration file carries it.
+type upstreamConfig struct {
+	URL          string
+	Timeout      time.Duration // 0: upstream.DefaultTimeout
+	MaxBodyBytes int64         // 0: upstream.DefaultMaxBodyBytes
+	Headers      http.Header
+	APIKeys      []string // the sockets API at /pier/api/ when set
+	ConnectURL   string   // the connect hook
+	EventsURL    string   // where Events and disconnects are POSTed
+	Events       []string
+}
+
+// upstreamConfigFromEnv completes the -upstream URL with
+// PIER_UPSTREAM_API_KEYS, PIER_UPSTREAM_CONNECT_URL,
+// PIER_UPSTREAM_EVENTS_URL and PIER_UPSTREAM_EVENTS (lists are
+// comma-separated).
+func upstreamConfigFromEnv(url string) upstreamConfig {
+	list := func(name string) []string {
+		var out []string
+		for v := range strings.SplitSeq(os.Getenv(name), ",") {
+			if v = strings.TrimSpace(v); v != "" {
+				out = append(out, v)
+			}
+		}
+		return out
+	}
+	return upstreamConfig{
+		URL:        url,
+		APIKeys:    list("PIER_UPSTREAM_API_KEYS"),
+		ConnectURL: os.Getenv("PIER_UPSTREAM_CONNECT_URL"),
+		EventsURL:  os.Getenv("PIER_UPSTREAM_EVENTS_URL"),
+		Events:     list("PIER_UPSTREAM_EVENTS"),
+	}
+}
+
 // newUpstreamApp is what `pier -upstream URL` serves: the Sails bridge on
 // io's "/" namespace sends every sails.io.js virtual request to the
-// backend at backendURL (see package upstream), and every other HTTP
-// request goes there too, so Pier can stand in front of the backend.
-// Sessions stay the backend's: the bridge's cookie jar carries its
-// cookies.
-func newUpstreamApp(io *socketio.Server, backendURL string, log *slog.Logger) (http.Handler, error) {
-	up, err := upstream.New(&upstream.Options{URL: backendURL, Logger: log})
+// backend (see package upstream), and every other HTTP request goes there
+// too, so Pier can stand in front of the backend. Sessions stay the
+// backend's: the bridge's cookie jar carries its cookies. With API keys,
+// the backend acts on sockets through /pier/api/; with hook URLs, it hears
+// of connections, events and disconnections.
+func newUpstreamApp(io *socketio.Server, cfg upstreamConfig, log *slog.Logger) (http.Handler, error) {
+	up, err := upstream.New(&upstream.Options{URL: cfg.URL, Timeout: cfg.Timeout, MaxBodyBytes: cfg.MaxBodyBytes, Headers: cfg.Headers, Logger: log})
 	if err != nil {
 		return nil, err
+	}
+	if cfg.ConnectURL != "" || cfg.EventsURL != "" {
+		hooks, err := upstream.NewHooks(&upstream.HookOptions{ConnectURL: cfg.ConnectURL, EventsURL: cfg.EventsURL, Events: cfg.Events, Headers: cfg.Headers, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		hooks.Attach(io.Of("/"))
 	}
 	bridge, err := sailsbridge.New(up, &sailsbridge.Options{Logger: log})
 	if err != nil {
@@ -28,7 +76,14 @@ func newUpstreamApp(io *socketio.Server, backendURL string, log *slog.Logger) (h
 	mux := http.NewServeMux()
 	mux.Handle("/socket.io/", bridge.Guard(io))
 	mux.Handle("/__getcookie", bridge.GetCookieHandler())
+	if len(cfg.APIKeys) > 0 {
+		api, err := upstream.NewAPI(io, &upstream.APIOptions{Keys: cfg.APIKeys, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		mux.Handle("/pier/api/", http.StripPrefix("/pier/api", api))
+	}
 	mux.Handle("/", up)
-	log.Info("pier: upstream mode", "backend", backendURL)
+	log.Info("pier: upstream mode", "backend", cfg.URL, "api", len(cfg.APIKeys) > 0, "connectHook", cfg.ConnectURL != "", "eventsHook", cfg.EventsURL != "")
 	return mux, nil
 }

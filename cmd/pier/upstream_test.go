@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,10 +20,11 @@ import (
 
 // startProcess runs a command until the test ends and returns the first
 // line of the given stream that matches re (its first submatch).
-func startProcess(t *testing.T, re *regexp.Regexp, fromStderr bool, name string, args ...string) string {
+func startProcess(t *testing.T, env []string, re *regexp.Regexp, fromStderr bool, name string, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 5 * time.Second
 	var pipe io.ReadCloser
@@ -80,8 +82,8 @@ func TestPierUpstreamBinary(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	port := startProcess(t, regexp.MustCompile(`"port":(\d+)`), false, "node", filepath.Join(jstest.Dir(t), "upstream-backend.js"))
-	addr := startProcess(t, regexp.MustCompile(`pier: listening"? addr=(\S+)`), true, bin,
+	port := startProcess(t, nil, regexp.MustCompile(`"port":(\d+)`), false, "node", filepath.Join(jstest.Dir(t), "upstream-backend.js"))
+	addr := startProcess(t, []string{"PIER_UPSTREAM_API_KEYS=test-key-0123456789abcdef"}, regexp.MustCompile(`pier: listening"? addr=(\S+)`), true, bin,
 		"-addr", "127.0.0.1:0", "-upstream", "http://127.0.0.1:"+port)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -116,5 +118,25 @@ func TestPierUpstreamBinary(t *testing.T) {
 	}
 	if status("redirect") != 302 {
 		t.Errorf("redirect: %s", dump("redirect"))
+	}
+
+	// The sockets API is mounted with its keys.
+	for _, c := range []struct {
+		key  string
+		code int
+	}{{"", 401}, {"test-key-0123456789abcdef", 200}} {
+		req, _ := http.NewRequest("POST", "http://"+addr+"/pier/api/sockets", strings.NewReader(`{}`))
+		if c.key != "" {
+			req.Header.Set("Authorization", "Bearer "+c.key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.code {
+			t.Errorf("sockets API with key %q: %d %s", c.key, resp.StatusCode, b)
+		}
 	}
 }
