@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/pierhq/pier/socketio"
@@ -66,7 +67,8 @@ type api struct {
 //	POST /leave       {"leave": ["r1"]} (removeRoomMembersFromRooms)
 //	POST /leave-all   the selected sockets leave all their rooms
 //	POST /disconnect  {"close": false} disconnects the selected sockets
-//	POST /sockets     answers {"sockets": [{"id", "rooms"}]}
+//	POST /sockets     answers {"sockets": [{"id", "rooms"}]}, sorted by id,
+//	                  each socket's own room first
 //
 // join, leave, leave-all and disconnect need sockets or rooms (they never
 // act on a whole namespace by accident). Answers are JSON: {"ok": true},
@@ -388,12 +390,17 @@ func (a *api) fetch(r *http.Request, req *apiRequest) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	slices.SortFunc(socks, func(a, b *socketio.RemoteSocket) int { return strings.Compare(a.ID, b.ID) })
 	out := make([]socketJSON, 0, len(socks))
 	for _, s := range socks {
-		sj := socketJSON{ID: s.ID, Rooms: []string{}}
+		// The socket's own room first, then the others sorted.
+		sj := socketJSON{ID: s.ID, Rooms: []string{s.ID}}
 		for _, room := range s.Rooms {
-			sj.Rooms = append(sj.Rooms, string(room))
+			if string(room) != s.ID {
+				sj.Rooms = append(sj.Rooms, string(room))
+			}
 		}
+		slices.Sort(sj.Rooms[1:])
 		out = append(out, sj)
 	}
 	return map[string]any{"sockets": out}, nil

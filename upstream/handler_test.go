@@ -3,6 +3,7 @@ package upstream_test
 import (
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -124,7 +125,7 @@ func TestMaxBodyBytesMemory(t *testing.T) {
 		}
 	}))
 	defer be.Close()
-	h, err := upstream.New(&upstream.Options{URL: be.URL, MaxBodyBytes: 1 << 20})
+	h, err := upstream.New(&upstream.Options{URL: be.URL, MaxBodyBytes: 1 << 20, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
