@@ -63,4 +63,12 @@
 // route at a time. An http.ServeMux with the Handler as its "/" route is
 // the explicit alternative: a route table where anything not listed goes
 // upstream.
+//
+// # The backend acts on sockets, and hears of them
+//
+// NewAPI serves the HTTP API (bearer keys) through which the backend
+// emits, broadcasts, joins and leaves rooms, disconnects and lists
+// sockets, as sails.sockets and io.to(...) do in Node; NewHooks POSTs the
+// handshakes (the connect hook admits or refuses), chosen client events
+// and disconnects to the backend. See their documentation.
 package upstream
