@@ -44,6 +44,10 @@ type pier struct {
 	log *syncBuffer
 }
 
+// testAPIKey is the key of the sockets API of test servers, mounted at
+// /pier/api; the backend learns its URL from the X-Pier-Api header.
+const testAPIKey = "test-key-0123456789abcdef"
+
 func startPier(t *testing.T, opts upstream.Options, wrap func(http.Handler) http.Handler) *pier {
 	t.Helper()
 	p := &pier{log: &syncBuffer{}}
@@ -53,7 +57,15 @@ func startPier(t *testing.T, opts upstream.Options, wrap func(http.Handler) http
 			t.Logf("pier log:\n%s", p.log.String())
 		}
 	})
+	root := http.NewServeMux()
+	hs := httptest.NewServer(root)
+	p.url = hs.URL
 	opts.Logger = logger
+	if opts.Headers == nil {
+		opts.Headers = http.Header{}
+	}
+	opts.Headers.Set("X-Pier-Api", hs.URL+"/pier/api")
+	opts.Headers.Set("X-Pier-Key", testAPIKey)
 	up, err := upstream.New(&opts)
 	if err != nil {
 		t.Fatal(err)
@@ -74,10 +86,12 @@ func startPier(t *testing.T, opts upstream.Options, wrap func(http.Handler) http
 		t.Fatal(err)
 	}
 	bridge.Attach(srv.Of("/"))
-	root := http.NewServeMux()
+	api, err := upstream.NewAPI(srv, &upstream.APIOptions{Keys: []string{testAPIKey}, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
 	root.Handle("/socket.io/", bridge.Guard(srv))
-	hs := httptest.NewServer(root)
-	p.url = hs.URL
+	root.Handle("/pier/api/", http.StripPrefix("/pier/api", api))
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		defer cancel()
@@ -310,5 +324,21 @@ func TestUnreachable(t *testing.T) {
 	r.decode(t, "down", &e)
 	if r.JWR.StatusCode != 502 || e.Error != "Bad Gateway" || !strings.Contains(e.Message, "did not answer") {
 		t.Errorf("down: %d %s", r.JWR.StatusCode, r.Body)
+	}
+}
+
+// The backend acts on the socket that called it: the Node backend's
+// /subscribe joins the socket (by its X-Socket-Id) to a room through
+// Pier's API, then broadcasts to the room; sails.io.js gets the event.
+func TestBackendActsOnSockets(t *testing.T) {
+	t.Parallel()
+	p := startPier(t, upstream.Options{URL: startNodeBackend(t)}, nil)
+	sid, res := runClient(t, p.url, "subscribe")
+	r := res["subscribe"]
+	if r.JWR.StatusCode != 200 || !strings.Contains(string(r.Body), `"joined":200`) || !strings.Contains(string(r.Body), `"emitted":200`) {
+		t.Errorf("subscribe: %d %s", r.JWR.StatusCode, r.Body)
+	}
+	if got := string(res["news"].Body); got != `{"room":"news","to":"`+sid+`"}` {
+		t.Errorf("news event: %s", got)
 	}
 }

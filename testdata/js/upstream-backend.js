@@ -12,6 +12,9 @@
 //   GET  /huge        200 application/json, 64 MiB, chunked
 //   GET  /slow        never answers
 //   GET  /reset       destroys the connection
+//   POST /subscribe   joins the calling socket (X-Socket-Id) to room "news"
+//                     through Pier's API (X-Pier-Api, X-Pier-Key headers),
+//                     emits "news" there, answers {joined, emitted} statuses
 //   anything else     404 JSON {error}
 // "seen" is what the backend saw: method, url, and the headers Pier adds.
 'use strict';
@@ -25,6 +28,20 @@ function seen(req) {
     xfhost: h['x-forwarded-host'] || null, socketId: h['x-socket-id'] || null, requestId: h['x-request-id'] || null,
     cookie: h.cookie || null, contentType: h['content-type'] || null, client: h['x-client'] || null,
   };
+}
+
+// pier calls Pier's sockets API and resolves with the status.
+function pier(req, call, body) {
+  return new Promise((resolve) => {
+    const u = new URL(req.headers['x-pier-api'] + call);
+    const data = JSON.stringify(body);
+    const r = http.request(u, {
+      method: 'POST',
+      headers: { Authorization: 'Bearer ' + req.headers['x-pier-key'], 'Content-Type': 'application/json' },
+    }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); });
+    r.on('error', () => resolve(0));
+    r.end(data);
+  });
 }
 
 function json(res, status, v, headers = {}) {
@@ -54,6 +71,14 @@ const server = http.createServer((req, res) => {
         return json(res, 200, { cookie: req.headers.cookie || null, seen: seen(req) });
       case 'PUT /echo/put':
         return json(res, 200, { body, seen: seen(req) });
+      case 'POST /subscribe': {
+        const sid = req.headers['x-socket-id'];
+        return (async () => {
+          const joined = await pier(req, '/join', { sockets: [sid], join: ['news'] });
+          const emitted = await pier(req, '/emit', { rooms: ['news'], event: 'news', data: { room: 'news', to: sid } });
+          json(res, 200, { joined, emitted });
+        })();
+      }
       case 'GET /redirect':
         res.writeHead(302, { Location: '/elsewhere' });
         return res.end();

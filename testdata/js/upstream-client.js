@@ -89,6 +89,17 @@ const SCENARIOS = {
     await req(s, 'down', { method: 'get', url: '/whoami' });
     s.disconnect();
   },
+  // The backend joins this socket to a room and broadcasts there.
+  async subscribe() {
+    const s = await connect();
+    const news = withTimeout(new Promise((resolve) => s.on('news', (data) => {
+      out({ event: 'res', name: 'news', body: data, jwr: {} });
+      resolve();
+    })), 'news event');
+    await req(s, 'subscribe', { method: 'post', url: '/subscribe' });
+    await news;
+    s.disconnect();
+  },
   // Go routes and the backend mixed (Fallback).
   async mixed() {
     const s = await connect();
