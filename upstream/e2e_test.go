@@ -279,7 +279,7 @@ func TestBadAnswers(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			p := startPier(t, upstream.Options{URL: tc.backend(t), Timeout: time.Second, MaxBodyBytes: 1 << 20}, nil)
+			p := startPier(t, upstream.Options{URL: tc.backend(t), Timeout: 3 * time.Second, MaxBodyBytes: 1 << 20}, nil)
 			_, res := runClient(t, p.url, "bad")
 			for _, c := range []struct {
 				name   string
@@ -288,7 +288,7 @@ func TestBadAnswers(t *testing.T) {
 			}{
 				{"bad-json", 502, "not valid JSON"},
 				{"huge", 502, "larger than maxBodyBytes"},
-				{"slow", 504, "did not answer within 1s"},
+				{"slow", 504, "did not answer within 3s"},
 				{"reset", 502, "did not answer"},
 			} {
 				r := res[c.name]

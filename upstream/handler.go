@@ -103,7 +103,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	resp, err := h.client.Do(out)
 	if err != nil {
-		h.failed(w, r, ctx, log, id, "upstream: the backend did not answer", err)
+		h.failed(ctx, w, r, log, id, "upstream: the backend did not answer", err)
 		return
 	}
 	defer resp.Body.Close()
@@ -114,7 +114,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, h.opts.MaxBodyBytes+1))
 	if err != nil {
-		h.failed(w, r, ctx, log, id, "upstream: the backend's answer was cut off", err)
+		h.failed(ctx, w, r, log, id, "upstream: the backend's answer was cut off", err)
 		return
 	}
 	if int64(len(body)) > h.opts.MaxBodyBytes {
@@ -206,7 +206,7 @@ func (h *Handler) outgoing(ctx context.Context, r *http.Request, id, sid string)
 // when the Handler's timeout expired, 502 otherwise. When the client's
 // own context ended (the socket left, or the bridge timed out), nothing
 // is written: nobody reads it.
-func (h *Handler) failed(w http.ResponseWriter, r *http.Request, ctx context.Context, log *slog.Logger, id, msg string, err error) {
+func (h *Handler) failed(ctx context.Context, w http.ResponseWriter, r *http.Request, log *slog.Logger, id, msg string, err error) {
 	if r.Context().Err() != nil {
 		log.Debug("upstream: the client went away", "err", err)
 		return
