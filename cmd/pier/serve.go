@@ -95,7 +95,7 @@ func runServe(args []string) error {
 	}
 	var h http.Handler
 	if *upstreamURL != "" {
-		h, err = newUpstreamApp(io, upstreamConfigFromEnv(*upstreamURL), log)
+		h, err = newUpstreamApp(io, upstreamConfigFromEnv(*upstreamURL), sailsbridge.Options{}, nil, log)
 	} else {
 		h, err = newDemo(io, sessions, bus, *sailsJS, log)
 	}

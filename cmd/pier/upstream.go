@@ -55,8 +55,10 @@ func upstreamConfigFromEnv(url string) upstreamConfig {
 // too, so Pier can stand in front of the backend. Sessions stay the
 // backend's: the bridge's cookie jar carries its cookies. With API keys,
 // the backend acts on sockets through /pier/api/; with hook URLs, it hears
-// of connections, events and disconnections.
-func newUpstreamApp(io *socketio.Server, cfg upstreamConfig, log *slog.Logger) (http.Handler, error) {
+// of connections, events and disconnections. bridgeOpts configures the
+// Sails bridge (its Logger defaults to log); wrap, when not nil, wraps the
+// handler of virtual requests (metrics, drain).
+func newUpstreamApp(io *socketio.Server, cfg upstreamConfig, bridgeOpts sailsbridge.Options, wrap func(http.Handler) http.Handler, log *slog.Logger) (http.Handler, error) {
 	up, err := upstream.New(&upstream.Options{URL: cfg.URL, Timeout: cfg.Timeout, MaxBodyBytes: cfg.MaxBodyBytes, Headers: cfg.Headers, Logger: log})
 	if err != nil {
 		return nil, err
@@ -68,7 +70,14 @@ func newUpstreamApp(io *socketio.Server, cfg upstreamConfig, log *slog.Logger) (
 		}
 		hooks.Attach(io.Of("/"))
 	}
-	bridge, err := sailsbridge.New(up, &sailsbridge.Options{Logger: log})
+	if bridgeOpts.Logger == nil {
+		bridgeOpts.Logger = log
+	}
+	var virtual http.Handler = up
+	if wrap != nil {
+		virtual = wrap(up)
+	}
+	bridge, err := sailsbridge.New(virtual, &bridgeOpts)
 	if err != nil {
 		return nil, err
 	}
