@@ -238,3 +238,5 @@ func TestFallbackSails(t *testing.T) {
 		t.Errorf("backend-post: %d %s", r.JWR.StatusCode, r.Body)
 	}
 }
+
+func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -134,3 +134,47 @@ func TestHooks(t *testing.T) {
 		t.Error("Events without EventsURL accepted")
 	}
 }
+
+// A connect hook that fails (unreachable, 5xx, an answer over the bound)
+// refuses the connection with a clear connect_error, never hangs it.
+func TestConnectHookFailures(t *testing.T) {
+	t.Parallel()
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/500":
+			w.WriteHeader(500)
+		case "/huge":
+			w.Write([]byte(`{"data":"` + strings.Repeat("x", 4096) + `"}`))
+		}
+	}))
+	defer be.Close()
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close()
+	for _, u := range []string{be.URL + "/500", be.URL + "/huge", down.URL + "/connect"} {
+		srv, err := socketio.NewServer(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hooks, err := upstream.NewHooks(&upstream.HookOptions{ConnectURL: u, MaxBodyBytes: 1024, Logger: quietLogger()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hooks.Attach(srv.Of("/"))
+		hs := httptest.NewServer(srv)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		c, err := wiretest.Dial(ctx, hs.URL, "/socket.io/", 4)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Send("40")
+		if p, err := c.Read(10 * time.Second); err != nil || p != `44{"message":"upstream connect hook failed"}` {
+			t.Errorf("%s: %q %v", u, p, err)
+		}
+		c.Close()
+		sctx, scancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		srv.Shutdown(sctx)
+		scancel()
+		hs.Close()
+	}
+}
