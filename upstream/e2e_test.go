@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -341,4 +342,37 @@ func TestBackendActsOnSockets(t *testing.T) {
 	if got := string(res["news"].Body); got != `{"room":"news","to":"`+sid+`"}` {
 		t.Errorf("news event: %s", got)
 	}
+}
+
+// TestThroughput (PIER_BENCH=1) measures virtual requests per second
+// through Pier to the Node backend against the same requests made to the
+// backend directly, both from Node, and checks every answer was a 200.
+func TestThroughput(t *testing.T) {
+	if os.Getenv("PIER_BENCH") == "" {
+		t.Skip("set PIER_BENCH=1 to measure")
+	}
+	be := startNodeBackend(t)
+	p := startPier(t, upstream.Options{URL: be}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	events, err := jstest.Run(ctx, t, "upstream-client.js", "--url", p.url, "--scenario", "bench", "--backend", be, "--n", "4000", "--concurrency", "16")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, ok := jstest.First(events, "bench")
+	if !ok {
+		t.Fatal("no bench line")
+	}
+	var r struct {
+		N      int
+		Pier   struct{ OK, Ms float64 }
+		Direct struct{ OK, Ms float64 }
+	}
+	b, _ := json.Marshal(e)
+	json.Unmarshal(b, &r)
+	if int(r.Pier.OK) != r.N || int(r.Direct.OK) != r.N {
+		t.Fatalf("not every request got a 200: %s", b)
+	}
+	t.Logf("%d requests, 16 in flight: through Pier %.0f req/s (%.3f ms each), direct %.0f req/s (%.3f ms each)",
+		r.N, float64(r.N)/r.Pier.Ms*1000, r.Pier.Ms/float64(r.N), float64(r.N)/r.Direct.Ms*1000, r.Direct.Ms/float64(r.N))
 }

@@ -21,10 +21,13 @@ function fail(err) {
   process.exit(1);
 }
 process.on('uncaughtException', fail);
-setTimeout(() => fail('global timeout'), 30000).unref();
+setTimeout(() => fail('global timeout'), 120000).unref();
 
 const args = parseArgs({
-  options: { url: { type: 'string' }, scenario: { type: 'string' }, cookie: { type: 'string' } },
+  options: {
+    url: { type: 'string' }, scenario: { type: 'string' }, cookie: { type: 'string' },
+    backend: { type: 'string' }, n: { type: 'string' }, concurrency: { type: 'string' },
+  },
 }).values;
 
 const sioV2 = require('socket.io-client-v2');
@@ -98,6 +101,34 @@ const SCENARIOS = {
     })), 'news event');
     await req(s, 'subscribe', { method: 'post', url: '/subscribe' });
     await news;
+    s.disconnect();
+  },
+  // Throughput: n GET /whoami as virtual requests through Pier, then as
+  // plain HTTP requests straight to --backend (keep-alive), each with
+  // --concurrency in flight. Reports {"event":"bench",...}.
+  async bench() {
+    const n = Number(args.n || 2000);
+    const conc = Number(args.concurrency || 16);
+    const s = await connect();
+    const run = async (one) => {
+      let next = 0; let ok = 0;
+      const t0 = process.hrtime.bigint();
+      await Promise.all(Array.from({ length: conc }, async () => {
+        while (next < n) { next++; if (await one()) ok++; }
+      }));
+      return { ok, ms: Number(process.hrtime.bigint() - t0) / 1e6 };
+    };
+    const viaPier = await run(() => new Promise((resolve) => {
+      s.request({ method: 'get', url: '/whoami' }, (body, jwr) => resolve(jwr.statusCode === 200));
+    }));
+    const http = require('http');
+    const agent = new http.Agent({ keepAlive: true, maxSockets: conc });
+    const direct = await run(() => new Promise((resolve) => {
+      http.get(args.backend + '/whoami', { agent }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode === 200)); })
+        .on('error', () => resolve(false));
+    }));
+    agent.destroy();
+    out({ event: 'bench', n, concurrency: conc, pier: viaPier, direct });
     s.disconnect();
   },
   // Go routes and the backend mixed (Fallback).
