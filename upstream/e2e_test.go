@@ -376,3 +376,19 @@ func TestThroughput(t *testing.T) {
 	t.Logf("%d requests, 16 in flight: through Pier %.0f req/s (%.3f ms each), direct %.0f req/s (%.3f ms each)",
 		r.N, float64(r.N)/r.Pier.Ms*1000, r.Pier.Ms/float64(r.N), float64(r.N)/r.Direct.Ms*1000, r.Direct.Ms/float64(r.N))
 }
+
+// A socket that leaves while its request waits on the backend ends that
+// request at once (the backend's connection is closed), not at the
+// timeout; goleak (TestMain) checks nothing is left running.
+func TestLeaveWhilePending(t *testing.T) {
+	t.Parallel()
+	p := startPier(t, upstream.Options{URL: startGoBackend(t).url, Timeout: time.Minute}, nil)
+	runClient(t, p.url, "leave")
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(p.log.String(), "upstream: the client went away") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the request to /slow did not end when its socket left; log:\n%s", p.log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

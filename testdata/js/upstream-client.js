@@ -86,6 +86,13 @@ const SCENARIOS = {
     await req(s, 'after', { method: 'get', url: '/whoami' });
     s.disconnect();
   },
+  // Leaves while a request to /slow is pending.
+  async leave() {
+    const s = await connect();
+    s.request({ method: 'get', url: '/slow' }, () => out({ event: 'unexpected_answer' }));
+    await new Promise((r) => setTimeout(r, 300));
+    s.disconnect();
+  },
   // A socket whose requests all go to an unreachable backend.
   async down() {
     const s = await connect();
