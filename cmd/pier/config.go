@@ -57,7 +57,8 @@ type Config struct {
 	ServeClient bool     `yaml:"serveClient" help:"serve the socket.io-client bundle at <path>socket.io.js"`
 	ClientDir   string   `yaml:"clientDir" help:"folder of the socket.io-client dist files (default: searched, see README)"`
 
-	Admin AdminConfig `yaml:"admin"`
+	Admin    AdminConfig    `yaml:"admin"`
+	Upstream UpstreamConfig `yaml:"upstream"`
 }
 
 // RecoveryConfig is Node's connectionStateRecovery. Writing the mapping in
@@ -117,6 +118,29 @@ type AdminConfig struct {
 	UIPath   string          `yaml:"uiPath" help:"URL path of the admin UI page (empty: not served)"`
 }
 
+// UpstreamConfig puts Pier in front of an existing HTTP backend (package
+// upstream): virtual requests and plain HTTP go to it instead of the demo.
+type UpstreamConfig struct {
+	URL          string          `yaml:"url" help:"backend that sails.io.js virtual requests and other HTTP requests go to (http(s)://host:port); empty: the built-in demo"`
+	Timeout      Duration        `yaml:"timeout" help:"how long the backend may take to answer (a 504 JWR past it)"`
+	MaxBodyBytes int64           `yaml:"maxBodyBytes" help:"largest backend answer in bytes (a 502 JWR past it)"`
+	Headers      []string        `yaml:"headers" help:"extra headers sent to the backend, as Name: value"`
+	APIKeys      []string        `yaml:"apiKeys" secret:"true" help:"bearer keys of the sockets API at /pier/api/ (empty: no API)"`
+	Connect      UpstreamConnect `yaml:"connect"`
+	Events       UpstreamEvents  `yaml:"events"`
+}
+
+// UpstreamConnect is the backend's say on each new socket.
+type UpstreamConnect struct {
+	URL string `yaml:"url" help:"backend URL POSTed each handshake: 2xx accepts (JSON kept as the socket's data), 4xx refuses"`
+}
+
+// UpstreamEvents are the client events the backend hears of.
+type UpstreamEvents struct {
+	URL   string   `yaml:"url" help:"backend URL POSTed the listed client events and disconnections (a JSON array answer is the ack)"`
+	Names []string `yaml:"names" help:"client events POSTed to events.url"`
+}
+
 // AdminAuthConfig is the admin UI's basic authentication.
 type AdminAuthConfig struct {
 	Username     string `yaml:"username" help:"admin UI user name (empty: no authentication)"`
@@ -158,6 +182,7 @@ func defaultConfig() Config {
 		Metrics:     true,
 		ServeClient: true,
 		Admin:       AdminConfig{Path: "/admin"},
+		Upstream:    UpstreamConfig{Timeout: Duration(30 * time.Second), MaxBodyBytes: 8 << 20},
 	}
 }
 

@@ -309,6 +309,7 @@ var aliases = map[string]string{
 	"redis-sharded": "redis.sharded",
 	"sails-js":      "sailsJs",
 	"client-dir":    "clientDir",
+	"upstream":      "upstream.url",
 }
 
 // options is a parsed command line of `pier` (serve).
@@ -381,6 +382,16 @@ func loadConfig(name string, args, environ []string, usage func(*flag.FlagSet)) 
 func masked(c Config) ([]byte, error) {
 	for _, f := range fields(&c) {
 		if f.v.String() == "" {
+			continue
+		}
+		if f.v.Kind() == reflect.Slice {
+			if f.secret != "" { // a new slice: c shares the caller's arrays
+				hidden := make([]string, f.v.Len())
+				for i := range hidden {
+					hidden[i] = "********"
+				}
+				f.v.Set(reflect.ValueOf(hidden))
+			}
 			continue
 		}
 		switch f.secret {

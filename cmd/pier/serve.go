@@ -235,8 +235,17 @@ func newApp(ctx context.Context, c Config, root *slog.Logger) (_ *app, err error
 	if sailsJS == "" {
 		sailsJS = findSailsJS()
 	}
-	demo, err := newDemo(io, sessions, bus, sailsJS, component(root, "sails"), sailsOptions(&c), a.wrapVirtual)
-	if err != nil {
+	var demo http.Handler
+	if c.Upstream.URL != "" {
+		uc, err := upstreamConfigOf(&c.Upstream)
+		if err != nil {
+			return nil, err
+		}
+		demo, err = newUpstreamApp(io, uc, sailsOptions(&c), a.wrapVirtual, component(root, "sails"))
+		if err != nil {
+			return nil, err
+		}
+	} else if demo, err = newDemo(io, sessions, bus, sailsJS, component(root, "sails"), sailsOptions(&c), a.wrapVirtual); err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
