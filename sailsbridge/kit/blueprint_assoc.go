@@ -100,10 +100,10 @@ func (b *Blueprints) add(w http.ResponseWriter, r *http.Request, m *Model) {
 		return
 	}
 	omit := sailsbridge.GetID(r)
-	b.logPub(b.ps.toRecord(ctx, m.Identity, pid, addedMsg{pid, "addedTo", a.Name, cid}, omit))
+	b.logPub(b.ps.added(ctx, m.Identity, pid, a.Name, cid, omit))
 	b.logPub(b.reverseSet(ctx, a, inv, cid, pid, true, omit))
 	if oldOwner != nil {
-		b.logPub(b.ps.toRecord(ctx, m.Identity, oldOwner, removedMsg{oldOwner, "removedFrom", a.Name, cid}, omit))
+		b.logPub(b.ps.removed(ctx, m.Identity, oldOwner, a.Name, cid, omit))
 	}
 	if omit != "" {
 		b.logPub(b.ps.subscribe(ctx, omit, m.Identity, pid))
@@ -127,7 +127,7 @@ func (b *Blueprints) remove(w http.ResponseWriter, r *http.Request, m *Model) {
 		return
 	}
 	omit := b.omit(r, true)
-	b.logPub(b.ps.toRecord(ctx, m.Identity, pid, removedMsg{pid, "removedFrom", a.Name, cid}, omit))
+	b.logPub(b.ps.removed(ctx, m.Identity, pid, a.Name, cid, omit))
 	b.logPub(b.reverseSet(ctx, a, b.schema.inverse(m, a), cid, pid, false, omit))
 	b.answerParent(w, r, m, pid)
 }
@@ -188,15 +188,15 @@ func (b *Blueprints) replace(w http.ResponseWriter, r *http.Request, m *Model) {
 	}
 	omit := sailsbridge.GetID(r)
 	for _, c := range added {
-		b.logPub(b.ps.toRecord(ctx, m.Identity, pid, addedMsg{pid, "addedTo", a.Name, c}, omit))
+		b.logPub(b.ps.added(ctx, m.Identity, pid, a.Name, c, omit))
 		b.logPub(b.reverseSet(ctx, a, inv, c, pid, true, omit))
 	}
 	for _, mv := range moves {
-		b.logPub(b.ps.toRecord(ctx, m.Identity, mv.oldOwner, removedMsg{mv.oldOwner, "removedFrom", a.Name, mv.child}, omit))
+		b.logPub(b.ps.removed(ctx, m.Identity, mv.oldOwner, a.Name, mv.child, omit))
 	}
 	for _, c := range current {
 		if !in(ids, c) {
-			b.logPub(b.ps.toRecord(ctx, m.Identity, pid, removedMsg{pid, "removedFrom", a.Name, c}, omit))
+			b.logPub(b.ps.removed(ctx, m.Identity, pid, a.Name, c, omit))
 			b.logPub(b.reverseSet(ctx, a, inv, c, pid, false, omit))
 		}
 	}

@@ -131,7 +131,7 @@ func (b *Blueprints) create(w http.ResponseWriter, r *http.Request, m *Model) {
 		inv := b.schema.inverse(m, a)
 		if a.Collection == "" {
 			if v := rec[a.Name]; v != nil && inv != nil && inv.Collection != "" {
-				b.logPub(b.ps.toRecord(ctx, a.Model, v, addedMsg{v, "addedTo", inv.Name, id}, omit))
+				b.logPub(b.ps.added(ctx, a.Model, v, inv.Name, id, omit))
 			}
 			continue
 		}
@@ -144,7 +144,7 @@ func (b *Blueprints) create(w http.ResponseWriter, r *http.Request, m *Model) {
 	b.logPub(b.ps.created(ctx, m.Identity, id, pop, omit))
 	// (4) the previous owners of moved children.
 	for _, mv := range moves {
-		b.logPub(b.ps.toRecord(ctx, m.Identity, mv.oldOwner, removedMsg{mv.oldOwner, "removedFrom", mv.a.Name, mv.child}, omit))
+		b.logPub(b.ps.removed(ctx, m.Identity, mv.oldOwner, mv.a.Name, mv.child, omit))
 	}
 	if omit != "" {
 		b.logPub(b.ps.subscribe(ctx, omit, m.Identity, id))
@@ -161,15 +161,15 @@ func (b *Blueprints) reverseSet(ctx context.Context, a, inv *Association, c, par
 	case inv == nil:
 		return nil
 	case inv.Collection != "" && added:
-		return b.ps.toRecord(ctx, a.Collection, c, addedMsg{c, "addedTo", inv.Name, parent}, omit)
+		return b.ps.added(ctx, a.Collection, c, inv.Name, parent, omit)
 	case inv.Collection != "":
-		return b.ps.toRecord(ctx, a.Collection, c, removedMsg{c, "removedFrom", inv.Name, parent}, omit)
+		return b.ps.removed(ctx, a.Collection, c, inv.Name, parent, omit)
 	}
 	var owner any
 	if added {
 		owner = parent
 	}
-	return b.ps.toRecord(ctx, a.Collection, c, updatedMsg{Verb: "updated", Data: map[string]any{inv.Name: owner}, ID: c}, omit)
+	return b.ps.updated(ctx, a.Collection, c, map[string]any{inv.Name: owner}, nil, omit)
 }
 
 func (b *Blueprints) update(w http.ResponseWriter, r *http.Request, m *Model) {
@@ -206,10 +206,10 @@ func (b *Blueprints) update(w http.ResponseWriter, r *http.Request, m *Model) {
 			continue
 		}
 		if old != nil {
-			b.logPub(b.ps.toRecord(ctx, a.Model, old, removedMsg{old, "removedFrom", inv.Name, id}, omit))
+			b.logPub(b.ps.removed(ctx, a.Model, old, inv.Name, id, omit))
 		}
 		if nv != nil {
-			b.logPub(b.ps.toRecord(ctx, a.Model, nv, addedMsg{nv, "addedTo", inv.Name, id}, omit))
+			b.logPub(b.ps.added(ctx, a.Model, nv, inv.Name, id, omit))
 		}
 	}
 	rec, err := b.store.Update(ctx, m.Identity, id, vals)
@@ -229,7 +229,7 @@ func (b *Blueprints) update(w http.ResponseWriter, r *http.Request, m *Model) {
 	}
 	data["id"], data["updatedAt"] = id, rec["updatedAt"]
 	// (2) updated.
-	b.logPub(b.ps.toRecord(ctx, m.Identity, id, updatedMsg{"updated", data, id, prev}, omit))
+	b.logPub(b.ps.updated(ctx, m.Identity, id, data, prev, omit))
 	if omit != "" {
 		b.logPub(b.ps.subscribe(ctx, omit, m.Identity, id))
 	}
@@ -266,14 +266,13 @@ func (b *Blueprints) destroy(w http.ResponseWriter, r *http.Request, m *Model) {
 	}
 	omit := b.omit(r, true)
 	// (1) destroyed, (2) retire, (3) reverse.
-	b.logPub(b.ps.toRecord(ctx, m.Identity, id, destroyedMsg{"destroyed", id, prev}, omit))
-	b.logPub(b.ps.retire(ctx, m.Identity, id))
+	b.logPub(b.ps.destroyed(ctx, m.Identity, id, prev, omit))
 	for i := range m.Associations {
 		a := &m.Associations[i]
 		inv := b.schema.inverse(m, a)
 		if a.Collection == "" {
 			if v := prevRaw[a.Name]; v != nil && inv != nil && inv.Collection != "" {
-				b.logPub(b.ps.toRecord(ctx, a.Model, v, removedMsg{v, "removedFrom", inv.Name, id}, omit))
+				b.logPub(b.ps.removed(ctx, a.Model, v, inv.Name, id, omit))
 			}
 			continue
 		}

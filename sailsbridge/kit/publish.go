@@ -7,54 +7,12 @@ import (
 )
 
 // This file holds every call the kit makes into sailsbridge's Sockets and
-// Model pub/sub, so that a change of their signatures touches one place.
-// The message structs keep Sails' key order on the wire.
-
-type createdMsg struct {
-	Verb string `json:"verb"`
-	Data any    `json:"data"`
-	ID   any    `json:"id"`
-}
-
-type updatedMsg struct {
-	Verb     string `json:"verb"`
-	Data     any    `json:"data"`
-	ID       any    `json:"id"`
-	Previous any    `json:"previous,omitempty"`
-}
-
-type destroyedMsg struct {
-	Verb     string `json:"verb"`
-	ID       any    `json:"id"`
-	Previous any    `json:"previous,omitempty"`
-}
-
-type addedMsg struct {
-	ID        any    `json:"id"`
-	Verb      string `json:"verb"`
-	Attribute string `json:"attribute"`
-	AddedID   any    `json:"addedId"`
-}
-
-type removedMsg struct {
-	ID        any    `json:"id"`
-	Verb      string `json:"verb"`
-	Attribute string `json:"attribute"`
-	RemovedID any    `json:"removedId"`
-}
+// Model pub/sub (whose messages keep Sails' key order on the wire), so
+// that a change of their signatures touches one place.
 
 // pubsub is the kit's view of sails.sockets; without Sockets (nil)
 // every call does nothing.
 type pubsub struct{ k *sailsbridge.Sockets }
-
-// toRecord sends msg to the subscribers of record id of model, except
-// omit.
-func (p pubsub) toRecord(ctx context.Context, model string, id, msg any, omit string) error {
-	if p.k == nil {
-		return nil
-	}
-	return p.k.Model(model).Publish(ctx, []any{id}, msg, omit)
-}
 
 // created tells the watchers of model about record id, then subscribes
 // them to it (Sails' _publishCreate and _introduce).
@@ -62,21 +20,41 @@ func (p pubsub) created(ctx context.Context, model string, id, record any, omit 
 	if p.k == nil {
 		return nil
 	}
-	m := p.k.Model(model)
-	if err := p.k.Broadcast(ctx, []string{m.ClassRoom()}, model, createdMsg{"created", record, id}, omit); err != nil {
-		return err
-	}
-	return p.k.AddRoomMembersToRooms(ctx, m.ClassRoom(), m.Room(id))
+	return p.k.Model(model).PublishCreate(ctx, id, record, omit)
 }
 
-// retire unsubscribes the watchers of model from record id; other
-// subscribers stay (Sails' _retire).
-func (p pubsub) retire(ctx context.Context, model string, id any) error {
+// updated tells the subscribers of record id of model of its changes.
+func (p pubsub) updated(ctx context.Context, model string, id, changes, previous any, omit string) error {
 	if p.k == nil {
 		return nil
 	}
-	m := p.k.Model(model)
-	return p.k.RemoveRoomMembersFromRooms(ctx, m.ClassRoom(), m.Room(id))
+	return p.k.Model(model).PublishUpdate(ctx, id, changes, previous, omit)
+}
+
+// destroyed tells the subscribers of record id of model that it is gone,
+// then unsubscribes the watchers of model from it; other subscribers stay
+// (Sails' _retire).
+func (p pubsub) destroyed(ctx context.Context, model string, id, previous any, omit string) error {
+	if p.k == nil {
+		return nil
+	}
+	return p.k.Model(model).PublishDestroy(ctx, id, previous, omit)
+}
+
+// added and removed tell the subscribers of record id of model that a
+// record joined or left its collection attribute.
+func (p pubsub) added(ctx context.Context, model string, id any, attribute string, child any, omit string) error {
+	if p.k == nil {
+		return nil
+	}
+	return p.k.Model(model).PublishAdd(ctx, id, attribute, child, omit)
+}
+
+func (p pubsub) removed(ctx context.Context, model string, id any, attribute string, child any, omit string) error {
+	if p.k == nil {
+		return nil
+	}
+	return p.k.Model(model).PublishRemove(ctx, id, attribute, child, omit)
 }
 
 func (p pubsub) subscribe(ctx context.Context, socketID, model string, ids ...any) error {
