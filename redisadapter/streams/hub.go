@@ -1,0 +1,167 @@
+package streams
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// hub is what the namespaces of one factory share: the Redis client and
+// one reading goroutine per stream.
+//
+// Concurrency: mu guards adapters, cancel and readers; it is never held
+// while calling Redis or an adapter.
+type hub struct {
+	rdb  redis.UniversalClient
+	opts Options
+
+	mu       sync.Mutex
+	adapters map[string]*Adapter // by namespace name
+	cancel   context.CancelFunc  // stops the readers; nil when none run
+}
+
+func newHub(rdb redis.UniversalClient, o Options) *hub {
+	return &hub{rdb: rdb, opts: o, adapters: make(map[string]*Adapter)}
+}
+
+// add registers a namespace's adapter, starting the readers with the
+// first one (mu is held meanwhile: a second namespace waits for them).
+func (h *hub) add(a *Adapter) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.adapters[a.nsp.Name()] = a
+	if h.cancel == nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		h.cancel = cancel
+		// The first ids are read now, so that the entries added once New
+		// returned are all read; if Redis does not answer in time, each
+		// reader keeps trying.
+		first, fcancel := context.WithTimeout(ctx, h.opts.PublishTimeout)
+		defer fcancel()
+		for _, s := range h.opts.streamNames() {
+			id, _ := h.lastID(first, s)
+			go h.read(ctx, s, id)
+		}
+	}
+}
+
+// remove unregisters an adapter, stopping the readers with the last one.
+func (h *hub) remove(a *Adapter) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.adapters[a.nsp.Name()] == a {
+		delete(h.adapters, a.nsp.Name())
+	}
+	if len(h.adapters) == 0 && h.cancel != nil {
+		h.cancel()
+		h.cancel = nil
+	}
+}
+
+func (h *hub) adapter(nsp string) *Adapter {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.adapters[nsp]
+}
+
+// lastID is the id of the newest entry of stream, "0-0" when it has none:
+// reading starts after it, so nothing added once the adapter exists is
+// missed even when the first XREAD comes late.
+func (h *hub) lastID(ctx context.Context, stream string) (string, error) {
+	msgs, err := h.rdb.XRevRangeN(ctx, stream, "+", "-", 1).Result()
+	if err != nil {
+		return "", err
+	}
+	if len(msgs) == 0 {
+		return "0-0", nil
+	}
+	return msgs[0].ID, nil
+}
+
+// read is the reading loop of one stream: XREAD from the last id seen,
+// resumed from that id after a Redis error (with a growing pause, up to
+// 2s). Each entry is handled, or logged and skipped when malformed: the
+// id always advances, so no entry can stop the reader.
+func (h *hub) read(ctx context.Context, stream, last string) {
+	log := h.opts.Logger.With("stream", stream)
+	pause := func(d *time.Duration) bool {
+		t := time.NewTimer(*d)
+		defer t.Stop()
+		*d = min(*d*2, 2*time.Second)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+			return true
+		}
+	}
+	backoff := 50 * time.Millisecond
+	for last == "" {
+		id, err := h.lastID(ctx, stream)
+		if err == nil {
+			last = id
+			break
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		log.Warn("streams: reading the stream's last id", "err", err)
+		if !pause(&backoff) {
+			return
+		}
+	}
+	down := false
+	for ctx.Err() == nil {
+		res, err := h.rdb.XRead(ctx, &redis.XReadArgs{
+			Streams: []string{stream, last},
+			Count:   h.opts.ReadCount,
+			Block:   h.opts.BlockTime,
+		}).Result()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if !down {
+				log.Warn("streams: XREAD failed; resuming from the last id", "last", last, "err", err)
+				down = true
+			}
+			if !pause(&backoff) {
+				return
+			}
+			continue
+		}
+		if down {
+			log.Info("streams: reading again", "from", last)
+			down = false
+		}
+		backoff = 50 * time.Millisecond
+		for _, s := range res {
+			for _, m := range s.Messages {
+				last = m.ID
+				h.handle(m)
+			}
+		}
+	}
+}
+
+// handle dispatches one entry to its namespace's adapter.
+func (h *hub) handle(m redis.XMessage) {
+	e, err := parseEntry(m.ID, m.Values)
+	if err != nil {
+		h.opts.Logger.Warn("streams: skipping a malformed entry", "id", m.ID, "err", err)
+		return
+	}
+	a := h.adapter(e.nsp)
+	if a == nil || e.uid == a.uid {
+		return
+	}
+	if err := a.onEntry(e); err != nil {
+		h.opts.Logger.Warn("streams: skipping a malformed entry", "id", m.ID, "type", e.typ, "err", err)
+	}
+}

@@ -1,0 +1,59 @@
+// A Socket.IO 4.8 server with @socket.io/redis-streams-adapter 0.3.1, for
+// Pier's redisadapter/streams interop tests, driven over stdin/stdout.
+// Usage: node server.js --redis redis://127.0.0.1:PORT [--csr 1] [--stream NAME]
+// Prints {"event":"ready","port":N}, then answers each stdin line
+// {"id":n,"op":"emit","nsp":"/","rooms":[],"except":[],"args":[...],"bin":false}
+// with {"id":n,"result":...}. Clients may send auth {"rooms":[...],"data":...}.
+const { createServer } = require("http");
+const { Server } = require("socket.io");
+const { createClient } = require("redis");
+const { createAdapter } = require("@socket.io/redis-streams-adapter");
+const readline = require("readline");
+
+const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith("--") ? [...acc, [a.slice(2), all[i + 1]]] : acc), []));
+const out = (o) => console.log(JSON.stringify(o));
+
+(async () => {
+  const redis = createClient({ url: args.redis });
+  redis.on("error", (e) => process.stderr.write("redis: " + e + "\n"));
+  await redis.connect();
+  const opts = {};
+  if (args.stream) opts.streamName = args.stream;
+  const io = new Server({
+    adapter: createAdapter(redis, opts),
+    connectionStateRecovery: args.csr ? { maxDisconnectionDuration: 60000 } : undefined,
+  });
+  for (const name of ["/", "/chat"]) {
+    io.of(name).on("connection", (socket) => {
+      const auth = socket.handshake.auth || {};
+      if (!socket.recovered) {
+        for (const r of auth.rooms || []) socket.join(r);
+        if (auth.data !== undefined) socket.data = auth.data;
+      }
+    });
+  }
+  const httpServer = createServer();
+  io.attach(httpServer);
+  httpServer.listen(0, "127.0.0.1", () => out({ event: "ready", port: httpServer.address().port }));
+  const rl = readline.createInterface({ input: process.stdin });
+  rl.on("line", async (line) => {
+    const cmd = JSON.parse(line);
+    try {
+      let result = null;
+      const nsp = io.of(cmd.nsp || "/");
+      if (cmd.op === "emit") {
+        let op = nsp.to(cmd.rooms || []).except(cmd.except || []);
+        if (cmd.volatile) op = op.volatile;
+        const a = cmd.args.slice();
+        if (cmd.bin) a.push(Buffer.from([1, 2, 3]));
+        op.emit(...a);
+      } else if (cmd.op === "sockets") {
+        result = (await nsp.fetchSockets()).map((s) => ({ id: s.id, rooms: [...s.rooms], data: s.data }));
+      }
+      out({ id: cmd.id, result });
+    } catch (e) {
+      out({ id: cmd.id, error: String(e) });
+    }
+  });
+  rl.on("close", () => process.exit(0));
+})().catch((e) => { process.stderr.write(String(e.stack || e) + "\n"); process.exit(1); });
