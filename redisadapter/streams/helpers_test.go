@@ -277,7 +277,7 @@ func (p *nodeProc) call(cmd map[string]any) any {
 // startNodeServer runs server.js; it returns the process and its URL.
 func startNodeServer(t *testing.T, redisAddr, stream string, csr bool) (*nodeProc, string) {
 	t.Helper()
-	args := []string{"--redis", "redis://" + redisAddr, "--stream", stream}
+	args := []string{"--redis", "redis://" + redisAddr, "--stream", stream, "--sessions", stream + ":session:"}
 	if csr {
 		args = append(args, "--csr", "1")
 	}

@@ -1,6 +1,6 @@
 // A Socket.IO 4.8 server with @socket.io/redis-streams-adapter 0.3.1, for
 // Pier's redisadapter/streams interop tests, driven over stdin/stdout.
-// Usage: node server.js --redis redis://127.0.0.1:PORT [--csr 1] [--stream NAME]
+// Usage: node server.js --redis redis://127.0.0.1:PORT [--csr 1] [--stream NAME] [--sessions PREFIX]
 // Prints {"event":"ready","port":N}, then answers each stdin line
 // {"id":n,"op":"emit","nsp":"/","rooms":[],"except":[],"args":[...],"bin":false}
 // with {"id":n,"result":...}. Clients may send auth {"rooms":[...],"data":...}.
@@ -19,6 +19,7 @@ const out = (o) => console.log(JSON.stringify(o));
   await redis.connect();
   const opts = {};
   if (args.stream) opts.streamName = args.stream;
+  if (args.sessions) opts.sessionKeyPrefix = args.sessions;
   const io = new Server({
     adapter: createAdapter(redis, opts),
     connectionStateRecovery: args.csr ? { maxDisconnectionDuration: 60000 } : undefined,
@@ -48,7 +49,7 @@ const out = (o) => console.log(JSON.stringify(o));
         if (cmd.bin) a.push(Buffer.from([1, 2, 3]));
         op.emit(...a);
       } else if (cmd.op === "sockets") {
-        result = (await nsp.fetchSockets()).map((s) => ({ id: s.id, rooms: [...s.rooms], data: s.data }));
+        result = (await nsp.local.fetchSockets()).map((s) => ({ id: s.id, rooms: [...s.rooms], data: s.data }));
       }
       out({ id: cmd.id, result });
     } catch (e) {

@@ -1,0 +1,179 @@
+package streams_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/pierhq/pier/internal/redistest"
+	"github.com/pierhq/pier/redisadapter/streams"
+	"github.com/pierhq/pier/socketio"
+)
+
+// server is a Go or Node server of a recovery test.
+type server struct {
+	url  string
+	emit func(rooms, except []string, bin bool, args ...any)
+	// socket returns the rooms and data of a local socket (ok false when
+	// it is not there).
+	socket func(id string) (rooms []string, data string, ok bool)
+}
+
+func goServer(t *testing.T, addr, stream string) server {
+	g := newGoNode(t, addr, streams.Options{StreamName: stream, SessionKeyPrefix: stream + ":session:", BlockTime: time.Second}, true)
+	return server{
+		url: g.url,
+		emit: func(rooms, except []string, bin bool, args ...any) {
+			op := g.srv.Of("/").To()
+			for _, r := range rooms {
+				op = op.To(socketio.Room(r))
+			}
+			for _, r := range except {
+				op = op.Except(socketio.Room(r))
+			}
+			if bin {
+				args = append(args, []byte{1, 2, 3})
+			}
+			if err := op.Emit(args[0].(string), args[1:]...); err != nil {
+				t.Error(err)
+			}
+		},
+		socket: func(id string) ([]string, string, bool) {
+			s := g.srv.Of("/").Socket(id)
+			if s == nil {
+				return nil, "", false
+			}
+			var rooms []string
+			for _, r := range s.Rooms() {
+				rooms = append(rooms, string(r))
+			}
+			d, _ := json.Marshal(s.Data())
+			return rooms, string(d), true
+		},
+	}
+}
+
+func nodeServer(t *testing.T, addr, stream string) server {
+	p, url := startNodeServer(t, addr, stream, true)
+	return server{
+		url: url,
+		emit: func(rooms, except []string, bin bool, args ...any) {
+			if rooms == nil {
+				rooms = []string{}
+			}
+			if except == nil {
+				except = []string{}
+			}
+			p.call(map[string]any{"op": "emit", "rooms": rooms, "except": except, "bin": bin, "args": args})
+		},
+		socket: func(id string) ([]string, string, bool) {
+			var socks []struct {
+				ID    string          `json:"id"`
+				Rooms []string        `json:"rooms"`
+				Data  json.RawMessage `json:"data"`
+			}
+			b, _ := json.Marshal(p.call(map[string]any{"op": "sockets"}))
+			json.Unmarshal(b, &socks)
+			for _, s := range socks {
+				if s.ID == id {
+					return s.Rooms, string(s.Data), true
+				}
+			}
+			return nil, "", false
+		},
+	}
+}
+
+// deadAddr is an address nothing listens on.
+func deadAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// TestRecoveryAcrossServers: socket.io-client 4.8 connected to server A
+// loses its transport and comes back to server B (through a proxy whose
+// target moves): it is recovered, with its id, rooms and data, and gets
+// every event broadcast to it meanwhile (by A and by B, binary too), in
+// order, then the live ones.
+func TestRecoveryAcrossServers(t *testing.T) {
+	for _, tc := range []struct{ a, b string }{{"go", "go"}, {"go", "node"}, {"node", "go"}} {
+		t.Run(tc.a+"-to-"+tc.b, func(t *testing.T) {
+			addr := redistest.Shared(t).Addr()
+			stream := streamFor(t)
+			mk := map[string]func(*testing.T, string, string) server{"go": goServer, "node": nodeServer}
+			a, b := mk[tc.a](t, addr, stream), mk[tc.b](t, addr, stream)
+			px := newProxy(t, hostOf(a.url))
+			c := startNode(t, "client.js", "--url", px.url(), "--auth", `{"rooms":["r1"],"data":{"user":"c1"}}`)
+			first := c.wait("connect", func(m map[string]any) bool { return m["event"] == "connect" })
+			id := first["id"].(string)
+			if first["recovered"] != false {
+				t.Fatalf("first connect: %v", first)
+			}
+			a.emit(nil, nil, false, "e0", 0)
+			c.wait("e0", func(m map[string]any) bool { return m["event"] == "msg" && m["args"].([]any)[0] == "e0" })
+
+			rdb := redis.NewClient(&redis.Options{Addr: addr})
+			defer rdb.Close()
+			px.cut(deadAddr(t))
+			eventually(t, "the session persisted", func() bool {
+				keys, _ := rdb.Keys(context.Background(), stream+":session:*").Result()
+				return len(keys) == 1
+			})
+			a.emit(nil, nil, false, "m1", 1)
+			a.emit([]string{"r1"}, nil, false, "m2", "r1")
+			a.emit([]string{"r2"}, nil, false, "x3", "not for c1")
+			a.emit(nil, []string{"r1"}, false, "x4", "not for c1")
+			b.emit(nil, nil, false, "m5", map[string]any{"from": "B"})
+			a.emit([]string{"r1"}, nil, true, "m6")
+			b.emit([]string{id}, nil, false, "m7")
+			px.cut(hostOf(b.url))
+			again := c.wait("recovered connect", func(m map[string]any) bool { return m["event"] == "connect" && m != nil && m["id"] != nil && m["recovered"] == true })
+			if again["id"] != id {
+				t.Fatalf("recovered with id %v, want %s", again["id"], id)
+			}
+			b.emit(nil, nil, false, "live", 8)
+			c.wait("live", func(m map[string]any) bool { return m["event"] == "msg" && m["args"].([]any)[0] == "live" })
+			var got []string
+			for _, m := range c.all(func(m map[string]any) bool { return m["event"] == "msg" }) {
+				args := m["args"].([]any)
+				last, _ := args[len(args)-1].(string)
+				if !offsetRe.MatchString(`,"` + last + `"]`) {
+					t.Errorf("event %v: no offset", args)
+				}
+				got = append(got, fmt.Sprint(args[:len(args)-1]))
+			}
+			want := []string{"[e0 0]", "[m1 1]", "[m2 r1]", "[m5 map[from:B]]", "[m6 map[bin:010203]]", "[m7]", "[live 8]"}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("client events %q, want %q", got, want)
+			}
+			// Pier sends the missed events after the CONNECT reply, so the
+			// client sees them after "connect" (Node: before).
+			order := c.all(func(m map[string]any) bool {
+				return m["recovered"] == true || m["event"] == "msg" && m["args"].([]any)[0] == "m1"
+			})
+			if wantFirst := map[string]string{"go": "connect", "node": "msg"}[tc.b]; len(order) != 2 || order[0]["event"] != wantFirst {
+				t.Errorf("order of recovered connect and m1: %v, want %s first", order, wantFirst)
+			}
+			rooms, data, ok := b.socket(id)
+			slices.Sort(rooms)
+			if !ok || !reflect.DeepEqual(rooms, []string{"r1", id}) && !reflect.DeepEqual(rooms, []string{id, "r1"}) || data != `{"user":"c1"}` {
+				t.Fatalf("on B: socket %s rooms %v data %s (found %v)", id, rooms, data, ok)
+			}
+			if keys, _ := rdb.Keys(context.Background(), stream+":session:*").Result(); len(keys) != 0 {
+				t.Errorf("session keys left: %v", keys)
+			}
+		})
+	}
+}
