@@ -139,7 +139,9 @@ func TestRecoveryAcrossServers(t *testing.T) {
 			a.emit([]string{"r1"}, nil, true, "m6")
 			b.emit([]string{id}, nil, false, "m7")
 			px.cut(hostOf(b.url))
-			again := c.wait("recovered connect", func(m map[string]any) bool { return m["event"] == "connect" && m != nil && m["id"] != nil && m["recovered"] == true })
+			again := c.wait("recovered connect", func(m map[string]any) bool {
+				return m["event"] == "connect" && m != nil && m["id"] != nil && m["recovered"] == true
+			})
 			if again["id"] != id {
 				t.Fatalf("recovered with id %v, want %s", again["id"], id)
 			}
