@@ -44,6 +44,9 @@ type Adapter struct {
 	csr    *socketio.RecoveryOptions // nil when recovery is off
 
 	closeOnce sync.Once
+
+	mu       sync.Mutex
+	requests map[string]*request // FetchSockets and ServerSideEmit waiting for answers
 }
 
 var (
@@ -61,6 +64,7 @@ func newAdapter(h *hub, n *socketio.Namespace) *Adapter {
 		uid:          hex.EncodeToString(b[:]),
 		stream:       h.opts.streamOf(n.Name()),
 		csr:          n.RecoveryOptions(),
+		requests:     make(map[string]*request),
 	}
 	h.add(a)
 	return a

@@ -12,52 +12,84 @@ import (
 // hub is what the namespaces of one factory share: the Redis client and
 // one reading goroutine per stream.
 //
-// Concurrency: mu guards adapters, cancel and readers; it is never held
-// while calling Redis or an adapter.
+// Concurrency: mu guards adapters, channels, cancel and ps; it is never
+// held while calling Redis or an adapter.
 type hub struct {
 	rdb  redis.UniversalClient
 	opts Options
 
 	mu       sync.Mutex
 	adapters map[string]*Adapter // by namespace name
+	channels map[string]*Adapter // by pub/sub channel
 	cancel   context.CancelFunc  // stops the readers; nil when none run
+	ps       *redis.PubSub       // the subscriber connection; nil when none runs
 }
 
 func newHub(rdb redis.UniversalClient, o Options) *hub {
-	return &hub{rdb: rdb, opts: o, adapters: make(map[string]*Adapter)}
+	return &hub{rdb: rdb, opts: o, adapters: make(map[string]*Adapter), channels: make(map[string]*Adapter)}
 }
 
-// add registers a namespace's adapter, starting the readers with the
-// first one (mu is held meanwhile: a second namespace waits for them).
+// add registers a namespace's adapter, subscribes its channels and
+// starts the readers with the first one. No lock is held over the Redis
+// calls.
 func (h *hub) add(a *Adapter) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	h.adapters[a.nsp.Name()] = a
+	h.channels[a.publicChannel()] = a
+	h.channels[a.privateChannel()] = a
+	if h.ps == nil {
+		h.ps = h.rdb.Subscribe(context.Background())
+		go h.listen(h.ps)
+	}
+	ps := h.ps
+	var ctx context.Context
 	if h.cancel == nil {
-		ctx, cancel := context.WithCancel(context.Background())
-		h.cancel = cancel
-		// The first ids are read now, so that the entries added once New
-		// returned are all read; if Redis does not answer in time, each
-		// reader keeps trying.
-		first, fcancel := context.WithTimeout(ctx, h.opts.PublishTimeout)
-		defer fcancel()
-		for _, s := range h.opts.streamNames() {
-			id, _ := h.lastID(first, s)
-			go h.read(ctx, s, id)
-		}
+		ctx, h.cancel = context.WithCancel(context.Background())
+	}
+	h.mu.Unlock()
+	// go-redis subscribes again after a reconnection; a failure here is
+	// logged and left to it.
+	sctx, scancel := context.WithTimeout(context.Background(), h.opts.PublishTimeout)
+	defer scancel()
+	if err := ps.Subscribe(sctx, a.publicChannel(), a.privateChannel()); err != nil {
+		h.opts.Logger.Warn("streams: subscribing", "nsp", a.nsp.Name(), "err", err)
+	}
+	if ctx == nil {
+		return
+	}
+	// The first ids are read now, so that every entry added once New
+	// returned is read; if Redis does not answer in time, each reader
+	// keeps trying.
+	for _, s := range h.opts.streamNames() {
+		id, _ := h.lastID(sctx, s)
+		go h.read(ctx, s, id)
 	}
 }
 
 // remove unregisters an adapter, stopping the readers with the last one.
 func (h *hub) remove(a *Adapter) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
+	var ps, closePS *redis.PubSub
 	if h.adapters[a.nsp.Name()] == a {
 		delete(h.adapters, a.nsp.Name())
+		delete(h.channels, a.publicChannel())
+		delete(h.channels, a.privateChannel())
+		ps = h.ps
 	}
-	if len(h.adapters) == 0 && h.cancel != nil {
-		h.cancel()
-		h.cancel = nil
+	if len(h.adapters) == 0 {
+		if h.cancel != nil {
+			h.cancel()
+			h.cancel = nil
+		}
+		closePS, h.ps = h.ps, nil
+	}
+	h.mu.Unlock()
+	if closePS != nil {
+		closePS.Close()
+	} else if ps != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), h.opts.PublishTimeout)
+		ps.Unsubscribe(ctx, a.publicChannel(), a.privateChannel())
+		cancel()
 	}
 }
 
@@ -163,5 +195,20 @@ func (h *hub) handle(m redis.XMessage) {
 	}
 	if err := a.onEntry(e); err != nil {
 		h.opts.Logger.Warn("streams: skipping a malformed entry", "id", m.ID, "type", e.typ, "err", err)
+	}
+}
+
+// listen handles the pub/sub messages until ps is closed.
+func (h *hub) listen(ps *redis.PubSub) {
+	for m := range ps.Channel() {
+		h.mu.Lock()
+		a := h.channels[m.Channel]
+		h.mu.Unlock()
+		if a == nil {
+			continue
+		}
+		if err := a.onMessage([]byte(m.Payload)); err != nil {
+			h.opts.Logger.Warn("streams: skipping a malformed message", "channel", m.Channel, "err", err)
+		}
 	}
 }

@@ -31,6 +31,13 @@ type Options struct {
 	// SessionKeyPrefix prefixes the keys of the sessions kept for
 	// connection state recovery. Default "sio:session:".
 	SessionKeyPrefix string
+	// ChannelPrefix prefixes the pub/sub channels of requests and answers
+	// (Node: channelPrefix): {ChannelPrefix}#{nsp}# and
+	// {ChannelPrefix}#{nsp}#{uid}#. Default "socket.io".
+	ChannelPrefix string
+	// RequestsTimeout bounds the wait for the other servers' answers to
+	// FetchSockets and ServerSideEmit with acks. Default 5s.
+	RequestsTimeout time.Duration
 	// PublishTimeout bounds each XADD of a broadcast when connection state
 	// recovery is on (the local delivery waits for the entry id). When it
 	// fails, local clients still get the packet, without an offset.
@@ -49,6 +56,8 @@ const (
 	DefaultBlockTime        = 5 * time.Second
 	DefaultSessionKeyPrefix = "sio:session:"
 	DefaultPublishTimeout   = 2 * time.Second
+	DefaultChannelPrefix    = "socket.io"
+	DefaultRequestsTimeout  = 5 * time.Second
 )
 
 func (o Options) withDefaults() Options {
@@ -72,6 +81,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.PublishTimeout <= 0 {
 		o.PublishTimeout = DefaultPublishTimeout
+	}
+	if o.ChannelPrefix == "" {
+		o.ChannelPrefix = DefaultChannelPrefix
+	}
+	if o.RequestsTimeout <= 0 {
+		o.RequestsTimeout = DefaultRequestsTimeout
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

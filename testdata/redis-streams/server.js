@@ -3,7 +3,9 @@
 // Usage: node server.js --redis redis://127.0.0.1:PORT [--csr 1] [--stream NAME] [--sessions PREFIX]
 // Prints {"event":"ready","port":N}, then answers each stdin line
 // {"id":n,"op":"emit","nsp":"/","rooms":[],"except":[],"args":[...],"bin":false}
-// with {"id":n,"result":...}. Clients may send auth {"rooms":[...],"data":...}.
+// with {"id":n,"result":...}; other ops: fetch (fetchSockets), count
+// (serverCount), sse (serverSideEmitWithAck), sockets (local sockets). A
+// server-side event "ping-s2s" is printed and acknowledged. Clients may send auth {"rooms":[...],"data":...}.
 const { createServer } = require("http");
 const { Server } = require("socket.io");
 const { createClient } = require("redis");
@@ -24,6 +26,7 @@ const out = (o) => console.log(JSON.stringify(o));
     adapter: createAdapter(redis, opts),
     connectionStateRecovery: args.csr ? { maxDisconnectionDuration: 60000 } : undefined,
   });
+  io.on("ping-s2s", (arg, cb) => { out({ event: "s2s", arg }); if (cb) cb({ from: "node", got: arg }); });
   for (const name of ["/", "/chat"]) {
     io.of(name).on("connection", (socket) => {
       const auth = socket.handshake.auth || {};
@@ -48,6 +51,12 @@ const out = (o) => console.log(JSON.stringify(o));
         const a = cmd.args.slice();
         if (cmd.bin) a.push(Buffer.from([1, 2, 3]));
         op.emit(...a);
+      } else if (cmd.op === "fetch") {
+        result = (await nsp.fetchSockets()).map((s) => ({ id: s.id, rooms: [...s.rooms], data: s.data, address: s.handshake.address }));
+      } else if (cmd.op === "count") {
+        result = await nsp.adapter.serverCount();
+      } else if (cmd.op === "sse") {
+        result = await nsp.serverSideEmitWithAck(...cmd.args);
       } else if (cmd.op === "sockets") {
         result = (await nsp.local.fetchSockets()).map((s) => ({ id: s.id, rooms: [...s.rooms], data: s.data }));
       }
