@@ -45,8 +45,9 @@ type Adapter struct {
 
 	closeOnce sync.Once
 
-	mu       sync.Mutex
-	requests map[string]*request // FetchSockets and ServerSideEmit waiting for answers
+	mu          sync.Mutex
+	requests    map[string]*request    // FetchSockets and ServerSideEmit waiting for answers
+	ackRequests map[string]*ackRequest // broadcasts waiting for acknowledgements
 }
 
 var (
@@ -65,6 +66,7 @@ func newAdapter(h *hub, n *socketio.Namespace) *Adapter {
 		stream:       h.opts.streamOf(n.Name()),
 		csr:          n.RecoveryOptions(),
 		requests:     make(map[string]*request),
+		ackRequests:  make(map[string]*ackRequest),
 	}
 	h.add(a)
 	return a
@@ -95,15 +97,17 @@ func (a *Adapter) xadd(ctx context.Context, typ int, data notepack.Map, binary b
 	}).Result()
 }
 
-// Broadcast sends p to the selected sockets of every server. Local
-// broadcasts and broadcasts waiting for acknowledgements stay on this
-// server (acknowledgements across servers are not implemented). Other
-// events are added to the stream; with connection state recovery on, the
+// Broadcast sends p to the selected sockets of every server. Broadcasts
+// waiting for acknowledgements go through pub/sub (see broadcastWithAck).
+// Other events are added to the stream; with connection state recovery on, the
 // entry id is appended to the event as its offset (unless volatile), so
 // local sockets get the packet once XADD answers, or without an offset if
 // it fails within Options.PublishTimeout. With recovery off, local
 // sockets get it first.
 func (a *Adapter) Broadcast(ctx context.Context, p *socketio.Packet, opts socketio.BroadcastOptions, acks *socketio.BroadcastAcks) error {
+	if acks != nil && !opts.Local {
+		return a.broadcastWithAck(ctx, p, opts, acks)
+	}
 	if acks != nil {
 		return a.LocalAdapter.Broadcast(ctx, p, opts, acks)
 	}

@@ -201,6 +201,13 @@ func (a *Adapter) onMessage(payload []byte) error {
 	idv, _ := data.Get("requestId")
 	id, _ := idv.(string)
 	switch int(typ) {
+	case typeBroadcast:
+		if id == "" {
+			return errMalformed
+		}
+		return a.onBroadcastWithAck(uid, id, data)
+	case typeBroadcastClientCount, typeBroadcastAck:
+		a.onAckResponse(int(typ), id, data)
 	case typeFetchSockets:
 		opts, err := optsOf(data)
 		if err != nil || id == "" {

@@ -4,7 +4,7 @@
 // Prints {"event":"ready","port":N}, then answers each stdin line
 // {"id":n,"op":"emit","nsp":"/","rooms":[],"except":[],"args":[...],"bin":false}
 // with {"id":n,"result":...}; other ops: fetch (fetchSockets), count
-// (serverCount), sse (serverSideEmitWithAck), sockets (local sockets). A
+// (serverCount), ask (timeout(t).emitWithAck), sse (serverSideEmitWithAck), sockets (local sockets). A
 // server-side event "ping-s2s" is printed and acknowledged. Clients may send auth {"rooms":[...],"data":...}.
 const { createServer } = require("http");
 const { Server } = require("socket.io");
@@ -53,6 +53,8 @@ const out = (o) => console.log(JSON.stringify(o));
         op.emit(...a);
       } else if (cmd.op === "fetch") {
         result = (await nsp.fetchSockets()).map((s) => ({ id: s.id, rooms: [...s.rooms], data: s.data, address: s.handshake.address }));
+      } else if (cmd.op === "ask") {
+        result = await nsp.timeout(cmd.timeout || 3000).emitWithAck(...cmd.args);
       } else if (cmd.op === "count") {
         result = await nsp.adapter.serverCount();
       } else if (cmd.op === "sse") {
