@@ -47,7 +47,7 @@ func newGoNode(t *testing.T, addr string, o streams.Options, csr bool) *goNode {
 	t.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	if o.Logger == nil {
-		o.Logger = quiet
+		o.Logger = slog.New(slog.NewTextHandler(tWriter{t}, nil))
 	}
 	so := &socketio.Options{Adapter: streams.New(rdb, &o), Logger: quiet}
 	if csr {
@@ -58,10 +58,10 @@ func newGoNode(t *testing.T, addr string, o streams.Options, csr bool) *goNode {
 		t.Fatal(err)
 	}
 	for _, nsp := range []*socketio.Namespace{srv.Of("/"), srv.Of("/chat")} {
-		nsp.OnConnection(func(s *socketio.Socket) {
-			if s.Recovered() {
-				return
-			}
+		// Rooms are joined in a middleware, before the CONNECT reply, so a
+		// broadcast sent once dial returns finds them. Recovered sockets
+		// skip it.
+		nsp.Use(func(s *socketio.Socket) error {
 			var auth struct {
 				Rooms []string        `json:"rooms"`
 				Data  json.RawMessage `json:"data"`
@@ -73,6 +73,7 @@ func newGoNode(t *testing.T, addr string, o streams.Options, csr bool) *goNode {
 			if auth.Data != nil {
 				s.SetData(auth.Data)
 			}
+			return nil
 		})
 	}
 	n := &goNode{srv: srv, rdb: rdb}
@@ -343,3 +344,11 @@ func (p *proxy) cut(target string) {
 }
 
 func hostOf(url string) string { return strings.TrimPrefix(url, "http://") }
+
+// tWriter logs through t (shown when the test fails or with -v).
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(b)))
+	return len(b), nil
+}
