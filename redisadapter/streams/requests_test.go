@@ -110,4 +110,18 @@ func TestNodeRequestsInterop(t *testing.T) {
 		t.Fatal(err)
 	}
 	nc.expect("41")
+
+	// And from Node to Go: join, leave, disconnect.
+	node.call(map[string]any{"op": "join", "target": gc.sid, "rooms": []string{"n1", "n2"}})
+	eventually(t, "go socket in rooms n1, n2", func() bool {
+		r := g.srv.Of("/").Socket(gc.sid).Rooms()
+		return slices.Contains(r, "n1") && slices.Contains(r, "n2")
+	})
+	node.call(map[string]any{"op": "leave", "target": gc.sid, "rooms": []string{"n1"}})
+	eventually(t, "go socket out of room n1", func() bool {
+		r := g.srv.Of("/").Socket(gc.sid).Rooms()
+		return !slices.Contains(r, "n1") && slices.Contains(r, "n2")
+	})
+	node.call(map[string]any{"op": "disconnect", "target": "n2", "close": false})
+	gc.expect("41")
 }

@@ -4,7 +4,8 @@
 // Prints {"event":"ready","port":N}, then answers each stdin line
 // {"id":n,"op":"emit","nsp":"/","rooms":[],"except":[],"args":[...],"bin":false}
 // with {"id":n,"result":...}; other ops: fetch (fetchSockets), count
-// (serverCount), ask (timeout(t).emitWithAck), sse (serverSideEmitWithAck), sockets (local sockets). A
+// (serverCount), ask (timeout(t).emitWithAck), join/leave/disconnect
+// (in(target).socketsJoin/socketsLeave/disconnectSockets), sse (serverSideEmitWithAck), sockets (local sockets). A
 // server-side event "ping-s2s" is printed and acknowledged. Clients may send auth {"rooms":[...],"data":...}.
 const { createServer } = require("http");
 const { Server } = require("socket.io");
@@ -55,6 +56,12 @@ const out = (o) => console.log(JSON.stringify(o));
         result = (await nsp.fetchSockets()).map((s) => ({ id: s.id, rooms: [...s.rooms], data: s.data, address: s.handshake.address }));
       } else if (cmd.op === "ask") {
         result = await nsp.timeout(cmd.timeout || 3000).emitWithAck(...cmd.args);
+      } else if (cmd.op === "join") {
+        nsp.in(cmd.target).socketsJoin(cmd.rooms);
+      } else if (cmd.op === "leave") {
+        nsp.in(cmd.target).socketsLeave(cmd.rooms);
+      } else if (cmd.op === "disconnect") {
+        nsp.in(cmd.target).disconnectSockets(!!cmd.close);
       } else if (cmd.op === "count") {
         result = await nsp.adapter.serverCount();
       } else if (cmd.op === "sse") {
