@@ -39,13 +39,18 @@ func streamFor(t *testing.T) string {
 type goNode struct {
 	srv  *socketio.Server
 	http *httptest.Server
-	rdb  *redis.Client
+	rdb  redis.UniversalClient
 	url  string
 }
 
 func newGoNode(t *testing.T, addr string, o streams.Options, csr bool) *goNode {
 	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	return newGoNodeOn(t, redis.NewClient(&redis.Options{Addr: addr}), o, csr)
+}
+
+// newGoNodeOn is newGoNode with its own Redis client (closed with it).
+func newGoNodeOn(t *testing.T, rdb redis.UniversalClient, o streams.Options, csr bool) *goNode {
+	t.Helper()
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(tWriter{t}, nil))
 	}
@@ -275,10 +280,15 @@ func (p *nodeProc) call(cmd map[string]any) any {
 	return r["result"]
 }
 
-// startNodeServer runs server.js; it returns the process and its URL.
+// startNodeServer runs server.js on redisAddr (host:port, or a comma list
+// of a Redis Cluster's masters); it returns the process and its URL.
 func startNodeServer(t *testing.T, redisAddr, stream string, csr bool) (*nodeProc, string) {
 	t.Helper()
-	args := []string{"--redis", "redis://" + redisAddr, "--stream", stream, "--sessions", stream + ":session:"}
+	var urls []string
+	for _, a := range strings.Split(redisAddr, ",") {
+		urls = append(urls, "redis://"+a)
+	}
+	args := []string{"--redis", strings.Join(urls, ","), "--stream", stream, "--sessions", stream + ":session:"}
 	if csr {
 		args = append(args, "--csr", "1")
 	}

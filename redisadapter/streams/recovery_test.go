@@ -7,6 +7,8 @@ import (
 	"net"
 	"reflect"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,8 +28,37 @@ type server struct {
 	socket func(id string) (rooms []string, data string, ok bool)
 }
 
+// redisClient is a client of addr: host:port, or a comma list of a Redis
+// Cluster's masters.
+func redisClient(addr string) redis.UniversalClient {
+	if strings.Contains(addr, ",") {
+		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(addr, ",")})
+	}
+	return redis.NewClient(&redis.Options{Addr: addr})
+}
+
+// sessionKeys lists the session keys of a recovery test (on every master
+// of a Cluster).
+func sessionKeys(rdb redis.UniversalClient, stream string) []string {
+	ctx := context.Background()
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		var mu sync.Mutex
+		var all []string
+		cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+			keys, _ := c.Keys(ctx, stream+":session:*").Result()
+			mu.Lock()
+			all = append(all, keys...)
+			mu.Unlock()
+			return nil
+		})
+		return all
+	}
+	keys, _ := rdb.Keys(ctx, stream+":session:*").Result()
+	return keys
+}
+
 func goServer(t *testing.T, addr, stream string) server {
-	g := newGoNode(t, addr, streams.Options{StreamName: stream, SessionKeyPrefix: stream + ":session:", BlockTime: time.Second}, true)
+	g := newGoNodeOn(t, redisClient(addr), streams.Options{StreamName: stream, SessionKeyPrefix: stream + ":session:", BlockTime: time.Second}, true)
 	return server{
 		url: g.url,
 		emit: func(rooms, except []string, bin bool, args ...any) {
@@ -108,9 +139,24 @@ func deadAddr(t *testing.T) string {
 // every event broadcast to it meanwhile (by A and by B, binary too), in
 // order, then the live ones.
 func TestRecoveryAcrossServers(t *testing.T) {
-	for _, tc := range []struct{ a, b string }{{"go", "go"}, {"go", "node"}, {"node", "go"}} {
-		t.Run(tc.a+"-to-"+tc.b, func(t *testing.T) {
+	var cluster string // started once, with the parent test
+	parent := t
+	for _, tc := range []struct {
+		a, b    string
+		cluster bool
+	}{{"go", "go", false}, {"go", "node", false}, {"node", "go", false}, {"go", "node", true}, {"node", "go", true}} {
+		name := tc.a + "-to-" + tc.b
+		if tc.cluster {
+			name += "-on-cluster"
+		}
+		t.Run(name, func(t *testing.T) {
 			addr := redistest.Shared(t).Addr()
+			if tc.cluster {
+				if cluster == "" {
+					cluster = strings.Join(redistest.StartCluster(parent).Addrs(), ",")
+				}
+				addr = cluster
+			}
 			stream := streamFor(t)
 			mk := map[string]func(*testing.T, string, string) server{"go": goServer, "node": nodeServer}
 			a, b := mk[tc.a](t, addr, stream), mk[tc.b](t, addr, stream)
@@ -124,12 +170,11 @@ func TestRecoveryAcrossServers(t *testing.T) {
 			a.emit(nil, nil, false, "e0", 0)
 			c.wait("e0", func(m map[string]any) bool { return m["event"] == "msg" && m["args"].([]any)[0] == "e0" })
 
-			rdb := redis.NewClient(&redis.Options{Addr: addr})
+			rdb := redisClient(addr)
 			defer rdb.Close()
 			px.cut(deadAddr(t))
 			eventually(t, "the session persisted", func() bool {
-				keys, _ := rdb.Keys(context.Background(), stream+":session:*").Result()
-				return len(keys) == 1
+				return len(sessionKeys(rdb, stream)) == 1
 			})
 			a.emit(nil, nil, false, "m1", 1)
 			a.emit([]string{"r1"}, nil, false, "m2", "r1")
@@ -173,7 +218,7 @@ func TestRecoveryAcrossServers(t *testing.T) {
 			if !ok || !reflect.DeepEqual(rooms, []string{"r1", id}) && !reflect.DeepEqual(rooms, []string{id, "r1"}) || data != `{"user":"c1"}` {
 				t.Fatalf("on B: socket %s rooms %v data %s (found %v)", id, rooms, data, ok)
 			}
-			if keys, _ := rdb.Keys(context.Background(), stream+":session:*").Result(); len(keys) != 0 {
+			if keys := sessionKeys(rdb, stream); len(keys) != 0 {
 				t.Errorf("session keys left: %v", keys)
 			}
 		})

@@ -1,6 +1,6 @@
 // A Socket.IO 4.8 server with @socket.io/redis-streams-adapter 0.3.1, for
 // Pier's redisadapter/streams interop tests, driven over stdin/stdout.
-// Usage: node server.js --redis redis://127.0.0.1:PORT [--csr 1] [--stream NAME] [--sessions PREFIX]
+// Usage: node server.js --redis redis://127.0.0.1:PORT[,redis://… for a Cluster] [--csr 1] [--stream NAME] [--sessions PREFIX]
 // Prints {"event":"ready","port":N}, then answers each stdin line
 // {"id":n,"op":"emit","nsp":"/","rooms":[],"except":[],"args":[...],"bin":false}
 // with {"id":n,"result":...}; other ops: fetch (fetchSockets), count
@@ -9,7 +9,7 @@
 // server-side event "ping-s2s" is printed and acknowledged. Clients may send auth {"rooms":[...],"data":...}.
 const { createServer } = require("http");
 const { Server } = require("socket.io");
-const { createClient } = require("redis");
+const { createClient, createCluster } = require("redis");
 const { createAdapter } = require("@socket.io/redis-streams-adapter");
 const readline = require("readline");
 
@@ -17,7 +17,9 @@ const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) =>
 const out = (o) => console.log(JSON.stringify(o));
 
 (async () => {
-  const redis = createClient({ url: args.redis });
+  // --redis a,b,c (several URLs): a Redis Cluster.
+  const urls = args.redis.split(",");
+  const redis = urls.length > 1 ? createCluster({ rootNodes: urls.map((url) => ({ url })) }) : createClient({ url: args.redis });
   redis.on("error", (e) => process.stderr.write("redis: " + e + "\n"));
   await redis.connect();
   const opts = {};
