@@ -45,7 +45,9 @@ type Adapter struct {
 
 	closeOnce sync.Once
 
-	mu          sync.Mutex
+	mu      sync.Mutex
+	pending pendingSet // sockets being restored
+
 	requests    map[string]*request    // FetchSockets and ServerSideEmit waiting for answers
 	ackRequests map[string]*ackRequest // broadcasts waiting for acknowledgements
 }
@@ -67,6 +69,10 @@ func newAdapter(h *hub, n *socketio.Namespace) *Adapter {
 		csr:          n.RecoveryOptions(),
 		requests:     make(map[string]*request),
 		ackRequests:  make(map[string]*ackRequest),
+	}
+	if a.csr != nil {
+		// Registered before any handler of the application: it runs first.
+		n.OnConnection(a.restored)
 	}
 	h.add(a)
 	return a
@@ -102,8 +108,9 @@ func (a *Adapter) xadd(ctx context.Context, typ int, data notepack.Map, binary b
 // Other events are added to the stream; with connection state recovery on, the
 // entry id is appended to the event as its offset (unless volatile), so
 // local sockets get the packet once XADD answers, or without an offset if
-// it fails within Options.PublishTimeout. With recovery off, local
-// sockets get it first.
+// it fails within Options.PublishTimeout (volatile events are sent
+// without an offset, as in Node). With recovery off, local sockets get it
+// first.
 func (a *Adapter) Broadcast(ctx context.Context, p *socketio.Packet, opts socketio.BroadcastOptions, acks *socketio.BroadcastAcks) error {
 	if acks != nil && !opts.Local {
 		return a.broadcastWithAck(ctx, p, opts, acks)
@@ -112,15 +119,15 @@ func (a *Adapter) Broadcast(ctx context.Context, p *socketio.Packet, opts socket
 		return a.LocalAdapter.Broadcast(ctx, p, opts, acks)
 	}
 	if opts.Local || (p.Type != socketio.PacketEvent && p.Type != socketio.PacketBinaryEvent) {
-		a.Deliver(p, opts)
+		a.deliver(p, opts, "")
 		return nil
 	}
 	data, binary, err := broadcastData(p, opts)
 	if err != nil {
-		a.Deliver(p, opts)
+		a.deliver(p, opts, "")
 		return fmt.Errorf("streams: encoding a broadcast: %w", err)
 	}
-	if a.csr == nil || opts.Volatile {
+	if a.csr == nil {
 		a.Deliver(p, opts)
 		_, err := a.xadd(ctx, typeBroadcast, data, binary)
 		return err
@@ -129,10 +136,13 @@ func (a *Adapter) Broadcast(ctx context.Context, p *socketio.Packet, opts socket
 	id, err := a.xadd(xctx, typeBroadcast, data, binary)
 	cancel()
 	if err != nil {
-		a.Deliver(p, opts)
+		a.deliver(p, opts, "")
 		return fmt.Errorf("streams: publishing a broadcast: %w", err)
 	}
-	a.Deliver(withOffset(p, id), opts)
+	if !opts.Volatile {
+		p = withOffset(p, id)
+	}
+	a.deliver(p, opts, id)
 	return nil
 }
 
@@ -188,7 +198,7 @@ func (a *Adapter) onEntry(e *entry) error {
 				return err
 			}
 		}
-		a.Deliver(p, opts)
+		a.deliver(p, opts, e.id)
 	case typeSocketsJoin, typeSocketsLeave:
 		opts, err := optsOf(e.data)
 		if err != nil {

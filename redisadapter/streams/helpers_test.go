@@ -52,7 +52,7 @@ func newGoNode(t *testing.T, addr string, o streams.Options, csr bool) *goNode {
 func newGoNodeOn(t *testing.T, rdb redis.UniversalClient, o streams.Options, csr bool) *goNode {
 	t.Helper()
 	if o.Logger == nil {
-		o.Logger = slog.New(slog.NewTextHandler(tWriter{t}, nil))
+		o.Logger = quiet // t.Log would panic: servers log during their cleanup
 	}
 	so := &socketio.Options{Adapter: streams.New(rdb, &o), Logger: quiet}
 	if csr {
@@ -354,11 +354,3 @@ func (p *proxy) cut(target string) {
 }
 
 func hostOf(url string) string { return strings.TrimPrefix(url, "http://") }
-
-// tWriter logs through t (shown when the test fails or with -v).
-type tWriter struct{ t *testing.T }
-
-func (w tWriter) Write(b []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(b)))
-	return len(b), nil
-}

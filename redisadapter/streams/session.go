@@ -108,6 +108,15 @@ func (a *Adapter) RestoreSession(pid, offset string) (*socketio.RecoveredSession
 		log.Warn("streams: malformed session", "pid", pid, "err", err)
 		return nil, false
 	}
+	// From here, the events this server delivers to the socket are kept
+	// for it (see pending.go).
+	a.pending.begin(s.SID, s.Rooms)
+	ok := false
+	defer func() {
+		if !ok {
+			a.pending.cancel(s.SID)
+		}
+	}()
 	at, err := a.h.rdb.XRange(ctx, a.stream, offset, offset).Result()
 	if err != nil || len(at) == 0 {
 		return nil, false
@@ -139,6 +148,8 @@ func (a *Adapter) RestoreSession(pid, offset string) (*socketio.RecoveredSession
 			r.Missed = append(r.Missed, socketio.StoredPacket{Offset: m.ID, Opts: opts, Data: p.Data, Attachments: p.Attachments})
 		}
 	}
+	a.pending.setLast(s.SID, cur)
+	ok = true
 	return r, true
 }
 
