@@ -127,14 +127,14 @@ func (a *Adapter) Broadcast(ctx context.Context, p *socketio.Packet, opts socket
 		a.deliver(p, opts, "")
 		return fmt.Errorf("streams: encoding a broadcast: %w", err)
 	}
+	xctx, cancel := context.WithTimeout(ctx, a.h.opts.PublishTimeout)
+	defer cancel()
 	if a.csr == nil {
 		a.Deliver(p, opts)
-		_, err := a.xadd(ctx, typeBroadcast, data, binary)
+		_, err := a.xadd(xctx, typeBroadcast, data, binary)
 		return err
 	}
-	xctx, cancel := context.WithTimeout(ctx, a.h.opts.PublishTimeout)
 	id, err := a.xadd(xctx, typeBroadcast, data, binary)
-	cancel()
 	if err != nil {
 		a.deliver(p, opts, "")
 		return fmt.Errorf("streams: publishing a broadcast: %w", err)

@@ -38,10 +38,10 @@ type Options struct {
 	// RequestsTimeout bounds the wait for the other servers' answers to
 	// FetchSockets and ServerSideEmit with acks. Default 5s.
 	RequestsTimeout time.Duration
-	// PublishTimeout bounds each XADD of a broadcast when connection state
-	// recovery is on (the local delivery waits for the entry id). When it
-	// fails, local clients still get the packet, without an offset.
-	// Default 2s.
+	// PublishTimeout bounds each XADD of a broadcast, go-redis' retries
+	// included. With connection state recovery on, the local delivery
+	// waits for the entry id; when the XADD fails, local clients still get
+	// the packet, without an offset. Default 2s.
 	PublishTimeout time.Duration
 	// Logger receives Redis errors and malformed entries. Default
 	// slog.Default().
