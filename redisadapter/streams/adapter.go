@@ -34,7 +34,9 @@ func New(rdb redis.UniversalClient, opts *Options) socketio.AdapterFactory {
 // Concurrency: safe for concurrent use. Entries of other servers are
 // handled one at a time, in stream order, on the stream's reading
 // goroutine; disconnect handlers run by DisconnectSockets requests of
-// other servers run there too and should not block for long.
+// other servers run there too and should not block for long. Requests of
+// other servers over pub/sub (FetchSockets, server-side events,
+// broadcasts with acks) run in order on a goroutine of the namespace.
 type Adapter struct {
 	*socketio.LocalAdapter
 	h      *hub
@@ -44,6 +46,9 @@ type Adapter struct {
 	csr    *socketio.RecoveryOptions // nil when recovery is off
 
 	closeOnce sync.Once
+	queue     chan func()   // requests of other servers, run in order by work
+	stop      chan struct{} // closed by Close
+	workerEnd chan struct{} // closed when work returns
 
 	mu      sync.Mutex
 	pending pendingSet // sockets being restored
@@ -68,8 +73,12 @@ func newAdapter(h *hub, n *socketio.Namespace) *Adapter {
 		stream:       h.opts.streamOf(n.Name()),
 		csr:          n.RecoveryOptions(),
 		requests:     make(map[string]*request),
+		queue:        make(chan func(), 1024),
+		stop:         make(chan struct{}),
+		workerEnd:    make(chan struct{}),
 		ackRequests:  make(map[string]*ackRequest),
 	}
+	go a.work()
 	if a.csr != nil {
 		// Registered before any handler of the application: it runs first.
 		n.OnConnection(a.restored)
@@ -84,8 +93,37 @@ func (a *Adapter) Stream() string { return a.stream }
 // Close stops reading the stream for this namespace (and the readers with
 // the last namespace). Called at server shutdown.
 func (a *Adapter) Close() error {
-	a.closeOnce.Do(func() { a.h.remove(a) })
+	a.closeOnce.Do(func() {
+		a.h.remove(a)
+		close(a.stop)
+		<-a.workerEnd
+	})
 	return nil
+}
+
+// work runs the requests of other servers (FetchSockets, server-side
+// events, broadcasts waiting for acks) one at a time, in order, off the
+// subscriber goroutine: a server-side event handler may itself wait for
+// the cluster's answers.
+func (a *Adapter) work() {
+	defer close(a.workerEnd)
+	for {
+		select {
+		case f := <-a.queue:
+			f()
+		case <-a.stop:
+			return
+		}
+	}
+}
+
+// enqueue hands f to the worker (waiting while its queue is full), or
+// drops it once the adapter is closed.
+func (a *Adapter) enqueue(f func()) {
+	select {
+	case a.queue <- f:
+	case <-a.stop:
+	}
 }
 
 // xadd appends an entry to the namespace's stream and returns its id.

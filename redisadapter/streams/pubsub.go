@@ -205,7 +205,11 @@ func (a *Adapter) onMessage(payload []byte) error {
 		if id == "" {
 			return errMalformed
 		}
-		return a.onBroadcastWithAck(uid, id, data)
+		a.enqueue(func() {
+			if err := a.onBroadcastWithAck(uid, id, data); err != nil {
+				a.h.opts.Logger.Warn("streams: skipping a malformed broadcast", "err", err)
+			}
+		})
 	case typeBroadcastClientCount, typeBroadcastAck:
 		a.onAckResponse(int(typ), id, data)
 	case typeFetchSockets:
@@ -213,12 +217,16 @@ func (a *Adapter) onMessage(payload []byte) error {
 		if err != nil || id == "" {
 			return errMalformed
 		}
-		socks, _ := a.LocalAdapter.FetchSockets(context.Background(), opts)
-		list := make([]any, len(socks))
-		for i, s := range socks {
-			list[i] = socketValue(s)
-		}
-		return a.respond(uid, typeFetchSocketsResponse, notepack.Map{{Key: "requestId", Value: id}, {Key: "sockets", Value: list}})
+		a.enqueue(func() {
+			socks, _ := a.LocalAdapter.FetchSockets(context.Background(), opts)
+			list := make([]any, len(socks))
+			for i, s := range socks {
+				list[i] = socketValue(s)
+			}
+			if err := a.respond(uid, typeFetchSocketsResponse, notepack.Map{{Key: "requestId", Value: id}, {Key: "sockets", Value: list}}); err != nil {
+				a.h.opts.Logger.Warn("streams: answering fetchSockets", "err", err)
+			}
+		})
 	case typeServerSideEmit:
 		pv, _ := data.Get("packet")
 		packet, ok := pv.([]any)
@@ -244,7 +252,7 @@ func (a *Adapter) onMessage(payload []byte) error {
 				})
 			}
 		}
-		a.nsp.HandleServerSideEmit(name, args, ack)
+		a.enqueue(func() { a.nsp.HandleServerSideEmit(name, args, ack) })
 	case typeFetchSocketsResponse, typeServerSideEmitResponse:
 		a.mu.Lock()
 		r := a.requests[id]

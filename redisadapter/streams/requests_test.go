@@ -125,3 +125,42 @@ func TestNodeRequestsInterop(t *testing.T) {
 	node.call(map[string]any{"op": "disconnect", "target": "n2", "close": false})
 	gc.expect("41")
 }
+
+// TestServerSideHandlerWaitsOnCluster: a server-side event handler that
+// itself calls FetchSockets gets its answers (the requests of other
+// servers run off the subscriber goroutine), and its ack reaches the
+// sender in time.
+func TestServerSideHandlerWaitsOnCluster(t *testing.T) {
+	addr := redistest.Shared(t).Addr()
+	o := streams.Options{StreamName: streamFor(t), BlockTime: time.Second, RequestsTimeout: 2 * time.Second}
+	o.ChannelPrefix = o.StreamName
+	a := newGoNode(t, addr, o, false)
+	b := newGoNode(t, addr, o, false)
+	dial(t, a.url, "/", `{}`)
+	dial(t, b.url, "/", `{}`)
+	a.srv.Of("/").OnServerSideEmit("count", func(args socketio.Args, ack func(...any)) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		socks, err := a.srv.Of("/").FetchSockets(ctx)
+		if err != nil {
+			ack("error: " + err.Error())
+			return
+		}
+		ack(len(socks))
+	})
+	ad := b.srv.Of("/").Adapter().(*streams.Adapter)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	eventually(t, "server count 2", func() bool {
+		n, err := ad.ServerCount(ctx)
+		return err == nil && n == 2
+	})
+	acks, err := b.srv.Of("/").ServerSideEmitWithAck(ctx, "count")
+	if err != nil || len(acks) != 1 {
+		t.Fatalf("acks %v, %v", acks, err)
+	}
+	var n int
+	if err := acks[0].Decode(&n); err != nil || n != 2 {
+		t.Fatalf("the handler's FetchSockets saw %s (%v), want 2 sockets", acks[0].Raw(0), err)
+	}
+}
