@@ -126,19 +126,20 @@ func (a *Adapter) enqueue(f func()) {
 	}
 }
 
-// xadd appends an entry to the namespace's stream and returns its id.
+// xadd appends an entry to the namespace's stream and returns its id, or
+// errQueued when it is kept for a later attempt (see retryQueue).
 func (a *Adapter) xadd(ctx context.Context, typ int, data notepack.Map, binary bool) (string, error) {
 	s, err := encodeData(data, binary)
 	if err != nil {
 		return "", err
 	}
-	return a.h.rdb.XAdd(ctx, &redis.XAddArgs{
+	return a.h.retry.add(ctx, &redis.XAddArgs{
 		Stream: a.stream,
 		MaxLen: a.h.opts.MaxLen,
 		Approx: true,
 		ID:     "*",
 		Values: fields(a.uid, a.nsp.Name(), typ, s),
-	}).Result()
+	})
 }
 
 // Broadcast sends p to the selected sockets of every server. Broadcasts
@@ -165,16 +166,19 @@ func (a *Adapter) Broadcast(ctx context.Context, p *socketio.Packet, opts socket
 		a.deliver(p, opts, "")
 		return fmt.Errorf("streams: encoding a broadcast: %w", err)
 	}
-	xctx, cancel := context.WithTimeout(ctx, a.h.opts.PublishTimeout)
-	defer cancel()
 	if a.csr == nil {
 		a.Deliver(p, opts)
-		_, err := a.xadd(xctx, typeBroadcast, data, binary)
-		return err
+		if _, err := a.xadd(ctx, typeBroadcast, data, binary); err != nil && err != errQueued {
+			return fmt.Errorf("streams: publishing a broadcast: %w", err)
+		}
+		return nil
 	}
-	id, err := a.xadd(xctx, typeBroadcast, data, binary)
+	id, err := a.xadd(ctx, typeBroadcast, data, binary)
 	if err != nil {
 		a.deliver(p, opts, "")
+		if err == errQueued {
+			return nil
+		}
 		return fmt.Errorf("streams: publishing a broadcast: %w", err)
 	}
 	if !opts.Volatile {
@@ -194,7 +198,9 @@ func (a *Adapter) Apply(ctx context.Context, opts socketio.BroadcastOptions, op 
 	var err error
 	add := func(typ int, m notepack.Map) {
 		if err == nil {
-			_, err = a.xadd(ctx, typ, m, false)
+			if _, err = a.xadd(ctx, typ, m, false); err == errQueued {
+				err = nil
+			}
 		}
 	}
 	if len(op.Join) > 0 {

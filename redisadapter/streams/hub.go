@@ -23,10 +23,14 @@ type hub struct {
 	channels map[string]*Adapter // by pub/sub channel
 	cancel   context.CancelFunc  // stops the readers; nil when none run
 	ps       *redis.PubSub       // the subscriber connection; nil when none runs
+
+	retry retryQueue // entries waiting for Redis
 }
 
 func newHub(rdb redis.UniversalClient, o Options) *hub {
-	return &hub{rdb: rdb, opts: o, adapters: make(map[string]*Adapter), channels: make(map[string]*Adapter)}
+	h := &hub{rdb: rdb, opts: o, adapters: make(map[string]*Adapter), channels: make(map[string]*Adapter)}
+	h.retry.h = h
+	return h
 }
 
 // add registers a namespace's adapter, subscribes its channels and
@@ -91,6 +95,13 @@ func (h *hub) remove(a *Adapter) {
 		ps.Unsubscribe(ctx, a.publicChannel(), a.privateChannel())
 		cancel()
 	}
+}
+
+// closed reports whether the factory has no open namespace.
+func (h *hub) closed() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.adapters) == 0
 }
 
 func (h *hub) adapter(nsp string) *Adapter {

@@ -34,15 +34,33 @@ func readSeq(t *testing.T, c *client) (seq []int, offsets int) {
 }
 
 // TestRedisRestartLoss: server A broadcasts a steady sequence while Redis
-// (no persistence) is stopped and started again. Measured guarantee:
-// A's own client gets every event, in order; B's client gets, in order and
-// without duplicates, exactly the events whose XADD succeeded, minus at
-// most those XADDed just before the stop that B had not read yet, and
-// every event published after Redis came back; B's reader resumes by
-// itself. Events published while Redis was down are lost for B.
+// (no persistence) is stopped and started again.
+//
+// With the retry queue (the default), measured guarantee: A's own client
+// gets every event, in order, at once; B's client gets every event too, in
+// order and once, those published during the outage when Redis is back.
+// A's client got no offset for the events queued during the outage.
+//
+// Without it (RetryFor < 0): A's client still gets every event; B's
+// client gets, in order and once, exactly the events whose XADD
+// succeeded, and every one published after Redis came back; the events
+// published during the outage are lost for it.
 func TestRedisRestartLoss(t *testing.T) {
+	for _, retry := range []bool{true, false} {
+		name := "retry"
+		if !retry {
+			name = "no-retry"
+		}
+		t.Run(name, func(t *testing.T) { testRedisRestartLoss(t, retry) })
+	}
+}
+
+func testRedisRestartLoss(t *testing.T, retry bool) {
 	rs := redistest.Start(t)
 	o := streams.Options{StreamName: "loss", BlockTime: 500 * time.Millisecond, PublishTimeout: 300 * time.Millisecond}
+	if !retry {
+		o.RetryFor = -1
+	}
 	a := newGoNode(t, rs.Addr(), o, true)
 	b := newGoNode(t, rs.Addr(), o, true)
 	ca := dial(t, a.url, "/", `{}`)
@@ -69,12 +87,27 @@ func TestRedisRestartLoss(t *testing.T) {
 	eventually(t, "end published", func() bool { return a.srv.Of("/").Emit("end") == nil })
 
 	seqA, offA := readSeq(t, ca)
-	// A's client got "end" once per attempt: drain nothing more here.
 	seqB, offB := readSeq(t, cb)
 	for i := range n {
 		if i >= len(seqA) || seqA[i] != i {
 			t.Fatalf("A's client: %v, want 0..%d", seqA, n-1)
 		}
+	}
+	if offA == n {
+		t.Fatalf("A's client got an offset with every event: the outage was not seen")
+	}
+	if retry {
+		if len(failed) != 0 {
+			t.Errorf("%d emits failed with the retry queue", len(failed))
+		}
+		for i := range n {
+			if i >= len(seqB) || seqB[i] != i || len(seqB) != n {
+				t.Fatalf("B's client: %v, want 0..%d", seqB, n-1)
+			}
+		}
+		t.Logf("sent %d; A's client got %d (%d with offsets: the others were queued while Redis was down); B's client got %d, in order",
+			n, len(seqA), offA, len(seqB))
+		return
 	}
 	if offA != n-len(failed) {
 		t.Errorf("A's client: %d events with an offset, want %d (the published ones)", offA, n-len(failed))

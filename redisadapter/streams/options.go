@@ -38,11 +38,19 @@ type Options struct {
 	// RequestsTimeout bounds the wait for the other servers' answers to
 	// FetchSockets and ServerSideEmit with acks. Default 5s.
 	RequestsTimeout time.Duration
-	// PublishTimeout bounds each XADD of a broadcast, go-redis' retries
-	// included. With connection state recovery on, the local delivery
-	// waits for the entry id; when the XADD fails, local clients still get
-	// the packet, without an offset. Default 2s.
+	// PublishTimeout bounds each XADD, go-redis' retries included. With
+	// connection state recovery on, the local delivery waits for the entry
+	// id; when the XADD fails, local clients still get the packet, without
+	// an offset, and the entry is retried (RetryFor). Default 2s.
 	PublishTimeout time.Duration
+	// RetryFor is how long an entry whose XADD failed (Redis unreachable)
+	// is kept and added again; entries queue behind it meanwhile, so the
+	// other servers read them in order once Redis is back. Default 10s;
+	// negative: no retry (the broadcast returns the error).
+	RetryFor time.Duration
+	// RetryQueueBytes bounds the entries kept for retry (their field
+	// bytes); beyond it the oldest are dropped. Default 8 MiB.
+	RetryQueueBytes int
 	// Logger receives Redis errors and malformed entries. Default
 	// slog.Default().
 	Logger *slog.Logger
@@ -57,6 +65,8 @@ const (
 	DefaultSessionKeyPrefix = "sio:session:"
 	DefaultPublishTimeout   = 2 * time.Second
 	DefaultChannelPrefix    = "socket.io"
+	DefaultRetryFor         = 10 * time.Second
+	DefaultRetryQueueBytes  = 8 << 20
 	DefaultRequestsTimeout  = 5 * time.Second
 )
 
@@ -87,6 +97,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.RequestsTimeout <= 0 {
 		o.RequestsTimeout = DefaultRequestsTimeout
+	}
+	if o.RetryFor == 0 {
+		o.RetryFor = DefaultRetryFor
+	}
+	if o.RetryQueueBytes <= 0 {
+		o.RetryQueueBytes = DefaultRetryQueueBytes
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
