@@ -77,13 +77,14 @@ func (q *retryQueue) run() {
 	o := q.h.opts
 	backoff := 50 * time.Millisecond
 	for {
+		closed := q.h.closed()
 		q.mu.Lock()
 		for len(q.items) > 0 && time.Since(q.at[0]) > o.RetryFor {
 			q.bytes -= entrySize(q.items[0])
 			q.items, q.at = q.items[1:], q.at[1:]
 			o.Logger.Warn("streams: an entry was not published within RetryFor and is dropped")
 		}
-		if len(q.items) == 0 || q.h.closed() {
+		if len(q.items) == 0 || closed {
 			q.running = false
 			q.mu.Unlock()
 			return
