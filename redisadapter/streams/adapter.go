@@ -158,12 +158,12 @@ func (a *Adapter) Broadcast(ctx context.Context, p *socketio.Packet, opts socket
 		return a.LocalAdapter.Broadcast(ctx, p, opts, acks)
 	}
 	if opts.Local || (p.Type != socketio.PacketEvent && p.Type != socketio.PacketBinaryEvent) {
-		a.deliver(p, opts, "")
+		a.deliver(p, opts, "", false)
 		return nil
 	}
 	data, binary, err := broadcastData(p, opts)
 	if err != nil {
-		a.deliver(p, opts, "")
+		a.deliver(p, opts, "", false)
 		return fmt.Errorf("streams: encoding a broadcast: %w", err)
 	}
 	if a.csr == nil {
@@ -175,7 +175,7 @@ func (a *Adapter) Broadcast(ctx context.Context, p *socketio.Packet, opts socket
 	}
 	id, err := a.xadd(ctx, typeBroadcast, data, binary)
 	if err != nil {
-		a.deliver(p, opts, "")
+		a.deliver(p, opts, "", false)
 		if err == errQueued {
 			return nil
 		}
@@ -184,7 +184,7 @@ func (a *Adapter) Broadcast(ctx context.Context, p *socketio.Packet, opts socket
 	if !opts.Volatile {
 		p = withOffset(p, id)
 	}
-	a.deliver(p, opts, id)
+	a.deliver(p, opts, id, false)
 	return nil
 }
 
@@ -242,7 +242,7 @@ func (a *Adapter) onEntry(e *entry) error {
 				return err
 			}
 		}
-		a.deliver(p, opts, e.id)
+		a.deliver(p, opts, e.id, true)
 	case typeSocketsJoin, typeSocketsLeave:
 		opts, err := optsOf(e.data)
 		if err != nil {

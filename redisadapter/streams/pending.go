@@ -18,7 +18,9 @@ import (
 // registration) or overtake the missed ones (after it). So from the start
 // of the restore until the first connection handler runs, the events this
 // server delivers that the socket would get are kept for it instead; those
-// after L are sent once the missed ones are (Node loses them).
+// after L are sent once the missed ones are (Node loses them). And until
+// the stream's reader has passed L, the entries it reads up to L are not
+// sent to the socket: the replay had them (Node sends them twice).
 
 // pendingMax bounds the events kept for one restoring socket; beyond it
 // the oldest go (the client then misses them, as it would have).
@@ -34,6 +36,7 @@ type restoring struct {
 	last  string // L, the last id read for the missed events; "" until known
 	at    time.Time
 	kept  []keptPacket
+	sent  bool // the replay and the kept events are queued on the socket
 }
 
 type keptPacket struct {
@@ -86,9 +89,10 @@ func (ps *pendingSet) cancel(sid string) {
 	ps.mu.Unlock()
 }
 
-// deliver sends p (entry id, "" if none) to the selected local sockets,
-// keeping it for the restoring sockets it is meant for.
-func (a *Adapter) deliver(p *socketio.Packet, opts socketio.BroadcastOptions, id string) {
+// deliver sends p (entry id, "" if none; fromReader when the stream's
+// reader read it) to the selected local sockets, keeping it for the
+// restoring sockets it is meant for.
+func (a *Adapter) deliver(p *socketio.Packet, opts socketio.BroadcastOptions, id string, fromReader bool) {
 	ps := &a.pending
 	if ps.n.Load() == 0 {
 		a.Deliver(p, opts)
@@ -100,6 +104,15 @@ func (a *Adapter) deliver(p *socketio.Packet, opts socketio.BroadcastOptions, id
 	for sid, r := range ps.m {
 		if now.Sub(r.at) > pendingTTL {
 			ps.endLocked(sid)
+			continue
+		}
+		if r.sent {
+			if id != "" && !after(id, r.last) {
+				// Replayed already.
+				opts.Except = append(opts.Except[:len(opts.Except):len(opts.Except)], socketio.Room(sid))
+			} else if fromReader && id != "" {
+				ps.endLocked(sid) // the reader passed L
+			}
 			continue
 		}
 		if !includes(r.rooms, opts) {
@@ -127,15 +140,18 @@ func (a *Adapter) restored(s *socketio.Socket) {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	r := ps.m[s.ID()]
-	if r == nil {
+	if r == nil || r.sent {
 		return
 	}
-	ps.endLocked(s.ID())
-	if !s.Recovered() {
+	if !s.Recovered() || r.last == "" {
+		ps.endLocked(s.ID())
 		return
 	}
+	r.sent = true
+	kept := r.kept
+	r.kept = nil
 	to := socketio.BroadcastOptions{Rooms: []socketio.Room{socketio.Room(s.ID())}, Local: true}
-	for _, k := range r.kept {
+	for _, k := range kept {
 		if k.id == "" || r.last == "" || after(k.id, r.last) {
 			to.Volatile = k.o.Volatile
 			a.Deliver(k.p, to)
