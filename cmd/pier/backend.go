@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pierhq/pier/redisadapter"
+	"github.com/pierhq/pier/redisadapter/streams"
 	"github.com/pierhq/pier/session"
 	"github.com/pierhq/pier/session/redisstore"
 	"github.com/pierhq/pier/socketio"
@@ -58,9 +59,13 @@ func newBackend(ctx context.Context, rc RedisConfig, log *slog.Logger, hook redi
 	if rc.Sharded {
 		proto = redisadapter.Sharded
 	}
-	log.Info("pier: using Redis for the adapter and the sessions", "addrs", addrs, "cluster", rc.Cluster, "sharded", rc.Sharded)
+	adapter := redisadapter.New(rdb, &redisadapter.Options{Logger: log, Protocol: proto, Key: rc.Key, LegacyPeers: rc.LegacyPeers})
+	if rc.Adapter == "streams" {
+		adapter = streams.New(rdb, &streams.Options{Logger: log})
+	}
+	log.Info("pier: using Redis for the adapter and the sessions", "addrs", addrs, "cluster", rc.Cluster, "adapter", rc.Adapter, "sharded", rc.Sharded)
 	return &backend{
-		adapter:  redisadapter.New(rdb, &redisadapter.Options{Logger: log, Protocol: proto, Key: rc.Key, LegacyPeers: rc.LegacyPeers}),
+		adapter:  adapter,
 		sessions: redisstore.New(rdb, nil),
 		rdb:      rdb,
 		close:    rdb.Close,

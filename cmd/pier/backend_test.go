@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/pierhq/pier/internal/redistest"
-	"github.com/pierhq/pier/redisadapter"
 	"github.com/pierhq/pier/socketio"
 )
 
@@ -27,6 +26,8 @@ func TestBackendRedis(t *testing.T) {
 		{"standalone sharded", RedisConfig{URL: standalone.URL(), Sharded: true}},
 		{"cluster", RedisConfig{URL: clusterURL, Cluster: true}},
 		{"cluster sharded", RedisConfig{URL: clusterURL, Cluster: true, Sharded: true}},
+		{"standalone streams", RedisConfig{URL: standalone.URL(), Adapter: "streams"}},
+		{"cluster streams", RedisConfig{URL: clusterURL, Cluster: true, Adapter: "streams"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -49,7 +50,9 @@ func TestBackendRedis(t *testing.T) {
 				})
 				servers = append(servers, io)
 			}
-			a := servers[0].Of("/").Adapter().(*redisadapter.Adapter)
+			a := servers[0].Of("/").Adapter().(interface {
+				ServerCount(context.Context) (int, error)
+			})
 			var n int
 			var err error
 			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {

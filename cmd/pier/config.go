@@ -96,6 +96,7 @@ type CookieConfig struct {
 // RedisConfig says where the shared state lives.
 type RedisConfig struct {
 	URL         string `yaml:"url" secret:"url" help:"Redis URL (redis://host:port/db); empty: in memory (REDIS_URL is read too)"`
+	Adapter     string `yaml:"adapter" help:"pubsub (Node's @socket.io/redis-adapter) or streams (@socket.io/redis-streams-adapter: connection state recovery across servers, short Redis outages survived)"`
 	Key         string `yaml:"key" help:"adapter channel prefix (Node's key option)"`
 	Cluster     bool   `yaml:"cluster" help:"the URL names Redis Cluster nodes (more with ?addr=host:port)"`
 	Sharded     bool   `yaml:"sharded" help:"use the sharded adapter protocol (Redis 7 SPUBLISH)"`
@@ -175,7 +176,7 @@ func defaultConfig() Config {
 			Name:   "sails.sid",
 			Cookie: CookieConfig{MaxAge: Duration(24 * time.Hour)},
 		},
-		Redis:       RedisConfig{Key: "socket.io", SailsBus: true},
+		Redis:       RedisConfig{Adapter: "pubsub", Key: "socket.io", SailsBus: true},
 		LogFormat:   "text",
 		LogLevel:    "info",
 		Drain:       Duration(10 * time.Second),
@@ -209,6 +210,10 @@ func (c *Config) validate() []keyError {
 	}
 	oneOf("environment", c.Environment, "development", "production")
 	oneOf("logFormat", c.LogFormat, "text", "json")
+	oneOf("redis.adapter", c.Redis.Adapter, "pubsub", "streams")
+	if c.Redis.Adapter == "streams" && (c.Redis.Sharded || c.Redis.LegacyPeers) {
+		bad("redis.adapter", "streams has no sharded or legacy-peers mode")
+	}
 	oneOf("session.cookie.sameSite", strings.ToLower(c.Session.Cookie.SameSite), "", "lax", "strict", "none")
 	if _, err := parseLogLevels(c.LogLevel); err != nil {
 		bad("logLevel", "%v", err)

@@ -28,6 +28,7 @@ var imports = map[string]string{
 	"session":      "github.com/pierhq/pier/session",
 	"slog":         "log/slog",
 	"socketio":     "github.com/pierhq/pier/socketio",
+	"streams":      "github.com/pierhq/pier/redisadapter/streams",
 	"time":         "time",
 }
 

@@ -1,0 +1,267 @@
+package streams
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"sync"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/pierhq/pier/internal/notepack"
+	"github.com/pierhq/pier/socketio"
+)
+
+// New returns an AdapterFactory for socketio.Options.Adapter: the
+// namespaces of the server share Redis streams through rdb (a
+// *redis.Client or *redis.ClusterClient), with the entries and session
+// records of @socket.io/redis-streams-adapter 0.3.x. Use one factory per
+// server.
+func New(rdb redis.UniversalClient, opts *Options) socketio.AdapterFactory {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	h := newHub(rdb, o.withDefaults())
+	return func(n *socketio.Namespace) socketio.Adapter { return newAdapter(h, n) }
+}
+
+// Adapter is the adapter of one namespace: the rooms of this server's
+// sockets (the embedded LocalAdapter), broadcasts and room changes through
+// the namespace's stream, and connection state recovery through Redis.
+//
+// Concurrency: safe for concurrent use. Entries of other servers are
+// handled one at a time, in stream order, on the stream's reading
+// goroutine; disconnect handlers run by DisconnectSockets requests of
+// other servers run there too and should not block for long. Requests of
+// other servers over pub/sub (FetchSockets, server-side events,
+// broadcasts with acks) run in order on a goroutine of the namespace.
+type Adapter struct {
+	*socketio.LocalAdapter
+	h      *hub
+	nsp    *socketio.Namespace
+	uid    string
+	stream string
+	csr    *socketio.RecoveryOptions // nil when recovery is off
+
+	closeOnce sync.Once
+	queue     chan func()   // requests of other servers, run in order by work
+	stop      chan struct{} // closed by Close
+	workerEnd chan struct{} // closed when work returns
+
+	mu      sync.Mutex
+	pending pendingSet // sockets being restored
+
+	requests    map[string]*request    // FetchSockets and ServerSideEmit waiting for answers
+	ackRequests map[string]*ackRequest // broadcasts waiting for acknowledgements
+}
+
+var (
+	_ socketio.Adapter      = (*Adapter)(nil)
+	_ socketio.SessionStore = (*Adapter)(nil)
+)
+
+func newAdapter(h *hub, n *socketio.Namespace) *Adapter {
+	var b [8]byte
+	rand.Read(b[:])
+	a := &Adapter{
+		LocalAdapter: socketio.NewLocal(n),
+		h:            h,
+		nsp:          n,
+		uid:          hex.EncodeToString(b[:]),
+		stream:       h.opts.streamOf(n.Name()),
+		csr:          n.RecoveryOptions(),
+		requests:     make(map[string]*request),
+		queue:        make(chan func(), 1024),
+		stop:         make(chan struct{}),
+		workerEnd:    make(chan struct{}),
+		ackRequests:  make(map[string]*ackRequest),
+	}
+	go a.work()
+	if a.csr != nil {
+		// Registered before any handler of the application: it runs first.
+		n.OnConnection(a.restored)
+	}
+	h.add(a)
+	return a
+}
+
+// Stream returns the key of the namespace's stream.
+func (a *Adapter) Stream() string { return a.stream }
+
+// Close stops reading the stream for this namespace (and the readers with
+// the last namespace). Called at server shutdown.
+func (a *Adapter) Close() error {
+	a.closeOnce.Do(func() {
+		a.h.remove(a)
+		close(a.stop)
+		<-a.workerEnd
+	})
+	return nil
+}
+
+// work runs the requests of other servers (FetchSockets, server-side
+// events, broadcasts waiting for acks) one at a time, in order, off the
+// subscriber goroutine: a server-side event handler may itself wait for
+// the cluster's answers.
+func (a *Adapter) work() {
+	defer close(a.workerEnd)
+	for {
+		select {
+		case f := <-a.queue:
+			f()
+		case <-a.stop:
+			return
+		}
+	}
+}
+
+// enqueue hands f to the worker (waiting while its queue is full), or
+// drops it once the adapter is closed.
+func (a *Adapter) enqueue(f func()) {
+	select {
+	case a.queue <- f:
+	case <-a.stop:
+	}
+}
+
+// xadd appends an entry to the namespace's stream and returns its id, or
+// errQueued when it is kept for a later attempt (see retryQueue).
+func (a *Adapter) xadd(ctx context.Context, typ int, data notepack.Map, binary bool) (string, error) {
+	s, err := encodeData(data, binary)
+	if err != nil {
+		return "", err
+	}
+	return a.h.retry.add(ctx, &redis.XAddArgs{
+		Stream: a.stream,
+		MaxLen: a.h.opts.MaxLen,
+		Approx: true,
+		ID:     "*",
+		Values: fields(a.uid, a.nsp.Name(), typ, s),
+	})
+}
+
+// Broadcast sends p to the selected sockets of every server. Broadcasts
+// waiting for acknowledgements go through pub/sub (see broadcastWithAck).
+// Other events are added to the stream; with connection state recovery on, the
+// entry id is appended to the event as its offset (unless volatile), so
+// local sockets get the packet once XADD answers, or without an offset if
+// it fails within Options.PublishTimeout (volatile events are sent
+// without an offset, as in Node). With recovery off, local sockets get it
+// first.
+func (a *Adapter) Broadcast(ctx context.Context, p *socketio.Packet, opts socketio.BroadcastOptions, acks *socketio.BroadcastAcks) error {
+	if acks != nil && !opts.Local {
+		return a.broadcastWithAck(ctx, p, opts, acks)
+	}
+	if acks != nil {
+		return a.LocalAdapter.Broadcast(ctx, p, opts, acks)
+	}
+	if opts.Local || (p.Type != socketio.PacketEvent && p.Type != socketio.PacketBinaryEvent) {
+		a.deliver(p, opts, "", false)
+		return nil
+	}
+	data, binary, err := broadcastData(p, opts)
+	if err != nil {
+		a.deliver(p, opts, "", false)
+		return fmt.Errorf("streams: encoding a broadcast: %w", err)
+	}
+	if a.csr == nil {
+		a.Deliver(p, opts)
+		if _, err := a.xadd(ctx, typeBroadcast, data, binary); err != nil && err != errQueued {
+			return fmt.Errorf("streams: publishing a broadcast: %w", err)
+		}
+		return nil
+	}
+	id, err := a.xadd(ctx, typeBroadcast, data, binary)
+	if err != nil {
+		a.deliver(p, opts, "", false)
+		if err == errQueued {
+			return nil
+		}
+		return fmt.Errorf("streams: publishing a broadcast: %w", err)
+	}
+	if !opts.Volatile {
+		p = withOffset(p, id)
+	}
+	a.deliver(p, opts, id, false)
+	return nil
+}
+
+// Apply changes the rooms of, or disconnects, the selected sockets of
+// every server: the entry is added first, then applied here, as Node does.
+func (a *Adapter) Apply(ctx context.Context, opts socketio.BroadcastOptions, op socketio.RoomOp) error {
+	if opts.Local {
+		return a.LocalAdapter.Apply(ctx, opts, op)
+	}
+	ov := optsValue(socketio.BroadcastOptions{Rooms: opts.Rooms, Except: opts.Except})
+	var err error
+	add := func(typ int, m notepack.Map) {
+		if err == nil {
+			if _, err = a.xadd(ctx, typ, m, false); err == errQueued {
+				err = nil
+			}
+		}
+	}
+	if len(op.Join) > 0 {
+		add(typeSocketsJoin, notepack.Map{{Key: "opts", Value: ov}, {Key: "rooms", Value: roomList(op.Join)}})
+	}
+	if len(op.Leave) > 0 {
+		add(typeSocketsLeave, notepack.Map{{Key: "opts", Value: ov}, {Key: "rooms", Value: roomList(op.Leave)}})
+	}
+	if op.Disconnect {
+		add(typeDisconnectSockets, notepack.Map{{Key: "opts", Value: ov}, {Key: "close", Value: op.Close}})
+	}
+	opts.Local = true
+	if lerr := a.LocalAdapter.Apply(ctx, opts, op); err == nil {
+		err = lerr
+	}
+	return err
+}
+
+// onEntry applies an entry of another server to this server's sockets.
+func (a *Adapter) onEntry(e *entry) error {
+	if e.data == nil {
+		if e.typ >= typeBroadcast && e.typ <= typeDisconnectSockets {
+			return errMalformed
+		}
+		return nil
+	}
+	switch e.typ {
+	case typeBroadcast:
+		offset := ""
+		if a.csr != nil {
+			offset = e.id
+		}
+		p, opts, err := eventOf(e.data, a.nsp.Name(), offset)
+		if err != nil {
+			return err
+		}
+		if opts.Volatile && offset != "" {
+			if p, opts, err = eventOf(e.data, a.nsp.Name(), ""); err != nil {
+				return err
+			}
+		}
+		a.deliver(p, opts, e.id, true)
+	case typeSocketsJoin, typeSocketsLeave:
+		opts, err := optsOf(e.data)
+		if err != nil {
+			return err
+		}
+		rv, _ := e.data.Get("rooms")
+		rooms := roomsOf(rv)
+		op := socketio.RoomOp{Join: rooms}
+		if e.typ == typeSocketsLeave {
+			op = socketio.RoomOp{Leave: rooms}
+		}
+		return a.LocalAdapter.Apply(context.Background(), opts, op)
+	case typeDisconnectSockets:
+		opts, err := optsOf(e.data)
+		if err != nil {
+			return err
+		}
+		c, _ := e.data.Get("close")
+		return a.LocalAdapter.Apply(context.Background(), opts, socketio.RoomOp{Disconnect: true, Close: c == true})
+	}
+	return nil
+}
