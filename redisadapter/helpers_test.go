@@ -155,23 +155,9 @@ func dial(t *testing.T, n *node, nsp string, auth string) *client {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	prefix := "40"
-	if nsp != "/" {
-		prefix += nsp + ","
-	}
-	if err := c.Send(prefix + auth); err != nil {
-		t.Fatal(err)
-	}
-	p, err := c.Read(5 * time.Second)
+	sid, err := c.ConnectSocketIO(nsp, auth, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if !strings.HasPrefix(p, prefix) {
-		t.Fatalf("connect answered %q", p)
-	}
-	var v struct{ Sid string }
-	if err := json.Unmarshal([]byte(p[len(prefix):]), &v); err != nil {
-		t.Fatalf("connect answered %q: %v", p, err)
 	}
 	// The connection handler joins the rooms and sets the data after the
 	// CONNECT answer: wait for it, so that a broadcast that follows finds
@@ -181,8 +167,8 @@ func dial(t *testing.T, n *node, nsp string, auth string) *client {
 		Data  json.RawMessage `json:"data"`
 	}
 	json.Unmarshal([]byte(auth), &want)
-	eventually(t, "the connection handler of "+v.Sid, func() bool {
-		s := n.srv.Of(nsp).Socket(v.Sid)
+	eventually(t, "the connection handler of "+sid, func() bool {
+		s := n.srv.Of(nsp).Socket(sid)
 		if s == nil {
 			return false
 		}
@@ -193,7 +179,7 @@ func dial(t *testing.T, n *node, nsp string, auth string) *client {
 		}
 		return want.Data == nil || s.Data() != nil
 	})
-	return &client{t: t, c: c, sid: v.Sid, nsp: nsp}
+	return &client{t: t, c: c, sid: sid, nsp: nsp}
 }
 
 // read returns the next packet, failing the test after timeout.

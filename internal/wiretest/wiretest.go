@@ -6,6 +6,7 @@ package wiretest
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -145,4 +146,29 @@ func ReadFrame(r io.Reader) (ws.Frame, error) {
 		h.Masked = false
 	}
 	return ws.Frame{Header: h, Payload: payload}, nil
+}
+
+// ConnectSocketIO sends a Socket.IO v5 CONNECT to namespace nsp with the
+// auth payload auth (JSON, or "" for none) and returns the socket id of
+// the server's answer, waiting at most timeout.
+func (c *Conn) ConnectSocketIO(nsp, auth string, timeout time.Duration) (string, error) {
+	prefix := "40"
+	if nsp != "/" {
+		prefix += nsp + ","
+	}
+	if err := c.Send(prefix + auth); err != nil {
+		return "", err
+	}
+	p, err := c.Read(timeout)
+	if err != nil {
+		return "", err
+	}
+	if !strings.HasPrefix(p, prefix) {
+		return "", fmt.Errorf("wiretest: connect answered %q", p)
+	}
+	var v struct{ Sid string }
+	if err := json.Unmarshal([]byte(p[len(prefix):]), &v); err != nil {
+		return "", fmt.Errorf("wiretest: connect answered %q: %v", p, err)
+	}
+	return v.Sid, nil
 }

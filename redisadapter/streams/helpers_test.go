@@ -110,25 +110,11 @@ func dial(t *testing.T, url, nsp, auth string) *client {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	prefix := "40"
-	if nsp != "/" {
-		prefix += nsp + ","
-	}
-	if err := c.Send(prefix + auth); err != nil {
-		t.Fatal(err)
-	}
-	p, err := c.Read(10 * time.Second)
+	sid, err := c.ConnectSocketIO(nsp, auth, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(p, prefix) {
-		t.Fatalf("connect answered %q", p)
-	}
-	var v struct{ Sid string }
-	if err := json.Unmarshal([]byte(p[len(prefix):]), &v); err != nil {
-		t.Fatalf("connect answered %q: %v", p, err)
-	}
-	return &client{t: t, c: c, sid: v.Sid}
+	return &client{t: t, c: c, sid: sid}
 }
 
 func (c *client) read() string {
