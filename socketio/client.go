@@ -304,7 +304,9 @@ func (c *client) onClose(cause error) {
 		c.connectTimer.Stop()
 	}
 	c.mu.Unlock()
+	c.srv.closing.Add(1)
 	c.enqueueAlways(func() {
+		defer c.srv.closing.Add(-1)
 		c.mu.Lock()
 		socks := make([]*Socket, 0, len(c.sockets))
 		for _, s := range c.sockets {

@@ -111,6 +111,7 @@ type Server struct {
 	maxBuffered      int64        // Options.MaxBufferedBytes, resolved
 	maxBufferedTotal int64        // Options.MaxBufferedBytesTotal, resolved
 	buffered         atomic.Int64 // bytes queued by all clients
+	closing          atomic.Int64 // closed connections whose sockets' disconnect handlers have not all run
 
 	mu       sync.RWMutex
 	nsps     map[string]*Namespace
@@ -302,9 +303,15 @@ func (s *Server) To(rooms ...Room) BroadcastOperator { return s.Of("/").To(rooms
 func (s *Server) Emit(event string, args ...any) error { return s.Of("/").Emit(event, args...) }
 
 // Shutdown disconnects every client (each socket sees the reason "server
-// shutting down"), closes the adapters, and shuts the engine down.
+// shutting down"), closes the adapters, and shuts the engine down. It
+// returns once every socket's disconnecting and disconnect handlers have
+// run (these wait for a handler of the same client that is still
+// running), or with ctx's error when ctx ends first.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.engine.Shutdown(ctx)
+	if err == nil {
+		err = s.waitCloses(ctx)
+	}
 	s.mu.RLock()
 	nsps := make([]*Namespace, 0, len(s.nsps))
 	for _, n := range s.nsps {
@@ -319,6 +326,24 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	return err
+}
+
+// waitCloses waits until the disconnect handlers of every closed
+// connection have run.
+func (s *Server) waitCloses(ctx context.Context) error {
+	if s.closing.Load() == 0 {
+		return nil
+	}
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for s.closing.Load() > 0 {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
 }
 
 // engineHandler is the Server seen by the engine.

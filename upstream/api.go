@@ -66,7 +66,9 @@ type api struct {
 //	                  (with "rooms": ["src"], addRoomMembersToRooms)
 //	POST /leave       {"leave": ["r1"]} (removeRoomMembersFromRooms)
 //	POST /leave-all   the selected sockets leave all their rooms
-//	POST /disconnect  {"close": false} disconnects the selected sockets
+//	POST /disconnect  {"close": false} disconnects the selected sockets;
+//	                  it answers once the disconnections are queued, so a
+//	                  socket busy in a handler may be listed a moment more
 //	POST /sockets     answers {"sockets": [{"id", "rooms"}]}, sorted by id,
 //	                  each socket's own room first
 //
