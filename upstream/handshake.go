@@ -1,0 +1,160 @@
+package upstream
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ticketHeader carries, on a handshake request that Handshake let
+// through, the ticket under which the connect hook's answer waits for the
+// socket. Handshake removes any value a client sent.
+const ticketHeader = "Pier-Upstream-Connect-Ticket"
+
+// Handshake wraps the Socket.IO server's handler (serve the Engine.IO
+// path with it; inside sailsbridge's Guard, when there is one, so that
+// origins are checked first) so that the connect hook answers the
+// handshakes of sails.io.js clients as a Sails app's beforeConnect does.
+// A handshake of Engine.IO protocol 3 (what sails.io.js 1.x speaks) is
+// POSTed to ConnectURL, with the same body as Attach's (namespace "/",
+// auth {}), before the connection is made; a refusal is the HTTP answer
+// Sails gives to a request its beforeConnect denies:
+//
+//   - a websocket upgrade: 400, Content-Type text/html, the message as the
+//     body (sails.io.js reports a connect_error);
+//   - a polling handshake: 403 {"code":4,"message":<message>}.
+//
+// The message is the 4xx answer's "message", else its status text
+// ("Forbidden" for 403, Sails' default), or "upstream connect hook
+// failed". An accepting answer's data and rooms are applied when the
+// socket connects, without a second call. Handshakes of Engine.IO 4
+// clients pass through: Attach's middleware asks the hook and refuses
+// with a CONNECT_ERROR packet (message and data), which those clients
+// show. Without ConnectURL, Handshake returns next.
+func (h *Hooks) Handshake(next http.Handler) http.Handler {
+	if h.opts.ConnectURL == "" {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		eio3 := q.Get("EIO") == "3" && q.Get("sid") == "" && q.Get("transport") != ""
+		if !eio3 {
+			if _, forged := r.Header[ticketHeader]; forged {
+				r = r.Clone(r.Context())
+				r.Header.Del(ticketHeader)
+			}
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), h.opts.Timeout)
+		defer cancel()
+		address := r.RemoteAddr
+		if host, _, err := net.SplitHostPort(address); err == nil {
+			address = host
+		}
+		a, ce := h.ask(ctx, "/", r.Header, r.Host, q, address, json.RawMessage("{}"), "")
+		if ce != nil {
+			h.log.Debug("upstream: handshake refused by the connect hook", "message", ce.Message, "remote", r.RemoteAddr)
+			refuseLikeSails(w, r, ce.Message)
+			return
+		}
+		r = r.Clone(r.Context())
+		r.Header.Set(ticketHeader, h.tickets.put(a))
+		next.ServeHTTP(w, r)
+	})
+}
+
+// refuseLikeSails writes engine.io's answer to a request that
+// allowRequest (Sails' beforeConnect) denied with msg.
+func refuseLikeSails(w http.ResponseWriter, r *http.Request, msg string) {
+	hd := w.Header()
+	if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		hd.Set("Connection", "close")
+		hd.Set("Content-Type", "text/html")
+		hd.Set("Content-Length", strconv.Itoa(len(msg)))
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, msg)
+		return
+	}
+	b, _ := json.Marshal(struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	}{4, msg})
+	hd.Set("Content-Type", "application/json")
+	hd.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusForbidden)
+	w.Write(b)
+}
+
+// ticketTTL is how long an accepting answer waits for its socket. The
+// socket of a protocol 3 handshake connects as soon as the handshake is
+// served, so only handshakes that failed after the hook (a broken
+// upgrade) leave answers behind, and those are dropped after it.
+const ticketTTL = time.Minute
+
+// tickets holds the connect hook's accepting answers between Handshake
+// and the socket's connection.
+//
+// Concurrency: safe for concurrent use; mu is a leaf lock.
+type tickets struct {
+	mu    sync.Mutex
+	m     map[string]ticket
+	swept time.Time
+}
+
+type ticket struct {
+	a  *connectAnswer
+	at time.Time
+}
+
+// put keeps a and returns its ticket (32 random hex digits), after
+// dropping the answers older than ticketTTL (at most every ticketTTL/4).
+func (t *tickets) put(a *connectAnswer) string {
+	var b [16]byte
+	rand.Read(b[:])
+	id := hex.EncodeToString(b[:])
+	now := time.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.m == nil {
+		t.m = make(map[string]ticket)
+	}
+	if now.Sub(t.swept) > ticketTTL/4 {
+		for k, v := range t.m {
+			if now.Sub(v.at) > ticketTTL {
+				delete(t.m, k)
+			}
+		}
+		t.swept = now
+	}
+	t.m[id] = ticket{a: a, at: now}
+	return id
+}
+
+// take removes and returns the answer of ticket id, if it is there and
+// not older than ticketTTL.
+func (t *tickets) take(id string) (*connectAnswer, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	v, ok := t.m[id]
+	delete(t.m, id)
+	if !ok || time.Since(v.at) > ticketTTL {
+		return nil, false
+	}
+	return v.a, true
+}
+
+// pending returns how many answers wait (for tests).
+func (t *tickets) pending() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.m)
+}
