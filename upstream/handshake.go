@@ -39,13 +39,22 @@ const ticketHeader = "Pier-Upstream-Connect-Ticket"
 // clients pass through: Attach's middleware asks the hook and refuses
 // with a CONNECT_ERROR packet (message and data), which those clients
 // show. Without ConnectURL, Handshake returns next.
+//
+// Like engine.io, Handshake leaves requests that are no handshake (not
+// GET, or a websocket transport without an upgrade) to the server, which
+// refuses them without asking the hook. Unlike it, Handshake does not know
+// which transports the server allows: a polling handshake to a
+// websocket-only server (Sails' default) is put to the hook before the
+// server refuses it (400 "Transport unknown" when the hook accepts).
 func (h *Hooks) Handshake(next http.Handler) http.Handler {
 	if h.opts.ConnectURL == "" {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		eio3 := q.Get("EIO") == "3" && q.Get("sid") == "" && q.Get("transport") != ""
+		upgrade := strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+		eio3 := q.Get("EIO") == "3" && q.Get("sid") == "" && r.Method == http.MethodGet &&
+			(q.Get("transport") == "polling" || (q.Get("transport") == "websocket" && upgrade))
 		if !eio3 {
 			if _, forged := r.Header[ticketHeader]; forged {
 				r = r.Clone(r.Context())

@@ -59,7 +59,9 @@ type HookOptions struct {
 //     4xx refuses the connection with a connect_error whose message is the
 //     answer's "message" (or the status text) and whose data is its
 //     "data". Any other answer, or none within the timeout, refuses it
-//     with "upstream connect hook failed".
+//     with "upstream connect hook failed". With Handshake in front of
+//     the server, sails.io.js handshakes are asked on the HTTP request
+//     and refused as Sails refuses them (see Handshake).
 //   - Events: POST EventsURL {"namespace", "socketId", "data", "event",
 //     "args"} for each of Events a client emits. A JSON array in a 2xx
 //     answer is the acknowledgement's arguments when the client asked for
@@ -69,7 +71,9 @@ type HookOptions struct {
 //
 // Concurrency: a Hooks is safe for concurrent use. Event calls run on
 // their own goroutines, at most MaxInFlight per socket; the connect call
-// runs in the namespace's middleware, delaying only that socket.
+// runs in the namespace's middleware (or in Handshake, on the handshake
+// request), delaying only that socket. Answers waiting between Handshake
+// and the socket are kept under one leaf mutex, never held during a call.
 type Hooks struct {
 	opts    HookOptions
 	client  *http.Client
