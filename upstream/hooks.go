@@ -142,8 +142,9 @@ type connectAnswer struct {
 
 func (h *Hooks) connect(s *socketio.Socket) error {
 	hs := s.Handshake()
-	if t := hs.Header.Get(ticketHeader); t != "" {
-		// Handshake already asked the backend about this handshake.
+	if t := hs.Header.Get(ticketHeader); t != "" && s.Namespace().Name() == "/" {
+		// Handshake already asked the backend about this handshake
+		// (for namespace "/", which protocol 3 clients join first).
 		if a, ok := h.tickets.take(t); ok {
 			h.admit(s, a)
 			return nil
