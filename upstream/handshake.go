@@ -76,7 +76,9 @@ func (h *Hooks) Handshake(next http.Handler) http.Handler {
 			return
 		}
 		r = r.Clone(r.Context())
-		r.Header.Set(ticketHeader, h.tickets.put(a))
+		if id := h.tickets.put(a); id != "" {
+			r.Header.Set(ticketHeader, id)
+		} // else: too many answers wait; the middleware asks again
 		next.ServeHTTP(w, r)
 	})
 }
@@ -109,42 +111,69 @@ func refuseLikeSails(w http.ResponseWriter, r *http.Request, msg string) {
 // upgrade) leave answers behind, and those are dropped after it.
 const ticketTTL = time.Minute
 
+// maxTicketBytes bounds the memory of the answers waiting for their
+// sockets. Past it, Handshake passes handshakes on without a ticket and
+// the middleware asks the hook again.
+const maxTicketBytes = 16 << 20
+
+// ticketOverhead is what an answer counts besides its data and rooms:
+// about its map entry, ticket and structs.
+const ticketOverhead = 256
+
 // tickets holds the connect hook's accepting answers between Handshake
-// and the socket's connection.
+// and the socket's connection, at most maxTicketBytes of them.
 //
 // Concurrency: safe for concurrent use; mu is a leaf lock.
 type tickets struct {
 	mu    sync.Mutex
 	m     map[string]ticket
+	bytes int64 // the cost of the answers in m
 	swept time.Time
 }
 
 type ticket struct {
-	a  *connectAnswer
-	at time.Time
+	a    *connectAnswer
+	at   time.Time
+	cost int64
+}
+
+func answerCost(a *connectAnswer) int64 {
+	n := int64(ticketOverhead + len(a.Data) + len(a.Message))
+	for _, r := range a.Rooms {
+		n += int64(len(r)) + 16
+	}
+	return n
 }
 
 // put keeps a and returns its ticket (32 random hex digits), after
-// dropping the answers older than ticketTTL (at most every ticketTTL/4).
+// dropping the answers older than ticketTTL (at most every ticketTTL/4,
+// or when the bound is reached). It returns "" when a does not fit under
+// maxTicketBytes.
 func (t *tickets) put(a *connectAnswer) string {
 	var b [16]byte
 	rand.Read(b[:])
 	id := hex.EncodeToString(b[:])
+	cost := answerCost(a)
 	now := time.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.m == nil {
 		t.m = make(map[string]ticket)
 	}
-	if now.Sub(t.swept) > ticketTTL/4 {
+	if now.Sub(t.swept) > ticketTTL/4 || t.bytes+cost > maxTicketBytes {
 		for k, v := range t.m {
 			if now.Sub(v.at) > ticketTTL {
 				delete(t.m, k)
+				t.bytes -= v.cost
 			}
 		}
 		t.swept = now
 	}
-	t.m[id] = ticket{a: a, at: now}
+	if t.bytes+cost > maxTicketBytes {
+		return ""
+	}
+	t.m[id] = ticket{a: a, at: now, cost: cost}
+	t.bytes += cost
 	return id
 }
 
@@ -154,8 +183,12 @@ func (t *tickets) take(id string) (*connectAnswer, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	v, ok := t.m[id]
+	if !ok {
+		return nil, false
+	}
 	delete(t.m, id)
-	if !ok || time.Since(v.at) > ticketTTL {
+	t.bytes -= v.cost
+	if time.Since(v.at) > ticketTTL {
 		return nil, false
 	}
 	return v.a, true
