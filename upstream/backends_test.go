@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -135,6 +136,13 @@ func startGoBackend(t *testing.T) *goBackend {
 			}
 			c.Close()
 		}
+	})
+	mux.HandleFunc("GET /huge-announced", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(64<<20))
+		w.Write([]byte(`{"a":`))
+		http.NewResponseController(w).Flush()
+		<-r.Context().Done() // and never more
 	})
 	mux.HandleFunc("GET /slow-body", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

@@ -267,8 +267,8 @@ type errorJWR struct {
 	RequestID string
 }
 
-// Bad answers from the backend (invalid JSON, a body over the bound, no
-// answer, a reset before the answer, a body that stops coming, a body cut
+// Bad answers from the backend (invalid JSON, a body over the bound, sent
+// or only announced, no answer, a reset before the answer, a body that stops coming, a body cut
 // by a reset) give clear JWR errors, logged with the request id, within
 // the timeout, and the socket keeps working.
 func TestBadAnswers(t *testing.T) {
@@ -293,6 +293,7 @@ func TestBadAnswers(t *testing.T) {
 				{"huge", 502, "larger than maxBodyBytes"},
 				{"slow", 504, "did not answer within 3s"},
 				{"reset", 502, "did not answer"},
+				{"huge-announced", 502, "larger than maxBodyBytes"},
 				{"slow-body", 504, "did not answer within 3s"},
 				{"cut", 502, "cut off"},
 			} {

@@ -12,6 +12,7 @@
 //   GET  /huge        200 application/json, 64 MiB, chunked
 //   GET  /slow        never answers
 //   GET  /reset       destroys the connection
+//   GET  /huge-announced  200 application/json announcing 64 MiB, sends 5 bytes
 //   GET  /slow-body   200 application/json, part of the body, then nothing
 //   GET  /cut         200 application/json announcing 1000 bytes, part of
 //                     the body, then resets the connection
@@ -111,6 +112,9 @@ const server = http.createServer((req, res) => {
         return; // never answers
       case 'GET /reset':
         return req.socket.destroy();
+      case 'GET /huge-announced':
+        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': String(64 << 20) });
+        return res.write('{"a":'); // and never more
       case 'GET /slow-body':
         res.writeHead(200, { 'Content-Type': 'application/json' });
         return res.write('{"a":'); // and never more
