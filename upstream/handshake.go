@@ -76,6 +76,7 @@ func (h *Hooks) Handshake(next http.Handler) http.Handler {
 			return
 		}
 		r = r.Clone(r.Context())
+		r.Header.Del(ticketHeader)
 		if id := h.tickets.put(a); id != "" {
 			r.Header.Set(ticketHeader, id)
 		} // else: too many answers wait; the middleware asks again
