@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -135,6 +136,30 @@ func startGoBackend(t *testing.T) *goBackend {
 			}
 			c.Close()
 		}
+	})
+	mux.HandleFunc("GET /huge-announced", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(64<<20))
+		w.Write([]byte(`{"a":`))
+		http.NewResponseController(w).Flush()
+		<-r.Context().Done() // and never more
+	})
+	mux.HandleFunc("GET /slow-body", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"a":`))
+		http.NewResponseController(w).Flush()
+		<-r.Context().Done() // and never more
+	})
+	mux.HandleFunc("GET /cut", func(w http.ResponseWriter, r *http.Request) {
+		c, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"a\":")
+		if tc, ok := c.(*net.TCPConn); ok {
+			tc.SetLinger(0) // RST, not FIN
+		}
+		c.Close()
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 404, map[string]string{"error": "no route for " + r.Method + " " + r.URL.Path})

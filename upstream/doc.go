@@ -70,5 +70,8 @@
 // emits, broadcasts, joins and leaves rooms, disconnects and lists
 // sockets, as sails.sockets and io.to(...) do in Node; NewHooks POSTs the
 // handshakes (the connect hook admits or refuses), chosen client events
-// and disconnects to the backend. See their documentation.
+// and disconnects to the backend; Hooks.Handshake puts the connect hook
+// on the handshake requests of sails.io.js clients, so that they are
+// refused as a Sails app's beforeConnect refuses them. See their
+// documentation.
 package upstream

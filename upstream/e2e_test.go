@@ -267,8 +267,10 @@ type errorJWR struct {
 	RequestID string
 }
 
-// Bad answers from the backend give clear JWR errors, logged with the
-// request id, and the socket keeps working.
+// Bad answers from the backend (invalid JSON, a body over the bound, sent
+// or only announced, no answer, a reset before the answer, a body that stops coming, a body cut
+// by a reset) give clear JWR errors, logged with the request id, within
+// the timeout, and the socket keeps working.
 func TestBadAnswers(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -291,6 +293,9 @@ func TestBadAnswers(t *testing.T) {
 				{"huge", 502, "larger than maxBodyBytes"},
 				{"slow", 504, "did not answer within 3s"},
 				{"reset", 502, "did not answer"},
+				{"huge-announced", 502, "larger than maxBodyBytes"},
+				{"slow-body", 504, "did not answer within 3s"},
+				{"cut", 502, "cut off"},
 			} {
 				r := res[c.name]
 				var e errorJWR

@@ -59,7 +59,9 @@ type HookOptions struct {
 //     4xx refuses the connection with a connect_error whose message is the
 //     answer's "message" (or the status text) and whose data is its
 //     "data". Any other answer, or none within the timeout, refuses it
-//     with "upstream connect hook failed".
+//     with "upstream connect hook failed". With Handshake in front of
+//     the server, sails.io.js handshakes are asked on the HTTP request
+//     and refused as Sails refuses them (see Handshake).
 //   - Events: POST EventsURL {"namespace", "socketId", "data", "event",
 //     "args"} for each of Events a client emits. A JSON array in a 2xx
 //     answer is the acknowledgement's arguments when the client asked for
@@ -69,11 +71,14 @@ type HookOptions struct {
 //
 // Concurrency: a Hooks is safe for concurrent use. Event calls run on
 // their own goroutines, at most MaxInFlight per socket; the connect call
-// runs in the namespace's middleware, delaying only that socket.
+// runs in the namespace's middleware (or in Handshake, on the handshake
+// request), delaying only that socket. Answers waiting between Handshake
+// and the socket are kept under one leaf mutex, never held during a call.
 type Hooks struct {
-	opts   HookOptions
-	client *http.Client
-	log    *slog.Logger
+	opts    HookOptions
+	client  *http.Client
+	log     *slog.Logger
+	tickets tickets // answers of Handshake waiting for their sockets
 }
 
 // NewHooks returns Hooks for opts. URLs must be http(s).
@@ -137,42 +142,75 @@ type connectAnswer struct {
 
 func (h *Hooks) connect(s *socketio.Socket) error {
 	hs := s.Handshake()
-	headers := make(map[string]string, len(hs.Header))
-	for k, vs := range hs.Header {
-		headers[strings.ToLower(k)] = strings.Join(vs, ", ")
-	}
-	if hs.Request != nil && hs.Request.Host != "" {
-		headers["host"] = hs.Request.Host // net/http keeps it out of Header
-	}
-	query := make(map[string]string, len(hs.Query))
-	for k, vs := range hs.Query {
-		query[k] = strings.Join(vs, ",")
-	}
-	body := map[string]any{
-		"namespace": s.Namespace().Name(), "address": hs.Address, "headers": headers,
-		"query": query, "auth": hs.Auth,
+	if t := hs.Header.Get(ticketHeader); t != "" && s.Namespace().Name() == "/" {
+		// Handshake already asked the backend about this handshake
+		// (for namespace "/", which protocol 3 clients join first).
+		if a, ok := h.tickets.take(t); ok {
+			h.admit(s, a)
+			return nil
+		}
 	}
 	ctx, cancel := context.WithTimeout(s.Context(), h.opts.Timeout)
 	defer cancel()
+	a, ce := h.ask(ctx, s.Namespace().Name(), hs.Header, hostOf(hs.Request), hs.Query, hs.Address, hs.Auth, s.ID())
+	if ce != nil {
+		return ce
+	}
+	h.admit(s, a)
+	return nil
+}
+
+func hostOf(r *http.Request) string {
+	if r == nil {
+		return ""
+	}
+	return r.Host
+}
+
+// admit applies an accepting answer to s.
+func (h *Hooks) admit(s *socketio.Socket, a *connectAnswer) {
+	if a.Data != nil {
+		s.SetData(a.Data)
+	}
+	for _, r := range a.Rooms {
+		s.Join(socketio.Room(r))
+	}
+}
+
+// ask POSTs a handshake to the connect hook and returns the backend's
+// accepting answer, or the refusal. sid only labels the logs.
+func (h *Hooks) ask(ctx context.Context, nsp string, header http.Header, host string, q url.Values, address string, auth any, sid string) (*connectAnswer, *socketio.ConnectError) {
+	headers := make(map[string]string, len(header))
+	for k, vs := range header {
+		if k == ticketHeader {
+			continue
+		}
+		headers[strings.ToLower(k)] = strings.Join(vs, ", ")
+	}
+	if host != "" {
+		headers["host"] = host // net/http keeps it out of Header
+	}
+	query := make(map[string]string, len(q))
+	for k, vs := range q {
+		query[k] = strings.Join(vs, ",")
+	}
+	body := map[string]any{
+		"namespace": nsp, "address": address, "headers": headers,
+		"query": query, "auth": auth,
+	}
 	status, answer, err := h.post(ctx, h.opts.ConnectURL, body)
 	if err != nil {
-		h.log.Warn("upstream: connect hook failed", "sid", s.ID(), "err", err)
-		return &socketio.ConnectError{Message: "upstream connect hook failed"}
+		h.log.Warn("upstream: connect hook failed", "sid", sid, "err", err)
+		return nil, &socketio.ConnectError{Message: hookFailed}
 	}
 	var a connectAnswer
 	if len(bytes.TrimSpace(answer)) > 0 && json.Unmarshal(answer, &a) != nil && status < 300 {
-		h.log.Warn("upstream: connect hook answered invalid JSON", "sid", s.ID(), "status", status)
-		return &socketio.ConnectError{Message: "upstream connect hook failed"}
+		h.log.Warn("upstream: connect hook answered invalid JSON", "sid", sid, "status", status)
+		return nil, &socketio.ConnectError{Message: hookFailed}
 	}
 	switch {
 	case status >= 200 && status < 300:
-		if a.Data != nil {
-			s.SetData(a.Data)
-		}
-		for _, r := range a.Rooms {
-			s.Join(socketio.Room(r))
-		}
-		return nil
+		return &a, nil
 	case status >= 400 && status < 500:
 		msg := a.Message
 		if msg == "" {
@@ -182,11 +220,14 @@ func (h *Hooks) connect(s *socketio.Socket) error {
 		if a.Data != nil {
 			ce.Data = a.Data
 		}
-		return ce
+		return nil, ce
 	}
-	h.log.Warn("upstream: connect hook answered an error", "sid", s.ID(), "status", status)
-	return &socketio.ConnectError{Message: "upstream connect hook failed"}
+	h.log.Warn("upstream: connect hook answered an error", "sid", sid, "status", status)
+	return nil, &socketio.ConnectError{Message: hookFailed}
 }
+
+// hookFailed is the refusal when the connect hook gives no usable answer.
+const hookFailed = "upstream connect hook failed"
 
 func (h *Hooks) onConnection(s *socketio.Socket) {
 	sem := make(chan struct{}, h.opts.MaxInFlight)

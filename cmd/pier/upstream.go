@@ -61,12 +61,14 @@ func newUpstreamApp(io *socketio.Server, cfg upstreamConfig, bridgeOpts sailsbri
 	if err != nil {
 		return nil, err
 	}
+	var sio http.Handler = io
 	if cfg.ConnectURL != "" || cfg.EventsURL != "" {
 		hooks, err := upstream.NewHooks(&upstream.HookOptions{ConnectURL: cfg.ConnectURL, EventsURL: cfg.EventsURL, Events: cfg.Events, Headers: cfg.Headers, Logger: log})
 		if err != nil {
 			return nil, err
 		}
 		hooks.Attach(io.Of("/"))
+		sio = hooks.Handshake(io) // sails.io.js handshakes refused as Sails does
 	}
 	if bridgeOpts.Logger == nil {
 		bridgeOpts.Logger = log
@@ -81,7 +83,7 @@ func newUpstreamApp(io *socketio.Server, cfg upstreamConfig, bridgeOpts sailsbri
 	}
 	bridge.Attach(io.Of("/"))
 	mux := http.NewServeMux()
-	mux.Handle("/socket.io/", bridge.Guard(io))
+	mux.Handle("/socket.io/", bridge.Guard(sio))
 	mux.Handle("/__getcookie", bridge.GetCookieHandler())
 	if len(cfg.APIKeys) > 0 {
 		api, err := upstream.NewAPI(io, &upstream.APIOptions{Keys: cfg.APIKeys, Logger: log})

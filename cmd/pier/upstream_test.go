@@ -83,7 +83,7 @@ func TestPierUpstreamBinary(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	port := startProcess(t, nil, regexp.MustCompile(`"port":(\d+)`), false, "node", filepath.Join(jstest.Dir(t), "upstream-backend.js"))
-	addr := startProcess(t, []string{"PIER_UPSTREAM_API_KEYS=test-key-0123456789abcdef"}, regexp.MustCompile(`pier: listening"? addr=(\S+)`), true, bin,
+	addr := startProcess(t, []string{"PIER_UPSTREAM_API_KEYS=test-key-0123456789abcdef", "PIER_UPSTREAM_CONNECT_URL=http://127.0.0.1:" + port + "/connect"}, regexp.MustCompile(`pier: listening"? addr=(\S+)`), true, bin,
 		"-addr", "127.0.0.1:0", "-upstream", "http://127.0.0.1:"+port)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -118,6 +118,22 @@ func TestPierUpstreamBinary(t *testing.T) {
 	}
 	if status("redirect") != 302 {
 		t.Errorf("redirect: %s", dump("redirect"))
+	}
+
+	// The connect hook refuses a sails.io.js handshake as Sails'
+	// beforeConnect does: 400 text/html with the message on the upgrade.
+	req, _ := http.NewRequest("GET", "http://"+addr+"/socket.io/?__sails_io_sdk_version=1.2.1&EIO=3&transport=websocket", nil)
+	for k, v := range map[string]string{"Cookie": "deny=1", "Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="} {
+		req.Header.Set(k, v)
+	}
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || resp.Header.Get("Content-Type") != "text/html" || string(b) != "denied" {
+		t.Errorf("refused handshake: %d %q %q", resp.StatusCode, resp.Header.Get("Content-Type"), b)
 	}
 
 	// The sockets API is mounted with its keys.

@@ -12,6 +12,12 @@
 //   GET  /huge        200 application/json, 64 MiB, chunked
 //   GET  /slow        never answers
 //   GET  /reset       destroys the connection
+//   GET  /huge-announced  200 application/json announcing 64 MiB, sends 5 bytes
+//   GET  /slow-body   200 application/json, part of the body, then nothing
+//   GET  /cut         200 application/json announcing 1000 bytes, part of
+//                     the body, then resets the connection
+//   POST /connect     Pier's connect hook: 403 {"message":"denied"} when
+//                     the handshake's cookie holds deny=1, else 200 {}
 //   POST /subscribe   joins the calling socket (X-Socket-Id) to room "news"
 //                     through Pier's API (X-Pier-Api, X-Pier-Key headers),
 //                     emits "news" there, answers {joined, emitted} statuses
@@ -106,6 +112,19 @@ const server = http.createServer((req, res) => {
         return; // never answers
       case 'GET /reset':
         return req.socket.destroy();
+      case 'GET /huge-announced':
+        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': String(64 << 20) });
+        return res.write('{"a":'); // and never more
+      case 'GET /slow-body':
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        return res.write('{"a":'); // and never more
+      case 'GET /cut':
+        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': '1000' });
+        return res.write('{"a":', () => req.socket.resetAndDestroy());
+      case 'POST /connect': {
+        const cookie = (body && body.headers && body.headers.cookie) || '';
+        return /(^|;\s*)deny=1/.test(cookie) ? json(res, 403, { message: 'denied' }) : json(res, 200, {});
+      }
       default:
         return json(res, 404, { error: 'no route for ' + route });
     }

@@ -83,6 +83,9 @@ const SCENARIOS = {
     await req(s, 'huge', { method: 'get', url: '/huge' });
     await req(s, 'slow', { method: 'get', url: '/slow' });
     await req(s, 'reset', { method: 'get', url: '/reset' });
+    await req(s, 'huge-announced', { method: 'get', url: '/huge-announced' });
+    await req(s, 'slow-body', { method: 'get', url: '/slow-body' });
+    await req(s, 'cut', { method: 'get', url: '/cut' });
     await req(s, 'after', { method: 'get', url: '/whoami' });
     s.disconnect();
   },
