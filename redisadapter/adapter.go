@@ -118,7 +118,8 @@ func New(rdb redis.UniversalClient, opts *Options) socketio.AdapterFactory {
 }
 
 // Adapter is the adapter of one namespace: rooms of this server's sockets
-// (the embedded LocalAdapter) and the cluster-wide operations over Redis.
+// (kept in a socketio.LocalAdapter, see Local) and the cluster-wide
+// operations over Redis.
 //
 // Concurrency: safe for concurrent use. Messages from other nodes are
 // handled one at a time, in order, on a goroutine of the namespace: remote
@@ -128,7 +129,7 @@ func New(rdb redis.UniversalClient, opts *Options) socketio.AdapterFactory {
 // What this server publishes goes out in order on another goroutine of
 // the namespace (see PublishQueueBytes).
 type Adapter struct {
-	*socketio.LocalAdapter
+	local   *socketio.LocalAdapter
 	h       *hub
 	nsp     *socketio.Namespace
 	uid     string
@@ -154,14 +155,14 @@ type Adapter struct {
 }
 
 var (
-	_ socketio.Adapter      = (*Adapter)(nil)
-	_ socketio.SessionStore = (*Adapter)(nil)
+	_ socketio.Adapter        = (*Adapter)(nil)
+	_ socketio.ClusterAdapter = (*Adapter)(nil)
 )
 
 func newAdapter(h *hub, n *socketio.Namespace) *Adapter {
 	prefix := h.opts.Key
 	a := &Adapter{
-		LocalAdapter:     socketio.NewLocal(n),
+		local:            socketio.NewLocal(n),
 		h:                h,
 		nsp:              n,
 		sharded:          h.opts.Protocol == Sharded,
@@ -213,6 +214,13 @@ func (a *Adapter) newID() string {
 	}
 	return uid2(6)
 }
+
+// Local returns this server's part of the adapter, for package socketio
+// (see socketio.ClusterAdapter).
+func (a *Adapter) Local() *socketio.LocalAdapter { return a.local }
+
+// SocketRooms returns the rooms of the socket id on this server.
+func (a *Adapter) SocketRooms(id string) []socketio.Room { return a.local.SocketRooms(id) }
 
 // UID returns the node id of this namespace on the wire.
 func (a *Adapter) UID() string { return a.uid }
@@ -298,7 +306,7 @@ func (a *Adapter) localSocket(opts socketio.BroadcastOptions) bool {
 // acknowledgement, so EmitWithAck reports a timeout).
 func (a *Adapter) Broadcast(ctx context.Context, p *socketio.Packet, opts socketio.BroadcastOptions, acks *socketio.BroadcastAcks) error {
 	if opts.Local || a.localSocket(opts) || (acks != nil && a.h.opts.LegacyPeers) {
-		return a.LocalAdapter.Broadcast(ctx, p, opts, acks)
+		return a.local.Broadcast(ctx, p, opts, acks)
 	}
 	pkt, err := wirePacket(p, a.nsp.Name())
 	if err != nil {
@@ -316,7 +324,7 @@ func (a *Adapter) Broadcast(ctx context.Context, p *socketio.Packet, opts socket
 	}
 	// This server's clients first: the publication is queued, and waits
 	// for nobody.
-	if err := a.LocalAdapter.Broadcast(ctx, p, opts, nil); err != nil {
+	if err := a.local.Broadcast(ctx, p, opts, nil); err != nil {
 		return err
 	}
 	err = a.publishBroadcast(ctx, pkt, opts, flags)
@@ -388,7 +396,7 @@ func (a *Adapter) broadcastWithAck(ctx context.Context, p *socketio.Packet, pkt 
 	context.AfterFunc(ctx, func() { a.forget(id) })
 	// This server's clients first; when the publication fails, the caller
 	// gets the error and the acknowledgements of this server's clients.
-	if err := a.LocalAdapter.Broadcast(ctx, p, opts, acks); err != nil {
+	if err := a.local.Broadcast(ctx, p, opts, acks); err != nil {
 		a.forget(id)
 		return err
 	}
@@ -417,7 +425,7 @@ func (a *Adapter) broadcastWithAck(ctx context.Context, p *socketio.Packet, pkt 
 // server: this server's at once, the others' when they read the request,
 // which is queued like a broadcast (Apply does not wait for Redis).
 func (a *Adapter) Apply(ctx context.Context, opts socketio.BroadcastOptions, op socketio.RoomOp) error {
-	if err := a.LocalAdapter.Apply(ctx, opts, op); err != nil || opts.Local {
+	if err := a.local.Apply(ctx, opts, op); err != nil || opts.Local {
 		return err
 	}
 	var errs []error
@@ -438,7 +446,7 @@ func (a *Adapter) Apply(ctx context.Context, opts socketio.BroadcastOptions, op 
 // server does not answer within RequestsTimeout it returns what it got
 // with an error wrapping ErrTimeout.
 func (a *Adapter) FetchSockets(ctx context.Context, opts socketio.BroadcastOptions) ([]socketio.SocketInfo, error) {
-	local, err := a.LocalAdapter.FetchSockets(ctx, opts)
+	local, err := a.local.FetchSockets(ctx, opts)
 	if err != nil || opts.Local {
 		return local, err
 	}
@@ -458,7 +466,7 @@ func (a *Adapter) AllRooms(ctx context.Context) ([]socketio.Room, error) {
 	if a.sharded {
 		return a.fetchRooms(ctx)
 	}
-	rooms := a.LocalAdapter.Rooms()
+	rooms := a.local.Rooms()
 	r, err := a.ask(ctx, reqAllRooms, 1, func(id string) notepack.Map {
 		return notepack.Map{{Key: "uid", Value: a.uid}, {Key: "requestId", Value: id}, {Key: "type", Value: reqAllRooms}}
 	})
@@ -487,7 +495,7 @@ func (a *Adapter) Sockets(ctx context.Context, rooms ...socketio.Room) ([]string
 	if a.sharded {
 		return a.fetchIDs(ctx, rooms)
 	}
-	local, _ := a.LocalAdapter.FetchSockets(ctx, socketio.BroadcastOptions{Rooms: rooms})
+	local, _ := a.local.FetchSockets(ctx, socketio.BroadcastOptions{Rooms: rooms})
 	ids := make([]string, 0, len(local))
 	seen := make(map[string]struct{})
 	for _, s := range local {

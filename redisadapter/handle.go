@@ -230,7 +230,7 @@ func (a *Adapter) handleRequest(channel string, m notepack.Map) {
 			return
 		}
 		v, _ := m.Get("rooms")
-		local, _ := a.LocalAdapter.FetchSockets(ctx, socketio.BroadcastOptions{Rooms: roomsOf(v)})
+		local, _ := a.local.FetchSockets(ctx, socketio.BroadcastOptions{Rooms: roomsOf(v)})
 		ids := make([]any, len(local))
 		for i, s := range local {
 			ids[i] = s.ID
@@ -240,7 +240,7 @@ func (a *Adapter) handleRequest(channel string, m notepack.Map) {
 		if !hasID {
 			return
 		}
-		a.respond(m, notepack.Map{{Key: "requestId", Value: id}, {Key: "rooms", Value: roomList(a.LocalAdapter.Rooms())}}, false)
+		a.respond(m, notepack.Map{{Key: "requestId", Value: id}, {Key: "rooms", Value: roomList(a.local.Rooms())}}, false)
 	case reqRemoteJoin, reqRemoteLeave, reqRemoteDisconnect:
 		a.onRoomRequest(m, int(typ), id)
 	case reqRemoteFetch:
@@ -248,7 +248,7 @@ func (a *Adapter) handleRequest(channel string, m notepack.Map) {
 			return
 		}
 		o, _ := getMap(m, "opts")
-		local, _ := a.LocalAdapter.FetchSockets(ctx, optsOf(o))
+		local, _ := a.local.FetchSockets(ctx, optsOf(o))
 		list := make([]any, len(local))
 		for i, s := range local {
 			list[i] = socketValue(s)
@@ -307,7 +307,7 @@ func (a *Adapter) handleRequest(channel string, m notepack.Map) {
 				a.respond(m, notepack.Map{{Key: "type", Value: reqBroadcastAck}, {Key: "requestId", Value: id}, {Key: "packet", Value: argValue(args, 0)}}, !a.h.opts.LegacyPeers)
 			},
 		}
-		a.LocalAdapter.Broadcast(ctx, p, optsOf(o), acks)
+		a.local.Broadcast(ctx, p, optsOf(o), acks)
 	}
 }
 
@@ -333,7 +333,7 @@ func (a *Adapter) onRoomRequest(m notepack.Map, typ int, id string) {
 		default:
 			op.Disconnect, op.Close = true, getBool(m, "close")
 		}
-		a.LocalAdapter.Apply(ctx, optsOf(o), op)
+		a.local.Apply(ctx, optsOf(o), op)
 		return
 	}
 	sid, _ := getString(m, "sid")
@@ -405,5 +405,5 @@ func (a *Adapter) deliver(channel string, pm, om notepack.Map) {
 		a.logBad(channel, "broadcast", err)
 		return
 	}
-	a.LocalAdapter.Broadcast(context.Background(), p, optsOf(om), nil)
+	a.local.Broadcast(context.Background(), p, optsOf(om), nil)
 }

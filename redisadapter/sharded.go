@@ -343,13 +343,13 @@ func newRoomSubs() *roomSubs {
 
 // Join adds the socket id to rooms on this server.
 func (a *Adapter) Join(id string, rooms ...socketio.Room) {
-	a.LocalAdapter.Join(id, rooms...)
+	a.local.Join(id, rooms...)
 	a.roomsChanged(rooms)
 }
 
 // Leave removes the socket id from rooms on this server.
 func (a *Adapter) Leave(id string, rooms ...socketio.Room) {
-	a.LocalAdapter.Leave(id, rooms...)
+	a.local.Leave(id, rooms...)
 	a.roomsChanged(rooms)
 }
 
@@ -357,9 +357,9 @@ func (a *Adapter) Leave(id string, rooms ...socketio.Room) {
 func (a *Adapter) LeaveAll(id string) {
 	var rooms []socketio.Room
 	if a.rooms != nil {
-		rooms = a.LocalAdapter.SocketRooms(id)
+		rooms = a.local.SocketRooms(id)
 	}
-	a.LocalAdapter.LeaveAll(id)
+	a.local.LeaveAll(id)
 	a.roomsChanged(rooms)
 }
 
@@ -384,10 +384,10 @@ func (a *Adapter) roomsChanged(rooms []socketio.Room) {
 // members here and, in dynamic mode, is not one of this server's socket
 // ids.
 func (a *Adapter) wantsRoomChannel(r socketio.Room) bool {
-	if !a.LocalAdapter.HasRoom(r) {
+	if !a.local.HasRoom(r) {
 		return false
 	}
-	return a.h.opts.SubscriptionMode == SubscriptionDynamicPrivate || len(a.LocalAdapter.SocketRooms(string(r))) == 0
+	return a.h.opts.SubscriptionMode == SubscriptionDynamicPrivate || len(a.local.SocketRooms(string(r))) == 0
 }
 
 func (a *Adapter) roomSubscriber() {

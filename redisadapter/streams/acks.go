@@ -46,7 +46,7 @@ func (r *ackRequest) check() {
 func (a *Adapter) broadcastWithAck(ctx context.Context, p *socketio.Packet, opts socketio.BroadcastOptions, acks *socketio.BroadcastAcks) error {
 	data, _, err := broadcastData(p, opts)
 	if err != nil {
-		return a.LocalAdapter.Broadcast(ctx, p, opts, acks)
+		return a.local.Broadcast(ctx, p, opts, acks)
 	}
 	ov, _ := data.Get("opts")
 	if dl, ok := ctx.Deadline(); ok {
@@ -67,9 +67,9 @@ func (a *Adapter) broadcastWithAck(ctx context.Context, p *socketio.Packet, opts
 	context.AfterFunc(ctx, forget)
 	if err := a.publish(ctx, a.publicChannel(), typeBroadcast, data); err != nil {
 		forget()
-		return a.LocalAdapter.Broadcast(ctx, p, opts, acks)
+		return a.local.Broadcast(ctx, p, opts, acks)
 	}
-	if err := a.LocalAdapter.Broadcast(ctx, p, opts, acks); err != nil {
+	if err := a.local.Broadcast(ctx, p, opts, acks); err != nil {
 		forget()
 		return err
 	}
@@ -107,7 +107,7 @@ func (a *Adapter) onBroadcastWithAck(requester any, id string, data notepack.Map
 	// disconnect; the requester forgets them at its own timeout.
 	ctx := context.Background()
 	log := a.h.opts.Logger
-	return a.LocalAdapter.Broadcast(ctx, p, opts, &socketio.BroadcastAcks{
+	return a.local.Broadcast(ctx, p, opts, &socketio.BroadcastAcks{
 		ClientCount: func(n int) {
 			if err := a.respond(requester, typeBroadcastClientCount, notepack.Map{{Key: "requestId", Value: id}, {Key: "clientCount", Value: n}}); err != nil {
 				log.Warn("streams: answering a broadcast", "err", err)

@@ -28,7 +28,7 @@ func New(rdb redis.UniversalClient, opts *Options) socketio.AdapterFactory {
 }
 
 // Adapter is the adapter of one namespace: the rooms of this server's
-// sockets (the embedded LocalAdapter), broadcasts and room changes through
+// sockets (kept in a socketio.LocalAdapter, see Local), broadcasts and room changes through
 // the namespace's stream, and connection state recovery through Redis.
 //
 // Concurrency: safe for concurrent use. Entries of other servers are
@@ -38,7 +38,7 @@ func New(rdb redis.UniversalClient, opts *Options) socketio.AdapterFactory {
 // other servers over pub/sub (FetchSockets, server-side events,
 // broadcasts with acks) run in order on a goroutine of the namespace.
 type Adapter struct {
-	*socketio.LocalAdapter
+	local  *socketio.LocalAdapter
 	h      *hub
 	nsp    *socketio.Namespace
 	uid    string
@@ -58,25 +58,26 @@ type Adapter struct {
 }
 
 var (
-	_ socketio.Adapter      = (*Adapter)(nil)
-	_ socketio.SessionStore = (*Adapter)(nil)
+	_ socketio.Adapter        = (*Adapter)(nil)
+	_ socketio.ClusterAdapter = (*Adapter)(nil)
+	_ socketio.SessionStore   = (*Adapter)(nil)
 )
 
 func newAdapter(h *hub, n *socketio.Namespace) *Adapter {
 	var b [8]byte
 	rand.Read(b[:])
 	a := &Adapter{
-		LocalAdapter: socketio.NewLocal(n),
-		h:            h,
-		nsp:          n,
-		uid:          hex.EncodeToString(b[:]),
-		stream:       h.opts.streamOf(n.Name()),
-		csr:          n.RecoveryOptions(),
-		requests:     make(map[string]*request),
-		queue:        make(chan func(), 1024),
-		stop:         make(chan struct{}),
-		workerEnd:    make(chan struct{}),
-		ackRequests:  make(map[string]*ackRequest),
+		local:       socketio.NewLocal(n),
+		h:           h,
+		nsp:         n,
+		uid:         hex.EncodeToString(b[:]),
+		stream:      h.opts.streamOf(n.Name()),
+		csr:         n.RecoveryOptions(),
+		requests:    make(map[string]*request),
+		queue:       make(chan func(), 1024),
+		stop:        make(chan struct{}),
+		workerEnd:   make(chan struct{}),
+		ackRequests: make(map[string]*ackRequest),
 	}
 	go a.work()
 	if a.csr != nil {
@@ -86,6 +87,22 @@ func newAdapter(h *hub, n *socketio.Namespace) *Adapter {
 	h.add(a)
 	return a
 }
+
+// Local returns this server's part of the adapter, for package socketio
+// (see socketio.ClusterAdapter).
+func (a *Adapter) Local() *socketio.LocalAdapter { return a.local }
+
+// Join adds the socket id to rooms on this server.
+func (a *Adapter) Join(id string, rooms ...socketio.Room) { a.local.Join(id, rooms...) }
+
+// Leave removes the socket id from rooms on this server.
+func (a *Adapter) Leave(id string, rooms ...socketio.Room) { a.local.Leave(id, rooms...) }
+
+// LeaveAll removes the socket id from all its rooms on this server.
+func (a *Adapter) LeaveAll(id string) { a.local.LeaveAll(id) }
+
+// SocketRooms returns the rooms of the socket id on this server.
+func (a *Adapter) SocketRooms(id string) []socketio.Room { return a.local.SocketRooms(id) }
 
 // Stream returns the key of the namespace's stream.
 func (a *Adapter) Stream() string { return a.stream }
@@ -155,7 +172,7 @@ func (a *Adapter) Broadcast(ctx context.Context, p *socketio.Packet, opts socket
 		return a.broadcastWithAck(ctx, p, opts, acks)
 	}
 	if acks != nil {
-		return a.LocalAdapter.Broadcast(ctx, p, opts, acks)
+		return a.local.Broadcast(ctx, p, opts, acks)
 	}
 	if opts.Local || (p.Type != socketio.PacketEvent && p.Type != socketio.PacketBinaryEvent) {
 		a.deliver(p, opts, "", false)
@@ -167,7 +184,7 @@ func (a *Adapter) Broadcast(ctx context.Context, p *socketio.Packet, opts socket
 		return fmt.Errorf("streams: encoding a broadcast: %w", err)
 	}
 	if a.csr == nil {
-		a.Deliver(p, opts)
+		a.local.Deliver(p, opts)
 		if _, err := a.xadd(ctx, typeBroadcast, data, binary); err != nil && err != errQueued {
 			return fmt.Errorf("streams: publishing a broadcast: %w", err)
 		}
@@ -192,7 +209,7 @@ func (a *Adapter) Broadcast(ctx context.Context, p *socketio.Packet, opts socket
 // every server: the entry is added first, then applied here, as Node does.
 func (a *Adapter) Apply(ctx context.Context, opts socketio.BroadcastOptions, op socketio.RoomOp) error {
 	if opts.Local {
-		return a.LocalAdapter.Apply(ctx, opts, op)
+		return a.local.Apply(ctx, opts, op)
 	}
 	ov := optsValue(socketio.BroadcastOptions{Rooms: opts.Rooms, Except: opts.Except})
 	var err error
@@ -213,7 +230,7 @@ func (a *Adapter) Apply(ctx context.Context, opts socketio.BroadcastOptions, op 
 		add(typeDisconnectSockets, notepack.Map{{Key: "opts", Value: ov}, {Key: "close", Value: op.Close}})
 	}
 	opts.Local = true
-	if lerr := a.LocalAdapter.Apply(ctx, opts, op); err == nil {
+	if lerr := a.local.Apply(ctx, opts, op); err == nil {
 		err = lerr
 	}
 	return err
@@ -254,14 +271,14 @@ func (a *Adapter) onEntry(e *entry) error {
 		if e.typ == typeSocketsLeave {
 			op = socketio.RoomOp{Leave: rooms}
 		}
-		return a.LocalAdapter.Apply(context.Background(), opts, op)
+		return a.local.Apply(context.Background(), opts, op)
 	case typeDisconnectSockets:
 		opts, err := optsOf(e.data)
 		if err != nil {
 			return err
 		}
 		c, _ := e.data.Get("close")
-		return a.LocalAdapter.Apply(context.Background(), opts, socketio.RoomOp{Disconnect: true, Close: c == true})
+		return a.local.Apply(context.Background(), opts, socketio.RoomOp{Disconnect: true, Close: c == true})
 	}
 	return nil
 }

@@ -142,7 +142,7 @@ func (a *Adapter) ask(ctx context.Context, typ int, build func(id string) notepa
 // FetchSockets describes the selected sockets of every server; on a
 // timeout it returns those it got with an error wrapping ErrTimeout.
 func (a *Adapter) FetchSockets(ctx context.Context, opts socketio.BroadcastOptions) ([]socketio.SocketInfo, error) {
-	local, err := a.LocalAdapter.FetchSockets(ctx, opts)
+	local, err := a.local.FetchSockets(ctx, opts)
 	if opts.Local || err != nil {
 		return local, err
 	}
@@ -219,7 +219,7 @@ func (a *Adapter) onMessage(payload []byte) error {
 			return errMalformed
 		}
 		a.enqueue(func() {
-			socks, _ := a.LocalAdapter.FetchSockets(context.Background(), opts)
+			socks, _ := a.local.FetchSockets(context.Background(), opts)
 			list := make([]any, len(socks))
 			for i, s := range socks {
 				list[i] = socketValue(s)
