@@ -9,7 +9,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/pierhq/pier/internal/notepack"
 	"github.com/pierhq/pier/socketio"
 )
 
@@ -145,8 +144,8 @@ func (a *Adapter) enqueue(f func()) {
 
 // xadd appends an entry to the namespace's stream and returns its id, or
 // errQueued when it is kept for a later attempt (see retryQueue).
-func (a *Adapter) xadd(ctx context.Context, typ int, data notepack.Map, binary bool) (string, error) {
-	s, err := encodeData(data, binary)
+func (a *Adapter) xadd(ctx context.Context, msg message, binary bool) (string, error) {
+	s, err := encodeData(msg.wire(), binary)
 	if err != nil {
 		return "", err
 	}
@@ -155,7 +154,7 @@ func (a *Adapter) xadd(ctx context.Context, typ int, data notepack.Map, binary b
 		MaxLen: a.h.opts.MaxLen,
 		Approx: true,
 		ID:     "*",
-		Values: fields(a.uid, a.nsp.Name(), typ, s),
+		Values: fields(a.uid, a.nsp.Name(), msg.msgType(), s),
 	})
 }
 
@@ -185,12 +184,12 @@ func (a *Adapter) Broadcast(ctx context.Context, p *socketio.Packet, opts socket
 	}
 	if a.csr == nil {
 		a.local.Deliver(p, opts)
-		if _, err := a.xadd(ctx, typeBroadcast, data, binary); err != nil && err != errQueued {
+		if _, err := a.xadd(ctx, data, binary); err != nil && err != errQueued {
 			return fmt.Errorf("streams: publishing a broadcast: %w", err)
 		}
 		return nil
 	}
-	id, err := a.xadd(ctx, typeBroadcast, data, binary)
+	id, err := a.xadd(ctx, data, binary)
 	if err != nil {
 		a.deliver(p, opts, "", false)
 		if err == errQueued {
@@ -211,23 +210,23 @@ func (a *Adapter) Apply(ctx context.Context, opts socketio.BroadcastOptions, op 
 	if opts.Local {
 		return a.local.Apply(ctx, opts, op)
 	}
-	ov := optsValue(socketio.BroadcastOptions{Rooms: opts.Rooms, Except: opts.Except})
+	o := entryOpts{Rooms: opts.Rooms, Except: opts.Except}
 	var err error
-	add := func(typ int, m notepack.Map) {
+	add := func(m message) {
 		if err == nil {
-			if _, err = a.xadd(ctx, typ, m, false); err == errQueued {
+			if _, err = a.xadd(ctx, m, false); err == errQueued {
 				err = nil
 			}
 		}
 	}
 	if len(op.Join) > 0 {
-		add(typeSocketsJoin, notepack.Map{{Key: "opts", Value: ov}, {Key: "rooms", Value: roomList(op.Join)}})
+		add(roomsMsg{Opts: o, Rooms: op.Join})
 	}
 	if len(op.Leave) > 0 {
-		add(typeSocketsLeave, notepack.Map{{Key: "opts", Value: ov}, {Key: "rooms", Value: roomList(op.Leave)}})
+		add(roomsMsg{Leave: true, Opts: o, Rooms: op.Leave})
 	}
 	if op.Disconnect {
-		add(typeDisconnectSockets, notepack.Map{{Key: "opts", Value: ov}, {Key: "close", Value: op.Close}})
+		add(disconnectMsg{Opts: o, Close: op.Close})
 	}
 	opts.Local = true
 	if lerr := a.local.Apply(ctx, opts, op); err == nil {
@@ -261,24 +260,21 @@ func (a *Adapter) onEntry(e *entry) error {
 		}
 		a.deliver(p, opts, e.id, true)
 	case typeSocketsJoin, typeSocketsLeave:
-		opts, err := optsOf(e.data)
+		m, err := roomsMsgOf(e.data, e.typ == typeSocketsLeave)
 		if err != nil {
 			return err
 		}
-		rv, _ := e.data.Get("rooms")
-		rooms := roomsOf(rv)
-		op := socketio.RoomOp{Join: rooms}
-		if e.typ == typeSocketsLeave {
-			op = socketio.RoomOp{Leave: rooms}
+		op := socketio.RoomOp{Join: m.Rooms}
+		if m.Leave {
+			op = socketio.RoomOp{Leave: m.Rooms}
 		}
-		return a.local.Apply(context.Background(), opts, op)
+		return a.local.Apply(context.Background(), m.Opts.local(), op)
 	case typeDisconnectSockets:
-		opts, err := optsOf(e.data)
+		m, err := disconnectMsgOf(e.data)
 		if err != nil {
 			return err
 		}
-		c, _ := e.data.Get("close")
-		return a.local.Apply(context.Background(), opts, socketio.RoomOp{Disconnect: true, Close: c == true})
+		return a.local.Apply(context.Background(), m.Opts.local(), socketio.RoomOp{Disconnect: true, Close: m.Close})
 	}
 	return nil
 }
