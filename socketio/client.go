@@ -194,7 +194,7 @@ func (c *client) restore(nsp *Namespace, sock *Socket, p *Packet) ([]StoredPacke
 	if json.Unmarshal(p.Data, &auth) != nil || auth.PID == "" || auth.Offset == "" {
 		return nil, false
 	}
-	rs, ok := st.RestoreSession(auth.PID, auth.Offset)
+	rs, ok := st.RestoreSession(c.sess.Context(), auth.PID, auth.Offset)
 	if !ok {
 		return nil, false
 	}

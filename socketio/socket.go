@@ -419,7 +419,7 @@ func (s *Socket) onClose(reason string) {
 		}
 	}
 	if st, ok := sessionStoreOf(s.nsp.adapter); ok && s.pid != "" && recoverableReasons[reason] {
-		st.PersistSession(PersistedSession{SID: s.id, PID: s.pid, Rooms: s.Rooms(), Data: s.Data()})
+		st.PersistSession(context.Background(), PersistedSession{SID: s.id, PID: s.pid, Rooms: s.Rooms(), Data: s.Data()})
 	}
 	s.nsp.adapter.LeaveAll(s.id)
 	s.nsp.remove(s)
