@@ -154,14 +154,14 @@ func NewLocal(n *Namespace) *LocalAdapter {
 var _ SessionStore = (*LocalAdapter)(nil)
 
 // PersistSession keeps a disconnected socket's state for recovery.
-func (a *LocalAdapter) PersistSession(_ context.Context, s PersistedSession) {
+func (a *LocalAdapter) PersistSession(ctx context.Context, s PersistedSession) {
 	if a.recovery != nil {
 		a.recovery.PersistSession(s)
 	}
 }
 
 // RestoreSession returns a persisted session and the events it missed.
-func (a *LocalAdapter) RestoreSession(_ context.Context, pid, offset string) (*RecoveredSession, bool) {
+func (a *LocalAdapter) RestoreSession(ctx context.Context, pid, offset string) (*RecoveredSession, bool) {
 	if a.recovery == nil {
 		return nil, false
 	}
