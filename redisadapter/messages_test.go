@@ -191,3 +191,79 @@ func TestBroadcastMessagesRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+// TestShardedRoundTrip sends the typed messages through the sharded
+// protocol's envelope: the bytes are those of a ClusterAdapter node of
+// socket.io-adapter (data properties in its order, opts always with flags,
+// broadcast packets without nsp, msgpack only for binary), and reading
+// them back gives the same classic message.
+func TestShardedRoundTrip(t *testing.T) {
+	const uid = "0011223344556677"
+	opts := wireOpts{Rooms: []socketio.Room{"gold"}, Except: []socketio.Room{}}
+	// parse reads the classic message back; sharded opts always have
+	// flags, which the room and fetch requests sent here have not: the
+	// parse functions of those drop them.
+	cases := []struct {
+		name     string
+		msg      message
+		response bool
+		golden   string // JSON, or hex of msgpack
+		parse    func(notepack.Map) message
+	}{
+		{"broadcast", broadcastRequest{head{UID: uid}, wirePacket{2, []any{"g", 1}, "/"}, wireOpts{opts.Rooms, opts.Except, &wireFlags{}}}, false,
+			`{"type":3,"data":{"packet":{"type":2,"data":["g",1]},"opts":{"rooms":["gold"],"except":[],"flags":{}}},"uid":"0011223344556677","nsp":"/"}`,
+			func(m notepack.Map) message { r, _, _ := broadcastRequestOf(m); return r }},
+		{"broadcast with acks and binary", broadcastRequest{head{UID: uid, RequestID: "r1"}, wirePacket{2, []any{"g", []byte{1}}, "/"}, wireOpts{opts.Rooms, opts.Except, &wireFlags{Timeout: 5}}}, false,
+			"84a47479706503a46461746183a67061636b657482a47479706502a46461746192a167c40101a9726571756573744964a27231a46f70747383a5726f6f6d7391a4676f6c64a665786365707490a5666c61677381a774696d656f757405a3756964b030303131323233333434353536363737a36e7370a12f",
+			func(m notepack.Map) message { r, _, _ := broadcastRequestOf(m); return r }},
+		{"join", roomRequest{head: head{UID: uid}, Type: reqRemoteJoin, Opts: &opts, Rooms: []socketio.Room{"a"}}, false,
+			`{"type":4,"data":{"opts":{"rooms":["gold"],"except":[],"flags":{}},"rooms":["a"]},"uid":"0011223344556677","nsp":"/"}`,
+			func(m notepack.Map) message { r, _ := roomRequestOf(m, reqRemoteJoin); r.Opts.Flags = nil; return r }},
+		{"disconnect", roomRequest{head: head{UID: uid}, Type: reqRemoteDisconnect, Opts: &opts, Close: true}, false,
+			`{"type":6,"data":{"opts":{"rooms":["gold"],"except":[],"flags":{}},"close":true},"uid":"0011223344556677","nsp":"/"}`,
+			func(m notepack.Map) message { r, _ := roomRequestOf(m, reqRemoteDisconnect); r.Opts.Flags = nil; return r }},
+		{"fetchSockets", fetchSocketsRequest{head{UID: uid, RequestID: "r1"}, opts}, false,
+			`{"type":7,"data":{"opts":{"rooms":["gold"],"except":[],"flags":{}},"requestId":"r1"},"uid":"0011223344556677","nsp":"/"}`,
+			func(m notepack.Map) message { r := fetchSocketsRequestOf(m); r.Opts.Flags = nil; return r }},
+		{"fetchSockets response", fetchSocketsResponse{"r1", nil}, true,
+			`{"type":8,"data":{"requestId":"r1","sockets":[]},"uid":"0011223344556677","nsp":"/"}`,
+			func(m notepack.Map) message { return fetchSocketsResponseOf(m) }},
+		{"serverSideEmit", serverSideEmitRequest{head{UID: uid, RequestID: "r1"}, []any{"ev", 1}}, false,
+			`{"type":9,"data":{"requestId":"r1","packet":["ev",1]},"uid":"0011223344556677","nsp":"/"}`,
+			func(m notepack.Map) message { r, _ := serverSideEmitRequestOf(m); return r }},
+		{"serverSideEmit response", serverSideEmitResponse{"r1", notepack.Map{{Key: "ok", Value: true}}}, true,
+			`{"type":10,"data":{"requestId":"r1","packet":{"ok":true}},"uid":"0011223344556677","nsp":"/"}`,
+			func(m notepack.Map) message { return serverSideEmitResponseOf(m) }},
+		{"client count", clientCountResponse{"r1", 2}, true,
+			`{"type":11,"data":{"requestId":"r1","clientCount":2},"uid":"0011223344556677","nsp":"/"}`,
+			func(m notepack.Map) message { return clientCountResponseOf(m) }},
+		{"broadcast ack", broadcastAckResponse{RequestID: "r1", Packet: "yes"}, true,
+			`{"type":12,"data":{"requestId":"r1","packet":"yes"},"uid":"0011223344556677","nsp":"/"}`,
+			func(m notepack.Map) message { return broadcastAckResponseOf(m) }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, _, got, err := encodeSharded(c.msg.wire(), c.response, uid, "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			msgpack := got[0] != '{'
+			if s := show(got, msgpack); s != c.golden {
+				t.Fatalf("encoded\n got %s\nwant %s", s, c.golden)
+			}
+			env, err := decodeMessage(got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, response, err := fromSharded(env)
+			if err != nil || response != c.response {
+				t.Fatalf("fromSharded: response %v, %v", response, err)
+			}
+			want, _ := encode(c.msg, false)
+			back, _ := encode(c.parse(m), false)
+			if !bytes.Equal(back, want) {
+				t.Errorf("read back as\n %s\nwant %s", back, want)
+			}
+		})
+	}
+}

@@ -155,21 +155,30 @@ func toSharded(m notepack.Map, response bool) (shardedKind, notepack.Map, error)
 	return shardedKind{}, nil, errMalformed
 }
 
-// publishSharded queues a request (toUID empty) or a response to node
-// toUID, given in the classic shape, as a sharded message; with wait, it
-// returns the outcome of the publication.
-func (a *Adapter) publishSharded(ctx context.Context, m notepack.Map, toUID string, wait bool) error {
-	k, data, err := toSharded(m, toUID != "")
+// encodeSharded encodes a request or response given in the classic shape
+// as the sharded message {type, data, uid, nsp} node uid of namespace nsp
+// sends: msgpack when its type may carry binary and data holds some, JSON
+// otherwise. It also returns the message's kind and data.
+func encodeSharded(m notepack.Map, response bool, uid, nsp string) (shardedKind, notepack.Map, []byte, error) {
+	k, data, err := toSharded(m, response)
 	if err != nil {
-		return err
+		return k, nil, nil, err
 	}
-	env := notepack.Map{{Key: keyType, Value: k.typ}, {Key: keyData, Value: data}, {Key: keyUID, Value: a.uid}, {Key: keyNsp, Value: a.nsp.Name()}}
+	env := notepack.Map{{Key: keyType, Value: k.typ}, {Key: keyData, Value: data}, {Key: keyUID, Value: uid}, {Key: keyNsp, Value: nsp}}
 	var b []byte
 	if k.binary && hasBinary(data, 0) {
 		b, err = notepack.Encode(env)
 	} else {
 		b, err = encodeJSON(env)
 	}
+	return k, data, b, err
+}
+
+// publishSharded queues a request (toUID empty) or a response to node
+// toUID, given in the classic shape, as a sharded message; with wait, it
+// returns the outcome of the publication.
+func (a *Adapter) publishSharded(ctx context.Context, m notepack.Map, toUID string, wait bool) error {
+	k, data, b, err := encodeSharded(m, toUID != "", a.uid, a.nsp.Name())
 	if err != nil {
 		return err
 	}
