@@ -221,7 +221,11 @@ func TestShardedRoundTrip(t *testing.T) {
 			func(m notepack.Map) message { r, _ := roomRequestOf(m, reqRemoteJoin); r.Opts.Flags = nil; return r }},
 		{"disconnect", roomRequest{head: head{UID: uid}, Type: reqRemoteDisconnect, Opts: &opts, Close: true}, false,
 			`{"type":6,"data":{"opts":{"rooms":["gold"],"except":[],"flags":{}},"close":true},"uid":"0011223344556677","nsp":"/"}`,
-			func(m notepack.Map) message { r, _ := roomRequestOf(m, reqRemoteDisconnect); r.Opts.Flags = nil; return r }},
+			func(m notepack.Map) message {
+				r, _ := roomRequestOf(m, reqRemoteDisconnect)
+				r.Opts.Flags = nil
+				return r
+			}},
 		{"fetchSockets", fetchSocketsRequest{head{UID: uid, RequestID: "r1"}, opts}, false,
 			`{"type":7,"data":{"opts":{"rooms":["gold"],"except":[],"flags":{}},"requestId":"r1"},"uid":"0011223344556677","nsp":"/"}`,
 			func(m notepack.Map) message { r := fetchSocketsRequestOf(m); r.Opts.Flags = nil; return r }},
