@@ -118,7 +118,8 @@ func New(rdb redis.UniversalClient, opts *Options) socketio.AdapterFactory {
 }
 
 // Adapter is the adapter of one namespace: rooms of this server's sockets
-// (the embedded LocalAdapter) and the cluster-wide operations over Redis.
+// (kept in a socketio.LocalAdapter, see Local) and the cluster-wide
+// operations over Redis.
 //
 // Concurrency: safe for concurrent use. Messages from other nodes are
 // handled one at a time, in order, on a goroutine of the namespace: remote
@@ -128,7 +129,7 @@ func New(rdb redis.UniversalClient, opts *Options) socketio.AdapterFactory {
 // What this server publishes goes out in order on another goroutine of
 // the namespace (see PublishQueueBytes).
 type Adapter struct {
-	*socketio.LocalAdapter
+	local   *socketio.LocalAdapter
 	h       *hub
 	nsp     *socketio.Namespace
 	uid     string
@@ -154,14 +155,14 @@ type Adapter struct {
 }
 
 var (
-	_ socketio.Adapter      = (*Adapter)(nil)
-	_ socketio.SessionStore = (*Adapter)(nil)
+	_ socketio.Adapter        = (*Adapter)(nil)
+	_ socketio.ClusterAdapter = (*Adapter)(nil)
 )
 
 func newAdapter(h *hub, n *socketio.Namespace) *Adapter {
 	prefix := h.opts.Key
 	a := &Adapter{
-		LocalAdapter:     socketio.NewLocal(n),
+		local:            socketio.NewLocal(n),
 		h:                h,
 		nsp:              n,
 		sharded:          h.opts.Protocol == Sharded,
@@ -213,6 +214,13 @@ func (a *Adapter) newID() string {
 	}
 	return uid2(6)
 }
+
+// Local returns this server's part of the adapter, for package socketio
+// (see socketio.ClusterAdapter).
+func (a *Adapter) Local() *socketio.LocalAdapter { return a.local }
+
+// SocketRooms returns the rooms of the socket id on this server.
+func (a *Adapter) SocketRooms(id string) []socketio.Room { return a.local.SocketRooms(id) }
 
 // UID returns the node id of this namespace on the wire.
 func (a *Adapter) UID() string { return a.uid }
@@ -298,28 +306,22 @@ func (a *Adapter) localSocket(opts socketio.BroadcastOptions) bool {
 // acknowledgement, so EmitWithAck reports a timeout).
 func (a *Adapter) Broadcast(ctx context.Context, p *socketio.Packet, opts socketio.BroadcastOptions, acks *socketio.BroadcastAcks) error {
 	if opts.Local || a.localSocket(opts) || (acks != nil && a.h.opts.LegacyPeers) {
-		return a.LocalAdapter.Broadcast(ctx, p, opts, acks)
+		return a.local.Broadcast(ctx, p, opts, acks)
 	}
-	pkt, err := wirePacket(p, a.nsp.Name())
+	pkt, err := wirePacketFor(p, a.nsp.Name())
 	if err != nil {
 		return err
 	}
 	if acks != nil {
 		return a.broadcastWithAck(ctx, p, pkt, opts, acks)
 	}
-	flags := notepack.Map{}
-	if opts.Volatile {
-		flags = append(flags, notepack.Entry{Key: "volatile", Value: true})
-	}
-	if opts.NoCompress {
-		flags = append(flags, notepack.Entry{Key: "compress", Value: false})
-	}
+	flags := wireFlags{Volatile: opts.Volatile, NoCompress: opts.NoCompress}
 	// This server's clients first: the publication is queued, and waits
 	// for nobody.
-	if err := a.LocalAdapter.Broadcast(ctx, p, opts, nil); err != nil {
+	if err := a.local.Broadcast(ctx, p, opts, nil); err != nil {
 		return err
 	}
-	err = a.publishBroadcast(ctx, pkt, opts, flags)
+	err = a.publishBroadcast(ctx, pkt, optsFor(opts, &flags))
 	if opts.Volatile && errors.Is(err, ErrQueueFull) {
 		return nil // volatile events may be dropped
 	}
@@ -329,11 +331,11 @@ func (a *Adapter) Broadcast(ctx context.Context, p *socketio.Packet, opts socket
 // publishBroadcast queues a broadcast without acknowledgements: the
 // classic [uid, packet, opts] on the broadcast channel (of the room when
 // there is one), or a sharded BROADCAST message.
-func (a *Adapter) publishBroadcast(ctx context.Context, pkt notepack.Map, opts socketio.BroadcastOptions, flags notepack.Map) error {
+func (a *Adapter) publishBroadcast(ctx context.Context, pkt wirePacket, opts wireOpts) error {
 	if a.sharded {
-		return a.publishSharded(ctx, notepack.Map{{Key: "uid", Value: a.uid}, {Key: "type", Value: reqBroadcast}, {Key: "packet", Value: pkt}, {Key: "opts", Value: wireOpts(opts, flags)}}, "", false)
+		return a.publishSharded(ctx, broadcastRequest{head: head{UID: a.uid}, Packet: pkt, Opts: opts}.wire(), "", false)
 	}
-	msg, err := notepack.Encode([]any{a.uid, pkt, wireOpts(opts, flags)})
+	msg, err := notepack.Encode(broadcastMessage{UID: a.uid, Packet: pkt, Opts: opts}.value())
 	if err != nil {
 		return err
 	}
@@ -348,39 +350,25 @@ func (a *Adapter) publishBroadcast(ctx context.Context, pkt notepack.Map, opts s
 // type and the type's fields): classic ones as JSON on the request channel
 // (msgpack for broadcasts with acks), sharded ones translated. With wait,
 // it returns once Redis took it (or the publication failed, or ctx ended).
-func (a *Adapter) publishRequest(ctx context.Context, m notepack.Map, wait bool) error {
+func (a *Adapter) publishRequest(ctx context.Context, m message, wait bool) error {
 	if a.sharded {
-		return a.publishSharded(ctx, m, "", wait)
+		return a.publishSharded(ctx, m.wire(), "", wait)
 	}
-	var b []byte
-	var err error
-	if msgType(m) == reqBroadcast {
-		b, err = notepack.Encode(m)
-	} else {
-		b, err = encodeJSON(m)
-	}
+	_, asMsgpack := m.(broadcastRequest)
+	b, err := encode(m, asMsgpack)
 	if err != nil {
 		return err
 	}
 	return a.out.push(ctx, a.requestChannel, b, wait)
 }
 
-func (a *Adapter) broadcastWithAck(ctx context.Context, p *socketio.Packet, pkt notepack.Map, opts socketio.BroadcastOptions, acks *socketio.BroadcastAcks) error {
-	flags := notepack.Map{}
+func (a *Adapter) broadcastWithAck(ctx context.Context, p *socketio.Packet, pkt wirePacket, opts socketio.BroadcastOptions, acks *socketio.BroadcastAcks) error {
+	flags := wireFlags{NoCompress: opts.NoCompress}
 	if dl, ok := ctx.Deadline(); ok {
-		flags = append(flags, notepack.Entry{Key: "timeout", Value: max(time.Until(dl).Milliseconds(), 1)})
-	}
-	if opts.NoCompress {
-		flags = append(flags, notepack.Entry{Key: "compress", Value: false})
+		flags.Timeout = max(time.Until(dl).Milliseconds(), 1)
 	}
 	id := a.newID()
-	msg := notepack.Map{
-		{Key: "uid", Value: a.uid},
-		{Key: "requestId", Value: id},
-		{Key: "type", Value: reqBroadcast},
-		{Key: "packet", Value: pkt},
-		{Key: "opts", Value: wireOpts(opts, flags)},
-	}
+	msg := broadcastRequest{head: head{UID: a.uid, RequestID: id}, Packet: pkt, Opts: optsFor(opts, &flags)}
 	r := a.register(id, reqBroadcast, -1)
 	r.acks = acks
 	// Acknowledgements keep coming after Broadcast returns: the request is
@@ -388,7 +376,7 @@ func (a *Adapter) broadcastWithAck(ctx context.Context, p *socketio.Packet, pkt 
 	context.AfterFunc(ctx, func() { a.forget(id) })
 	// This server's clients first; when the publication fails, the caller
 	// gets the error and the acknowledgements of this server's clients.
-	if err := a.LocalAdapter.Broadcast(ctx, p, opts, acks); err != nil {
+	if err := a.local.Broadcast(ctx, p, opts, acks); err != nil {
 		a.forget(id)
 		return err
 	}
@@ -417,19 +405,23 @@ func (a *Adapter) broadcastWithAck(ctx context.Context, p *socketio.Packet, pkt 
 // server: this server's at once, the others' when they read the request,
 // which is queued like a broadcast (Apply does not wait for Redis).
 func (a *Adapter) Apply(ctx context.Context, opts socketio.BroadcastOptions, op socketio.RoomOp) error {
-	if err := a.LocalAdapter.Apply(ctx, opts, op); err != nil || opts.Local {
+	if err := a.local.Apply(ctx, opts, op); err != nil || opts.Local {
 		return err
 	}
 	var errs []error
-	send := func(m notepack.Map) { errs = append(errs, a.publishRequest(ctx, m, false)) }
+	o := optsFor(opts, nil)
+	send := func(r roomRequest) {
+		r.head, r.Opts = head{UID: a.uid}, &o
+		errs = append(errs, a.publishRequest(ctx, r, false))
+	}
 	if len(op.Join) > 0 {
-		send(notepack.Map{{Key: "uid", Value: a.uid}, {Key: "type", Value: reqRemoteJoin}, {Key: "opts", Value: wireOpts(opts, nil)}, {Key: "rooms", Value: roomList(op.Join)}})
+		send(roomRequest{Type: reqRemoteJoin, Rooms: op.Join})
 	}
 	if len(op.Leave) > 0 {
-		send(notepack.Map{{Key: "uid", Value: a.uid}, {Key: "type", Value: reqRemoteLeave}, {Key: "opts", Value: wireOpts(opts, nil)}, {Key: "rooms", Value: roomList(op.Leave)}})
+		send(roomRequest{Type: reqRemoteLeave, Rooms: op.Leave})
 	}
 	if op.Disconnect {
-		send(notepack.Map{{Key: "uid", Value: a.uid}, {Key: "type", Value: reqRemoteDisconnect}, {Key: "opts", Value: wireOpts(opts, nil)}, {Key: "close", Value: op.Close}})
+		send(roomRequest{Type: reqRemoteDisconnect, Close: op.Close})
 	}
 	return errors.Join(errs...)
 }
@@ -438,12 +430,12 @@ func (a *Adapter) Apply(ctx context.Context, opts socketio.BroadcastOptions, op 
 // server does not answer within RequestsTimeout it returns what it got
 // with an error wrapping ErrTimeout.
 func (a *Adapter) FetchSockets(ctx context.Context, opts socketio.BroadcastOptions) ([]socketio.SocketInfo, error) {
-	local, err := a.LocalAdapter.FetchSockets(ctx, opts)
+	local, err := a.local.FetchSockets(ctx, opts)
 	if err != nil || opts.Local {
 		return local, err
 	}
-	r, err := a.ask(ctx, reqRemoteFetch, 1, func(id string) notepack.Map {
-		return notepack.Map{{Key: "uid", Value: a.uid}, {Key: "requestId", Value: id}, {Key: "type", Value: reqRemoteFetch}, {Key: "opts", Value: wireOpts(opts, nil)}}
+	r, err := a.ask(ctx, reqRemoteFetch, 1, func(id string) message {
+		return fetchSocketsRequest{head: head{UID: a.uid, RequestID: id}, Opts: optsFor(opts, nil)}
 	})
 	if r == nil {
 		return local, err
@@ -458,9 +450,9 @@ func (a *Adapter) AllRooms(ctx context.Context) ([]socketio.Room, error) {
 	if a.sharded {
 		return a.fetchRooms(ctx)
 	}
-	rooms := a.LocalAdapter.Rooms()
-	r, err := a.ask(ctx, reqAllRooms, 1, func(id string) notepack.Map {
-		return notepack.Map{{Key: "uid", Value: a.uid}, {Key: "requestId", Value: id}, {Key: "type", Value: reqAllRooms}}
+	rooms := a.local.Rooms()
+	r, err := a.ask(ctx, reqAllRooms, 1, func(id string) message {
+		return allRoomsRequest{head{UID: a.uid, RequestID: id}}
 	})
 	if r == nil {
 		return rooms, err
@@ -487,15 +479,15 @@ func (a *Adapter) Sockets(ctx context.Context, rooms ...socketio.Room) ([]string
 	if a.sharded {
 		return a.fetchIDs(ctx, rooms)
 	}
-	local, _ := a.LocalAdapter.FetchSockets(ctx, socketio.BroadcastOptions{Rooms: rooms})
+	local, _ := a.local.FetchSockets(ctx, socketio.BroadcastOptions{Rooms: rooms})
 	ids := make([]string, 0, len(local))
 	seen := make(map[string]struct{})
 	for _, s := range local {
 		ids = append(ids, s.ID)
 		seen[s.ID] = struct{}{}
 	}
-	r, err := a.ask(ctx, reqSockets, 1, func(id string) notepack.Map {
-		return notepack.Map{{Key: "uid", Value: a.uid}, {Key: "requestId", Value: id}, {Key: "type", Value: reqSockets}, {Key: "rooms", Value: roomList(rooms)}}
+	r, err := a.ask(ctx, reqSockets, 1, func(id string) message {
+		return socketsRequest{head: head{UID: a.uid, RequestID: id}, Rooms: rooms}
 	})
 	if r == nil {
 		return ids, err
@@ -518,10 +510,10 @@ func (a *Adapter) Sockets(ctx context.Context, rooms ...socketio.Room) ([]string
 func (a *Adapter) ServerSideEmit(ctx context.Context, event string, args []any, ack func(socketio.Args)) error {
 	data := append([]any{event}, args...)
 	if ack == nil {
-		return a.publishRequest(ctx, notepack.Map{{Key: "uid", Value: a.uid}, {Key: "type", Value: reqServerSideEmit}, {Key: "data", Value: data}}, false)
+		return a.publishRequest(ctx, serverSideEmitRequest{head: head{UID: a.uid}, Data: data}, false)
 	}
-	r, err := a.ask(ctx, reqServerSideEmit, 1, func(id string) notepack.Map {
-		return notepack.Map{{Key: "uid", Value: a.uid}, {Key: "requestId", Value: id}, {Key: "type", Value: reqServerSideEmit}, {Key: "data", Value: data}}
+	r, err := a.ask(ctx, reqServerSideEmit, 1, func(id string) message {
+		return serverSideEmitRequest{head: head{UID: a.uid, RequestID: id}, Data: data}
 	})
 	if r == nil {
 		return err
@@ -538,7 +530,7 @@ func (a *Adapter) ServerSideEmit(ctx context.Context, event string, args []any, 
 // ask counts the servers, publishes the request built by build (given the
 // request id) and waits for one answer per other server, RequestsTimeout
 // at most. It returns nil when there is no other server.
-func (a *Adapter) ask(ctx context.Context, typ, self int, build func(id string) notepack.Map) (*request, error) {
+func (a *Adapter) ask(ctx context.Context, typ, self int, build func(id string) message) (*request, error) {
 	n, err := a.ServerCount(ctx)
 	if err != nil {
 		return nil, err

@@ -96,15 +96,12 @@ func (e Emitter) Emit(ctx context.Context, event string, args ...any) error {
 	if reservedEvents[event] {
 		return ErrReservedEvent
 	}
-	flags := notepack.Map{}
-	if e.volatile {
-		flags = append(flags, notepack.Entry{Key: "volatile", Value: true})
+	b := broadcastMessage{
+		UID:    "emitter",
+		Packet: wirePacket{Type: int(socketio.PacketEvent), Data: append([]any{event}, args...), Nsp: e.nsp},
+		Opts:   optsFor(e.opts(), &wireFlags{Volatile: e.volatile}),
 	}
-	msg, err := notepack.Encode([]any{
-		"emitter",
-		notepack.Map{{Key: "type", Value: int(socketio.PacketEvent)}, {Key: "data", Value: append([]any{event}, args...)}, {Key: "nsp", Value: e.nsp}},
-		notepack.Map{{Key: "rooms", Value: roomList(e.rooms)}, {Key: "flags", Value: flags}, {Key: "except", Value: roomList(e.except)}},
-	})
+	msg, err := notepack.Encode(b.emitterValue())
 	if err != nil {
 		return err
 	}
@@ -115,8 +112,8 @@ func (e Emitter) Emit(ctx context.Context, event string, args ...any) error {
 	return e.rdb.Publish(ctx, channel, msg).Err()
 }
 
-func (e Emitter) request(ctx context.Context, m notepack.Map) error {
-	b, err := encodeJSON(m)
+func (e Emitter) request(ctx context.Context, m message) error {
+	b, err := encode(m, false)
 	if err != nil {
 		return err
 	}
@@ -125,18 +122,18 @@ func (e Emitter) request(ctx context.Context, m notepack.Map) error {
 
 // SocketsJoin makes the selected sockets of every server join rooms.
 func (e Emitter) SocketsJoin(ctx context.Context, rooms ...socketio.Room) error {
-	return e.request(ctx, notepack.Map{{Key: "type", Value: reqRemoteJoin}, {Key: "opts", Value: wireOpts(e.opts(), nil)}, {Key: "rooms", Value: roomList(rooms)}})
+	return e.request(ctx, roomRequest{Type: reqRemoteJoin, Opts: &wireOpts{Rooms: e.rooms, Except: e.except}, Rooms: rooms})
 }
 
 // SocketsLeave makes the selected sockets of every server leave rooms.
 func (e Emitter) SocketsLeave(ctx context.Context, rooms ...socketio.Room) error {
-	return e.request(ctx, notepack.Map{{Key: "type", Value: reqRemoteLeave}, {Key: "opts", Value: wireOpts(e.opts(), nil)}, {Key: "rooms", Value: roomList(rooms)}})
+	return e.request(ctx, roomRequest{Type: reqRemoteLeave, Opts: &wireOpts{Rooms: e.rooms, Except: e.except}, Rooms: rooms})
 }
 
 // DisconnectSockets disconnects the selected sockets of every server; with
 // close, their whole connections.
 func (e Emitter) DisconnectSockets(ctx context.Context, close bool) error {
-	return e.request(ctx, notepack.Map{{Key: "type", Value: reqRemoteDisconnect}, {Key: "opts", Value: wireOpts(e.opts(), nil)}, {Key: "close", Value: close}})
+	return e.request(ctx, roomRequest{Type: reqRemoteDisconnect, Opts: &wireOpts{Rooms: e.rooms, Except: e.except}, Close: close})
 }
 
 // ServerSideEmit sends an event to the namespace's server-side handlers on
@@ -146,5 +143,5 @@ func (e Emitter) ServerSideEmit(ctx context.Context, event string, args ...any) 
 	if reservedEvents[event] {
 		return ErrReservedEvent
 	}
-	return e.request(ctx, notepack.Map{{Key: "uid", Value: "emitter"}, {Key: "type", Value: reqServerSideEmit}, {Key: "data", Value: append([]any{event}, args...)}})
+	return e.request(ctx, serverSideEmitRequest{head: head{UID: "emitter"}, Data: append([]any{event}, args...)})
 }

@@ -84,7 +84,7 @@ func (a *Adapter) onResponse(channel string, payload []byte) {
 
 // handleResponse handles an answer in the classic shape.
 func (a *Adapter) handleResponse(channel string, m notepack.Map) {
-	id, _ := getString(m, "requestId")
+	id, _ := getString(m, keyRequestID)
 	a.mu.Lock()
 	r := a.requests[id]
 	a.mu.Unlock()
@@ -102,30 +102,17 @@ func (a *Adapter) handleResponse(channel string, m notepack.Map) {
 	}
 	switch r.typ {
 	case reqRemoteFetch:
-		list, _ := getArray(m, "sockets")
-		for _, v := range list {
-			if s, ok := socketOf(v); ok {
-				r.sockets = append(r.sockets, s)
-			}
-		}
+		r.sockets = append(r.sockets, fetchSocketsResponseOf(m).Sockets...)
 	case reqSockets:
-		list, _ := getArray(m, "sockets")
-		for _, v := range list {
-			if s, ok := v.(string); ok {
-				r.ids = append(r.ids, s)
-			}
-		}
+		r.ids = append(r.ids, socketsResponseOf(m).Sockets...)
 	case reqAllRooms:
-		v, _ := m.Get("rooms")
-		r.rooms = append(r.rooms, roomsOf(v)...)
+		r.rooms = append(r.rooms, allRoomsResponseOf(m).Rooms...)
 	case reqServerSideEmit:
-		var vals []any
-		if v, ok := m.Get("data"); ok {
-			if _, u := v.(notepack.Undefined); !u {
-				vals = []any{v}
-			}
+		vals := []any{}
+		if v := serverSideEmitResponseOf(m).Data; !isUndefined(v) {
+			vals = append(vals, v)
 		}
-		_, args, err := argsFromValues(append([]any{}, vals...), false)
+		_, args, err := argsFromValues(vals, false)
 		if err != nil {
 			a.logBad(channel, "serverSideEmit response", err)
 		}
@@ -138,23 +125,22 @@ func (a *Adapter) handleResponse(channel string, m notepack.Map) {
 }
 
 func (a *Adapter) onBroadcastResponse(channel, id string, r *request, m notepack.Map) {
-	t, _ := getNumber(m, "type")
-	switch t {
+	switch msgType(m) {
 	case reqBroadcastClientCount:
-		n, _ := getNumber(m, "clientCount")
+		n := clientCountResponseOf(m).ClientCount
 		// Count the clients before the server, so that Broadcast never
 		// returns with a count missing.
-		r.acks.ClientCount(int(n))
+		r.acks.ClientCount(n)
 		r.mu.Lock()
-		r.clients += int(n)
+		r.clients += n
 		r.got++
 		if r.want >= 0 && r.got >= r.want {
 			r.finish()
 		}
 	case reqBroadcastAck:
 		var vals []any
-		if v, ok := m.Get("packet"); ok {
-			vals = []any{v}
+		if resp := broadcastAckResponseOf(m); resp.HasPacket {
+			vals = []any{resp.Packet}
 		}
 		_, args, err := argsFromValues(vals, false)
 		if err != nil {
@@ -174,30 +160,23 @@ func (a *Adapter) onBroadcastResponse(channel, id string, r *request, m notepack
 	}
 }
 
-// respond publishes an answer (in the classic shape) to req. Sharded:
-// on the requester's own channel. Classic: there too when
+// respond publishes an answer to the request from. Sharded: on the
+// requester's own channel. Classic: there too when
 // PublishOnSpecificResponseChannel is set and the request says who sent
 // it, except answers to ServerSideEmit, always on the common channel as
 // 8.3.0 does; asMsgpack selects the classic encoding.
-func (a *Adapter) respond(req notepack.Map, msg notepack.Map, asMsgpack bool) {
-	uid, hasUID := getString(req, "uid")
+func (a *Adapter) respond(from head, msg message, asMsgpack bool) {
 	if a.sharded {
-		if uid != "" {
-			a.publishSharded(context.Background(), msg, uid, false)
+		if from.UID != "" {
+			a.publishSharded(context.Background(), msg.wire(), from.UID, false)
 		}
 		return
 	}
 	channel := a.responseChannel
-	if msgType(msg) != reqServerSideEmit && hasUID && a.h.opts.PublishOnSpecificResponseChannel {
-		channel += uid + "#"
+	if _, sse := msg.(serverSideEmitResponse); !sse && from.UID != "" && a.h.opts.PublishOnSpecificResponseChannel {
+		channel += from.UID + "#"
 	}
-	var b []byte
-	var err error
-	if asMsgpack {
-		b, err = notepack.Encode(msg)
-	} else {
-		b, err = encodeJSON(msg)
-	}
+	b, err := encode(msg, asMsgpack)
 	if err != nil {
 		a.h.log.Warn("redisadapter: encoding a response", "err", err)
 		return
@@ -218,54 +197,49 @@ func (a *Adapter) onRequest(channel string, payload []byte) {
 
 // handleRequest handles a request in the classic shape.
 func (a *Adapter) handleRequest(channel string, m notepack.Map) {
-	if uid, ok := getString(m, "uid"); ok && uid == a.uid {
+	h := headOf(m)
+	if h.UID == a.uid {
 		return // our own request: applied locally already, or not for us
 	}
-	typ, _ := getNumber(m, "type")
-	id, hasID := getString(m, "requestId")
 	ctx := context.Background()
-	switch typ {
+	switch typ := msgType(m); typ {
 	case reqSockets:
-		if !hasID {
+		if h.RequestID == "" {
 			return
 		}
-		v, _ := m.Get("rooms")
-		local, _ := a.LocalAdapter.FetchSockets(ctx, socketio.BroadcastOptions{Rooms: roomsOf(v)})
-		ids := make([]any, len(local))
+		local, _ := a.local.FetchSockets(ctx, socketio.BroadcastOptions{Rooms: socketsRequestOf(m).Rooms})
+		resp := socketsResponse{RequestID: h.RequestID, Sockets: make([]string, len(local))}
 		for i, s := range local {
-			ids[i] = s.ID
+			resp.Sockets[i] = s.ID
 		}
-		a.respond(m, notepack.Map{{Key: "requestId", Value: id}, {Key: "sockets", Value: ids}}, false)
+		a.respond(h, resp, false)
 	case reqAllRooms:
-		if !hasID {
+		if h.RequestID == "" {
 			return
 		}
-		a.respond(m, notepack.Map{{Key: "requestId", Value: id}, {Key: "rooms", Value: roomList(a.LocalAdapter.Rooms())}}, false)
+		a.respond(h, allRoomsResponse{RequestID: h.RequestID, Rooms: a.local.Rooms()}, false)
 	case reqRemoteJoin, reqRemoteLeave, reqRemoteDisconnect:
-		a.onRoomRequest(m, int(typ), id)
+		if req, ok := roomRequestOf(m, typ); ok {
+			a.onRoomRequest(req)
+		}
 	case reqRemoteFetch:
-		if !hasID {
+		if h.RequestID == "" {
 			return
 		}
-		o, _ := getMap(m, "opts")
-		local, _ := a.LocalAdapter.FetchSockets(ctx, optsOf(o))
-		list := make([]any, len(local))
-		for i, s := range local {
-			list[i] = socketValue(s)
-		}
-		a.respond(m, notepack.Map{{Key: "requestId", Value: id}, {Key: "sockets", Value: list}}, false)
+		local, _ := a.local.FetchSockets(ctx, fetchSocketsRequestOf(m).Opts.local())
+		a.respond(h, fetchSocketsResponse{RequestID: h.RequestID, Sockets: local}, false)
 	case reqServerSideEmit:
-		data, ok := getArray(m, "data")
-		if !ok || len(data) == 0 {
+		req, ok := serverSideEmitRequestOf(m)
+		if !ok {
 			return
 		}
-		name, args, err := argsFromValues(data, true)
+		name, args, err := argsFromValues(req.Data, true)
 		if err != nil {
 			a.logBad(channel, "serverSideEmit", err)
 			return
 		}
 		var ack func(args ...any)
-		if hasID {
+		if h.RequestID != "" {
 			var once sync.Once
 			ack = func(args ...any) {
 				once.Do(func() {
@@ -273,90 +247,76 @@ func (a *Adapter) handleRequest(channel string, m notepack.Map) {
 					if len(args) > 0 {
 						v = args[0]
 					}
-					a.respond(m, notepack.Map{{Key: "type", Value: reqServerSideEmit}, {Key: "requestId", Value: id}, {Key: "data", Value: v}}, false)
+					a.respond(h, serverSideEmitResponse{RequestID: h.RequestID, Data: v}, false)
 				})
 			}
 		}
 		socketio.HostOf(a.nsp).ServerSideEmit(name, args, ack)
 	case reqBroadcast:
-		if !hasID {
+		if h.RequestID == "" {
 			return
 		}
 		a.mu.Lock()
-		_, mine := a.requests[id]
+		_, mine := a.requests[h.RequestID]
 		a.mu.Unlock()
 		if mine {
 			return
 		}
-		pm, ok := getMap(m, "packet")
+		req, ok, err := broadcastRequestOf(m)
 		if !ok {
 			return
 		}
-		p, err := packetOf(pm, a.nsp.Name())
+		var p *socketio.Packet
+		if err == nil {
+			p, err = req.Packet.packet(a.nsp.Name())
+		}
 		if err != nil {
 			a.logBad(channel, "broadcast request", err)
 			return
 		}
 		p.ID, p.HasID = socketio.HostOf(a.nsp).NextAckID(), true
-		o, _ := getMap(m, "opts")
 		acks := &socketio.BroadcastAcks{
 			ClientCount: func(n int) {
-				a.respond(m, notepack.Map{{Key: "type", Value: reqBroadcastClientCount}, {Key: "requestId", Value: id}, {Key: "clientCount", Value: n}}, false)
+				a.respond(h, clientCountResponse{RequestID: h.RequestID, ClientCount: n}, false)
 			},
 			Ack: func(args socketio.Args) {
-				a.respond(m, notepack.Map{{Key: "type", Value: reqBroadcastAck}, {Key: "requestId", Value: id}, {Key: "packet", Value: argValue(args, 0)}}, !a.h.opts.LegacyPeers)
+				a.respond(h, broadcastAckResponse{RequestID: h.RequestID, Packet: argValue(args, 0)}, !a.h.opts.LegacyPeers)
 			},
 		}
-		a.LocalAdapter.Broadcast(ctx, p, optsOf(o), acks)
+		a.local.Broadcast(ctx, p, req.Opts.local(), acks)
 	}
 }
 
 // onRoomRequest applies a remote join, leave or disconnect: to the sockets
 // its opts select, or (the socket.io-redis 6 form) to the socket sid, then
 // answered.
-func (a *Adapter) onRoomRequest(m notepack.Map, typ int, id string) {
-	ctx := context.Background()
-	if o, ok := getMap(m, "opts"); ok {
+func (a *Adapter) onRoomRequest(req roomRequest) {
+	if req.Opts != nil {
 		var op socketio.RoomOp
-		switch typ {
-		case reqRemoteJoin, reqRemoteLeave:
-			v, ok := m.Get("rooms")
-			if !ok {
-				return
-			}
-			rooms := roomsOf(v)
-			if typ == reqRemoteJoin {
-				op.Join = rooms
-			} else {
-				op.Leave = rooms
-			}
+		switch req.Type {
+		case reqRemoteJoin:
+			op.Join = req.Rooms
+		case reqRemoteLeave:
+			op.Leave = req.Rooms
 		default:
-			op.Disconnect, op.Close = true, getBool(m, "close")
+			op.Disconnect, op.Close = true, req.Close
 		}
-		a.LocalAdapter.Apply(ctx, optsOf(o), op)
+		a.local.Apply(context.Background(), req.Opts.local(), op)
 		return
 	}
-	sid, _ := getString(m, "sid")
-	s := a.nsp.Socket(sid)
+	s := a.nsp.Socket(req.SID)
 	if s == nil {
 		return
 	}
-	switch typ {
-	case reqRemoteJoin, reqRemoteLeave:
-		v, _ := m.Get("room")
-		room, ok := roomOf(v)
-		if !ok {
-			return
-		}
-		if typ == reqRemoteJoin {
-			s.Join(room)
-		} else {
-			s.Leave(room)
-		}
+	switch req.Type {
+	case reqRemoteJoin:
+		s.Join(*req.Room)
+	case reqRemoteLeave:
+		s.Leave(*req.Room)
 	default:
-		s.Disconnect(getBool(m, "close"))
+		s.Disconnect(req.Close)
 	}
-	a.respond(m, notepack.Map{{Key: "requestId", Value: id}}, false)
+	a.respond(req.head, roomResponse{RequestID: req.RequestID}, false)
 }
 
 // onBroadcast delivers a classic broadcast of another node to this
@@ -367,43 +327,27 @@ func (a *Adapter) onBroadcast(channel string, payload []byte) {
 		a.logBad(channel, "broadcast", err)
 		return
 	}
-	arr, ok := v.([]any)
-	if !ok || len(arr) < 3 {
-		a.logBad(channel, "broadcast", errMalformed)
+	if arr, ok := v.([]any); ok && len(arr) > 0 && arr[0] == any(a.uid) {
 		return
 	}
-	if uid, _ := arr[0].(string); uid == a.uid {
-		return
-	}
-	pm, ok := arr[1].(notepack.Map)
-	if !ok {
-		a.logBad(channel, "broadcast", errMalformed)
-		return
-	}
-	nsp := "/"
-	if v, ok := pm.Get("nsp"); ok {
-		if _, u := v.(notepack.Undefined); !u {
-			nsp, _ = v.(string)
-		}
-	}
-	if nsp != a.nsp.Name() {
-		return
-	}
-	om, ok := arr[2].(notepack.Map)
-	if !ok {
-		a.logBad(channel, "broadcast", errMalformed)
-		return
-	}
-	a.deliver(channel, pm, om)
-}
-
-// deliver sends a broadcast of another node (its wire packet and opts) to
-// this server's sockets.
-func (a *Adapter) deliver(channel string, pm, om notepack.Map) {
-	p, err := packetOf(pm, a.nsp.Name())
+	b, err := broadcastMessageOf(v)
 	if err != nil {
 		a.logBad(channel, "broadcast", err)
 		return
 	}
-	a.LocalAdapter.Broadcast(context.Background(), p, optsOf(om), nil)
+	if b.Packet.Nsp != a.nsp.Name() {
+		return
+	}
+	a.deliver(channel, b.Packet, b.Opts)
+}
+
+// deliver sends a broadcast of another node (its wire packet and opts) to
+// this server's sockets.
+func (a *Adapter) deliver(channel string, wp wirePacket, o wireOpts) {
+	p, err := wp.packet(a.nsp.Name())
+	if err != nil {
+		a.logBad(channel, "broadcast", err)
+		return
+	}
+	a.local.Broadcast(context.Background(), p, o.local(), nil)
 }

@@ -74,23 +74,23 @@ type shardedKind struct {
 // shardedKinds lists data's properties in Node's order, each as its
 // sharded name and the classic name.
 var shardedKinds = []shardedKind{
-	{msgBroadcast, reqBroadcast, false, true, [][2]string{{"packet", "packet"}, {"requestId", "requestId"}, {"opts", "opts"}}},
-	{msgSocketsJoin, reqRemoteJoin, false, false, [][2]string{{"opts", "opts"}, {"rooms", "rooms"}}},
-	{msgSocketsLeave, reqRemoteLeave, false, false, [][2]string{{"opts", "opts"}, {"rooms", "rooms"}}},
-	{msgDisconnectSockets, reqRemoteDisconnect, false, false, [][2]string{{"opts", "opts"}, {"close", "close"}}},
-	{msgFetchSockets, reqRemoteFetch, false, false, [][2]string{{"opts", "opts"}, {"requestId", "requestId"}}},
-	{msgFetchSocketsResponse, -1, true, true, [][2]string{{"requestId", "requestId"}, {"sockets", "sockets"}}},
-	{msgServerSideEmit, reqServerSideEmit, false, true, [][2]string{{"requestId", "requestId"}, {"packet", "data"}}},
-	{msgServerSideEmitResponse, reqServerSideEmit, true, true, [][2]string{{"requestId", "requestId"}, {"packet", "data"}}},
-	{msgBroadcastClientCount, reqBroadcastClientCount, true, false, [][2]string{{"requestId", "requestId"}, {"clientCount", "clientCount"}}},
-	{msgBroadcastAck, reqBroadcastAck, true, true, [][2]string{{"requestId", "requestId"}, {"packet", "packet"}}},
+	{msgBroadcast, reqBroadcast, false, true, [][2]string{{keyPacket, keyPacket}, {keyRequestID, keyRequestID}, {keyOpts, keyOpts}}},
+	{msgSocketsJoin, reqRemoteJoin, false, false, [][2]string{{keyOpts, keyOpts}, {keyRooms, keyRooms}}},
+	{msgSocketsLeave, reqRemoteLeave, false, false, [][2]string{{keyOpts, keyOpts}, {keyRooms, keyRooms}}},
+	{msgDisconnectSockets, reqRemoteDisconnect, false, false, [][2]string{{keyOpts, keyOpts}, {keyClose, keyClose}}},
+	{msgFetchSockets, reqRemoteFetch, false, false, [][2]string{{keyOpts, keyOpts}, {keyRequestID, keyRequestID}}},
+	{msgFetchSocketsResponse, -1, true, true, [][2]string{{keyRequestID, keyRequestID}, {keySockets, keySockets}}},
+	{msgServerSideEmit, reqServerSideEmit, false, true, [][2]string{{keyRequestID, keyRequestID}, {keyPacket, keyData}}},
+	{msgServerSideEmitResponse, reqServerSideEmit, true, true, [][2]string{{keyRequestID, keyRequestID}, {keyPacket, keyData}}},
+	{msgBroadcastClientCount, reqBroadcastClientCount, true, false, [][2]string{{keyRequestID, keyRequestID}, {keyClientCount, keyClientCount}}},
+	{msgBroadcastAck, reqBroadcastAck, true, true, [][2]string{{keyRequestID, keyRequestID}, {keyPacket, keyPacket}}},
 }
 
 // fromSharded converts a sharded message into the classic shape (uid,
 // type, then the type's fields) and says whether it is a response.
 func fromSharded(env notepack.Map) (notepack.Map, bool, error) {
 	t := msgType(env)
-	data, ok := getMap(env, "data")
+	data, ok := getMap(env, keyData)
 	if !ok {
 		return nil, false, errMalformed
 	}
@@ -99,11 +99,11 @@ func fromSharded(env notepack.Map) (notepack.Map, bool, error) {
 			continue
 		}
 		m := notepack.Map{}
-		if uid, ok := env.Get("uid"); ok {
-			m = append(m, notepack.Entry{Key: "uid", Value: uid})
+		if uid, ok := env.Get(keyUID); ok {
+			m = append(m, notepack.Entry{Key: keyUID, Value: uid})
 		}
 		if k.classic >= 0 {
-			m = append(m, notepack.Entry{Key: "type", Value: float64(k.classic)})
+			m = append(m, notepack.Entry{Key: keyType, Value: float64(k.classic)})
 		}
 		for _, key := range k.keys {
 			if v, ok := data.Get(key[0]); ok {
@@ -131,17 +131,17 @@ func toSharded(m notepack.Map, response bool) (shardedKind, notepack.Map, error)
 				continue
 			}
 			switch key[0] {
-			case "opts":
+			case keyOpts:
 				if o, ok := v.(notepack.Map); ok {
-					if _, ok := o.Get("flags"); !ok {
-						v = append(o[:len(o):len(o)], notepack.Entry{Key: "flags", Value: notepack.Map{}})
+					if _, ok := o.Get(keyFlags); !ok {
+						v = append(o[:len(o):len(o)], notepack.Entry{Key: keyFlags, Value: notepack.Map{}})
 					}
 				}
-			case "packet":
+			case keyPacket:
 				if p, ok := v.(notepack.Map); ok && k.typ == msgBroadcast {
 					q := make(notepack.Map, 0, len(p))
 					for _, e := range p {
-						if e.Key != "nsp" {
+						if e.Key != keyNsp {
 							q = append(q, e)
 						}
 					}
@@ -155,21 +155,30 @@ func toSharded(m notepack.Map, response bool) (shardedKind, notepack.Map, error)
 	return shardedKind{}, nil, errMalformed
 }
 
-// publishSharded queues a request (toUID empty) or a response to node
-// toUID, given in the classic shape, as a sharded message; with wait, it
-// returns the outcome of the publication.
-func (a *Adapter) publishSharded(ctx context.Context, m notepack.Map, toUID string, wait bool) error {
-	k, data, err := toSharded(m, toUID != "")
+// encodeSharded encodes a request or response given in the classic shape
+// as the sharded message {type, data, uid, nsp} node uid of namespace nsp
+// sends: msgpack when its type may carry binary and data holds some, JSON
+// otherwise. It also returns the message's kind and data.
+func encodeSharded(m notepack.Map, response bool, uid, nsp string) (shardedKind, notepack.Map, []byte, error) {
+	k, data, err := toSharded(m, response)
 	if err != nil {
-		return err
+		return k, nil, nil, err
 	}
-	env := notepack.Map{{Key: "type", Value: k.typ}, {Key: "data", Value: data}, {Key: "uid", Value: a.uid}, {Key: "nsp", Value: a.nsp.Name()}}
+	env := notepack.Map{{Key: keyType, Value: k.typ}, {Key: keyData, Value: data}, {Key: keyUID, Value: uid}, {Key: keyNsp, Value: nsp}}
 	var b []byte
 	if k.binary && hasBinary(data, 0) {
 		b, err = notepack.Encode(env)
 	} else {
 		b, err = encodeJSON(env)
 	}
+	return k, data, b, err
+}
+
+// publishSharded queues a request (toUID empty) or a response to node
+// toUID, given in the classic shape, as a sharded message; with wait, it
+// returns the outcome of the publication.
+func (a *Adapter) publishSharded(ctx context.Context, m notepack.Map, toUID string, wait bool) error {
+	k, data, b, err := encodeSharded(m, toUID != "", a.uid, a.nsp.Name())
 	if err != nil {
 		return err
 	}
@@ -192,11 +201,11 @@ func (a *Adapter) roomChannelOf(typ int, data notepack.Map) (string, bool) {
 	if typ != msgBroadcast || mode == SubscriptionStatic {
 		return "", false
 	}
-	if _, ok := data.Get("requestId"); ok {
+	if _, ok := data.Get(keyRequestID); ok {
 		return "", false
 	}
-	o, _ := getMap(data, "opts")
-	rooms, _ := getArray(o, "rooms")
+	o, _ := getMap(data, keyOpts)
+	rooms, _ := getArray(o, keyRooms)
 	if len(rooms) != 1 {
 		return "", false
 	}
@@ -268,10 +277,10 @@ func (a *Adapter) onMessage(channel string, payload []byte) {
 		a.logBad(channel, "message", err)
 		return
 	}
-	if uid, _ := getString(env, "uid"); uid == a.uid {
+	if uid, _ := getString(env, keyUID); uid == a.uid {
 		return
 	}
-	if nsp, _ := getString(env, "nsp"); nsp != a.nsp.Name() {
+	if nsp, _ := getString(env, keyNsp); nsp != a.nsp.Name() {
 		return
 	}
 	m, response, err := fromSharded(env)
@@ -284,10 +293,16 @@ func (a *Adapter) onMessage(channel string, payload []byte) {
 		return
 	}
 	if msgType(m) == reqBroadcast {
-		if _, withAck := m.Get("requestId"); !withAck {
-			pm, _ := getMap(m, "packet")
-			om, _ := getMap(m, "opts")
-			a.deliver(channel, pm, om)
+		if _, withAck := m.Get(keyRequestID); !withAck {
+			req, ok, err := broadcastRequestOf(m)
+			if !ok {
+				err = errMalformed
+			}
+			if err != nil {
+				a.logBad(channel, "broadcast", err)
+				return
+			}
+			a.deliver(channel, req.Packet, req.Opts)
 			return
 		}
 	}
@@ -343,13 +358,13 @@ func newRoomSubs() *roomSubs {
 
 // Join adds the socket id to rooms on this server.
 func (a *Adapter) Join(id string, rooms ...socketio.Room) {
-	a.LocalAdapter.Join(id, rooms...)
+	a.local.Join(id, rooms...)
 	a.roomsChanged(rooms)
 }
 
 // Leave removes the socket id from rooms on this server.
 func (a *Adapter) Leave(id string, rooms ...socketio.Room) {
-	a.LocalAdapter.Leave(id, rooms...)
+	a.local.Leave(id, rooms...)
 	a.roomsChanged(rooms)
 }
 
@@ -357,9 +372,9 @@ func (a *Adapter) Leave(id string, rooms ...socketio.Room) {
 func (a *Adapter) LeaveAll(id string) {
 	var rooms []socketio.Room
 	if a.rooms != nil {
-		rooms = a.LocalAdapter.SocketRooms(id)
+		rooms = a.local.SocketRooms(id)
 	}
-	a.LocalAdapter.LeaveAll(id)
+	a.local.LeaveAll(id)
 	a.roomsChanged(rooms)
 }
 
@@ -384,10 +399,10 @@ func (a *Adapter) roomsChanged(rooms []socketio.Room) {
 // members here and, in dynamic mode, is not one of this server's socket
 // ids.
 func (a *Adapter) wantsRoomChannel(r socketio.Room) bool {
-	if !a.LocalAdapter.HasRoom(r) {
+	if !a.local.HasRoom(r) {
 		return false
 	}
-	return a.h.opts.SubscriptionMode == SubscriptionDynamicPrivate || len(a.LocalAdapter.SocketRooms(string(r))) == 0
+	return a.h.opts.SubscriptionMode == SubscriptionDynamicPrivate || len(a.local.SocketRooms(string(r))) == 0
 }
 
 func (a *Adapter) roomSubscriber() {

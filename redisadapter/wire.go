@@ -81,7 +81,7 @@ func getNumber(m notepack.Map, key string) (float64, bool) {
 // msgType is the type property of a message, read from the wire (a
 // float64) or built here (an int); -1 when it has none.
 func msgType(m notepack.Map) int {
-	v, _ := m.Get("type")
+	v, _ := m.Get(keyType)
 	switch t := v.(type) {
 	case float64:
 		return int(t)
@@ -139,35 +139,6 @@ func roomList(rooms []socketio.Room) []any {
 		out[i] = string(r)
 	}
 	return out
-}
-
-// optsOf reads {rooms, except, flags} from the wire.
-func optsOf(m notepack.Map) socketio.BroadcastOptions {
-	var o socketio.BroadcastOptions
-	if v, ok := m.Get("rooms"); ok {
-		o.Rooms = roomsOf(v)
-	}
-	if v, ok := m.Get("except"); ok {
-		o.Except = roomsOf(v)
-	}
-	if f, ok := getMap(m, "flags"); ok {
-		o.Volatile = getBool(f, "volatile")
-		if c, ok := f.Get("compress"); ok && c == false {
-			o.NoCompress = true
-		}
-	}
-	o.Local = true
-	return o
-}
-
-// wireOpts is the {rooms, except} object of requests, with flags when
-// flags is not nil.
-func wireOpts(o socketio.BroadcastOptions, flags notepack.Map) notepack.Map {
-	m := notepack.Map{{Key: "rooms", Value: roomList(o.Rooms)}, {Key: "except", Value: roomList(o.Except)}}
-	if flags != nil {
-		m = append(m, notepack.Entry{Key: "flags", Value: flags})
-	}
-	return m
 }
 
 // encodeJSON writes a request or response as JSON (it starts with "{").
@@ -254,11 +225,12 @@ func argsFromValues(vals []any, event bool) (string, socketio.Args, error) {
 	return socketio.NewArgs(&socketio.Packet{Type: socketio.PacketEvent, Namespace: "/", Data: data, Attachments: atts}, event)
 }
 
-// wirePacket is the {type, data, nsp} object of broadcasts.
-func wirePacket(p *socketio.Packet, nsp string) (notepack.Map, error) {
+// wirePacketFor converts a packet (JSON with binary placeholders and
+// attachments) into the object of broadcasts.
+func wirePacketFor(p *socketio.Packet, nsp string) (wirePacket, error) {
 	data, err := packetValue(p)
 	if err != nil {
-		return nil, err
+		return wirePacket{}, err
 	}
 	t := p.Type
 	switch t {
@@ -267,22 +239,17 @@ func wirePacket(p *socketio.Packet, nsp string) (notepack.Map, error) {
 	case socketio.PacketBinaryAck:
 		t = socketio.PacketAck
 	}
-	return notepack.Map{{Key: "type", Value: int(t)}, {Key: "data", Value: data}, {Key: "nsp", Value: nsp}}, nil
+	return wirePacket{Type: int(t), Data: data, Nsp: nsp}, nil
 }
 
-// packetOf converts a wire packet for local delivery.
-func packetOf(m notepack.Map, nsp string) (*socketio.Packet, error) {
-	t, _ := getNumber(m, "type")
+// packet converts a wire packet for local delivery in namespace nsp.
+func (w wirePacket) packet(nsp string) (*socketio.Packet, error) {
 	typ := socketio.PacketEvent
-	switch t {
+	switch w.Type {
 	case 3, 6:
 		typ = socketio.PacketAck
 	}
-	v, _ := m.Get("data")
-	if _, ok := v.([]any); !ok {
-		return nil, errMalformed
-	}
-	data, atts, err := jsonWithPlaceholders(v)
+	data, atts, err := jsonWithPlaceholders(w.Data)
 	if err != nil {
 		return nil, err
 	}

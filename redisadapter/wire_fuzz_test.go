@@ -27,30 +27,34 @@ func FuzzWire(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if m, err := decodeMessage(b); err == nil {
-			if o, ok := getMap(m, "opts"); ok {
-				optsOf(o)
+			headOf(m)
+			if o, ok := getMap(m, keyOpts); ok {
+				wireOptsOf(o).local()
 			}
-			if p, ok := getMap(m, "packet"); ok {
-				packetOf(p, "/")
-			}
-			if list, ok := getArray(m, "sockets"); ok {
-				for _, s := range list {
-					socketOf(s)
+			if p, ok := getMap(m, keyPacket); ok {
+				if wp, err := wirePacketOf(p); err == nil {
+					wp.packet("/")
 				}
 			}
-			if d, ok := getArray(m, "data"); ok && len(d) > 0 {
+			for _, typ := range []int{reqRemoteJoin, reqRemoteLeave, reqRemoteDisconnect} {
+				roomRequestOf(m, typ)
+			}
+			socketsResponseOf(m)
+			allRoomsResponseOf(m)
+			fetchSocketsResponseOf(m)
+			serverSideEmitResponseOf(m)
+			clientCountResponseOf(m)
+			broadcastAckResponseOf(m)
+			if d, ok := getArray(m, keyData); ok && len(d) > 0 {
 				argsFromValues(d, true)
 			}
-			v, _ := m.Get("rooms")
-			roomsOf(v)
+			fromSharded(m)
 		}
 		if v, err := notepack.Decode(b); err == nil {
-			if arr, ok := v.([]any); ok && len(arr) >= 3 {
-				if pm, ok := arr[1].(notepack.Map); ok {
-					if p, err := packetOf(pm, "/"); err == nil {
-						if _, err := packetValue(p); err != nil {
-							t.Fatalf("packet %q does not convert back: %v", p.Data, err)
-						}
+			if bm, err := broadcastMessageOf(v); err == nil {
+				if p, err := bm.Packet.packet("/"); err == nil {
+					if _, err := packetValue(p); err != nil {
+						t.Fatalf("packet %q does not convert back: %v", p.Data, err)
 					}
 				}
 			}

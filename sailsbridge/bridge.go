@@ -274,7 +274,10 @@ func (b *Bridge) onConnection(s *socketio.Socket) {
 	st.noSessionQuery = hs.URL.Query().Get("nosession") != ""
 	st.jar.reset(strings.Join(hs.Header.Values("Cookie"), "; "))
 	if b.opts.Sessions != nil && !st.noSessionHeader && !st.noSessionQuery {
-		if c := b.opts.Sessions.Connect(s, hs); c != "" {
+		ctx, cancel := b.requestContext(s)
+		c := b.opts.Sessions.Connect(ctx, s, hs)
+		cancel()
+		if c != "" {
 			st.jar.merge(c)
 		}
 	}
@@ -300,7 +303,7 @@ func (b *Bridge) afterDisconnect(st *socketState, reason string) {
 		if !st.noSessionHeader && !st.noSessionQuery {
 			cookie = st.jar.header()
 		}
-		b.opts.Sessions.Disconnect(st.sock, cookie, after)
+		b.opts.Sessions.Disconnect(context.Background(), st.sock, cookie, after)
 		return
 	}
 	after(context.Background())

@@ -513,22 +513,26 @@ func TestSailsBeforeConnect(t *testing.T) {
 type fakeSessions struct {
 	mu          sync.Mutex
 	connects    []string
+	connectCtxs []context.Context
+	connectErrs []error // of the context when Connect was called
 	disconnects []string
 }
 
 type sessionKey struct{}
 
-func (f *fakeSessions) Connect(s *socketio.Socket, hs *http.Request) string {
+func (f *fakeSessions) Connect(ctx context.Context, s *socketio.Socket, hs *http.Request) string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.connects = append(f.connects, hs.Header.Get("Cookie"))
+	f.connectCtxs = append(f.connectCtxs, ctx)
+	f.connectErrs = append(f.connectErrs, ctx.Err())
 	if hs.Header.Get("Cookie") == "" {
 		return "sails.sid=generated"
 	}
 	return ""
 }
 
-func (f *fakeSessions) Disconnect(s *socketio.Socket, cookie string, after func(ctx context.Context)) {
+func (f *fakeSessions) Disconnect(_ context.Context, s *socketio.Socket, cookie string, after func(ctx context.Context)) {
 	f.mu.Lock()
 	f.disconnects = append(f.disconnects, cookie)
 	f.mu.Unlock()
@@ -584,6 +588,16 @@ func TestSailsSessionHook(t *testing.T) {
 	defer f.mu.Unlock()
 	if !slices.Equal(f.connects, []string{"", "sails.sid=mine"}) {
 		t.Errorf("Connect calls %q", f.connects)
+	}
+	// Connect's context is bounded by Options.Timeout (DefaultTimeout
+	// here) and ends once Connect returned.
+	for i, ctx := range f.connectCtxs {
+		if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > sailsbridge.DefaultTimeout {
+			t.Errorf("Connect %d: context deadline %v, %v", i, dl, ok)
+		}
+		if f.connectErrs[i] != nil || ctx.Err() == nil {
+			t.Errorf("Connect %d: context error %v during the call, %v after, want nil then an error", i, f.connectErrs[i], ctx.Err())
+		}
 	}
 	if !slices.Equal(f.disconnects, []string{"sails.sid=generated", "sails.sid=mine", "", ""}) {
 		t.Errorf("Disconnect calls %q", f.disconnects)

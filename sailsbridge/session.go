@@ -27,13 +27,17 @@ type SessionProvider interface {
 	// others), or "" to keep the handshake's as is: Sails generates a
 	// session (and its signed cookie) here for a handshake without a
 	// valid session cookie. It must not block for long: the socket's
-	// events wait for it.
-	Connect(s *socketio.Socket, handshake *http.Request) (cookie string)
+	// events wait for it. ctx ends when the socket disconnects or after
+	// Options.Timeout; the session store's calls should use it.
+	Connect(ctx context.Context, s *socketio.Socket, handshake *http.Request) (cookie string)
 
 	// Disconnect runs once the socket has disconnected and its pending
 	// virtual requests have returned, with the socket's last Cookie
 	// header. It must call after exactly once, with a context carrying
 	// the session (an empty one when cookie names none), and save the
 	// session once after returns, as Sails does around afterDisconnect.
-	Disconnect(s *socketio.Socket, cookie string, after func(ctx context.Context))
+	// The session store's calls should use ctx (the Bridge passes one
+	// that is not cancelled: Sails bounds neither the hook nor the save),
+	// and so should the context given to after.
+	Disconnect(ctx context.Context, s *socketio.Socket, cookie string, after func(ctx context.Context))
 }

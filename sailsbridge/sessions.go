@@ -51,8 +51,8 @@ type pendingSession struct {
 	saved  bool
 }
 
-func (p *managerSessions) Connect(s *socketio.Socket, hs *http.Request) string {
-	sess, err := p.m.FromRequest(hs)
+func (p *managerSessions) Connect(ctx context.Context, s *socketio.Socket, hs *http.Request) string {
+	sess, err := p.m.FromRequest(hs.WithContext(ctx))
 	if err != nil {
 		return ""
 	}
@@ -109,8 +109,7 @@ func (p *managerSessions) prepareRequest(ctx context.Context, s *socketio.Socket
 	}
 }
 
-func (p *managerSessions) Disconnect(s *socketio.Socket, cookie string, after func(ctx context.Context)) {
-	ctx := context.Background()
+func (p *managerSessions) Disconnect(ctx context.Context, s *socketio.Socket, cookie string, after func(ctx context.Context)) {
 	if v, ok := p.pending.LoadAndDelete(s); ok {
 		// Never stored: AfterDisconnect gets it; stored only if changed.
 		sess := v.(*pendingSession).sess

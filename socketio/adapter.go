@@ -83,11 +83,47 @@ type joinChecker interface {
 	checkJoin(id string, rooms []Room) error
 }
 
+// ClusterAdapter is an Adapter that carries broadcasts and requests
+// between servers (such as package redisadapter's) and keeps this
+// server's part in a LocalAdapter it does not expose to applications.
+// Through Local, the server enforces Options.MaxRoomsPerSocket and, unless
+// the adapter is a SessionStore itself, keeps connection state recovery in
+// that LocalAdapter. Applications have no use for it.
+type ClusterAdapter interface {
+	Adapter
+	// Local returns the adapter's in-memory part, built by NewLocal.
+	Local() *LocalAdapter
+}
+
+// joinCheckerOf returns what checks the room limit of a, if anything.
+func joinCheckerOf(a Adapter) (joinChecker, bool) {
+	if c, ok := a.(joinChecker); ok {
+		return c, true
+	}
+	if c, ok := a.(ClusterAdapter); ok && c.Local() != nil {
+		return c.Local(), true
+	}
+	return nil, false
+}
+
+// sessionStoreOf returns what keeps the recovery state of a, if anything:
+// a itself when it is a SessionStore, else its local part.
+func sessionStoreOf(a Adapter) (SessionStore, bool) {
+	if st, ok := a.(SessionStore); ok {
+		return st, true
+	}
+	if c, ok := a.(ClusterAdapter); ok && c.Local() != nil {
+		return c.Local(), true
+	}
+	return nil, false
+}
+
 // AdapterFactory creates the adapter of a namespace.
 type AdapterFactory func(n *Namespace) Adapter
 
 // LocalAdapter is the in-memory adapter: rooms and broadcasts within one
-// process. Remote adapters embed it for their local part.
+// process. Cluster adapters keep their local part in one (see
+// ClusterAdapter).
 //
 // Concurrency: safe for concurrent use. A broadcast encodes its packet
 // once and queues the same bytes on every recipient without blocking.
@@ -106,7 +142,7 @@ var _ Adapter = (*LocalAdapter)(nil)
 // NewLocalAdapter is the default AdapterFactory.
 func NewLocalAdapter(n *Namespace) Adapter { return NewLocal(n) }
 
-// NewLocal returns the in-memory adapter of n, for adapters that embed it.
+// NewLocal returns the in-memory adapter of n, for cluster adapters.
 func NewLocal(n *Namespace) *LocalAdapter {
 	a := &LocalAdapter{nsp: n, rooms: make(map[Room]map[string]struct{}), sids: make(map[string]map[Room]struct{})}
 	if o := n.srv.opts.ConnectionStateRecovery; o != nil {
@@ -118,14 +154,14 @@ func NewLocal(n *Namespace) *LocalAdapter {
 var _ SessionStore = (*LocalAdapter)(nil)
 
 // PersistSession keeps a disconnected socket's state for recovery.
-func (a *LocalAdapter) PersistSession(s PersistedSession) {
+func (a *LocalAdapter) PersistSession(ctx context.Context, s PersistedSession) {
 	if a.recovery != nil {
 		a.recovery.PersistSession(s)
 	}
 }
 
 // RestoreSession returns a persisted session and the events it missed.
-func (a *LocalAdapter) RestoreSession(pid, offset string) (*RecoveredSession, bool) {
+func (a *LocalAdapter) RestoreSession(ctx context.Context, pid, offset string) (*RecoveredSession, bool) {
 	if a.recovery == nil {
 		return nil, false
 	}

@@ -68,7 +68,7 @@ func BenchmarkBroadcast(b *testing.B) {
 	for _, p := range []struct {
 		name   string
 		parser Parser
-	}{{"json", DefaultParser}, {"msgpack", MsgpackParser}} {
+	}{{"json", DefaultParser()}, {"msgpack", MsgpackParser()}} {
 		b.Run(p.name, func(b *testing.B) {
 			f := newBenchFleet(b, p.parser, benchRoomSizes[len(benchRoomSizes)-1])
 			nsp := f.srv.Of("/")

@@ -183,7 +183,7 @@ func (c *client) connected(name string) {
 // whether the middleware may be skipped.
 func (c *client) restore(nsp *Namespace, sock *Socket, p *Packet) ([]StoredPacket, bool) {
 	o := c.srv.opts.ConnectionStateRecovery
-	st, ok := nsp.adapter.(SessionStore)
+	st, ok := sessionStoreOf(nsp.adapter)
 	if o == nil || !ok || c.protocol != 5 || len(p.Data) == 0 {
 		return nil, false
 	}
@@ -194,7 +194,7 @@ func (c *client) restore(nsp *Namespace, sock *Socket, p *Packet) ([]StoredPacke
 	if json.Unmarshal(p.Data, &auth) != nil || auth.PID == "" || auth.Offset == "" {
 		return nil, false
 	}
-	rs, ok := st.RestoreSession(auth.PID, auth.Offset)
+	rs, ok := st.RestoreSession(c.sess.Context(), auth.PID, auth.Offset)
 	if !ok {
 		return nil, false
 	}

@@ -3,7 +3,7 @@ package socketio
 import "github.com/pierhq/pier/engineio"
 
 // Parser turns packets into Engine.IO messages and back. The default is
-// the JSON parser of socket.io-parser (DefaultParser); MsgpackParser is
+// the JSON parser of socket.io-parser (DefaultParser()); MsgpackParser() is
 // wire-compatible with npm socket.io-msgpack-parser. Every client of a
 // server uses the server's parser, as in Node.
 //
@@ -23,9 +23,9 @@ type PacketDecoder interface {
 	Decode(m engineio.Message) (*Packet, error)
 }
 
-// DefaultParser is the JSON parser (socket.io-parser 4), the one every
+// DefaultParser returns the JSON parser (socket.io-parser 4), the one every
 // socket.io-client uses unless told otherwise.
-var DefaultParser Parser = jsonParser{}
+func DefaultParser() Parser { return jsonParser{} }
 
 type jsonParser struct{}
 

@@ -14,7 +14,7 @@ func BenchmarkEncodeEvent(b *testing.B) {
 	for _, p := range []struct {
 		name   string
 		parser Parser
-	}{{"json", DefaultParser}, {"msgpack", MsgpackParser}} {
+	}{{"json", DefaultParser()}, {"msgpack", MsgpackParser()}} {
 		b.Run(p.name, func(b *testing.B) {
 			b.ReportAllocs()
 			var buf [4]engineio.Message
@@ -36,7 +36,7 @@ func BenchmarkDecodeEvent(b *testing.B) {
 	for _, p := range []struct {
 		name   string
 		parser Parser
-	}{{"json", DefaultParser}, {"msgpack", MsgpackParser}} {
+	}{{"json", DefaultParser()}, {"msgpack", MsgpackParser()}} {
 		msgs := p.parser.Encode(nil, &Packet{Type: PacketEvent, Namespace: "/", ID: 7, HasID: true, Data: data})
 		b.Run(p.name, func(b *testing.B) {
 			b.ReportAllocs()

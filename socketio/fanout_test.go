@@ -39,7 +39,7 @@ func TestFanOutOrder(t *testing.T) {
 	})
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
-	connect := DefaultParser.Encode(nil, &Packet{Type: PacketConnect, Namespace: "/"})
+	connect := DefaultParser().Encode(nil, &Packet{Type: PacketConnect, Namespace: "/"})
 	base := strings.Replace(hs.URL, "http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
 	type member struct {
 		got []string

@@ -24,8 +24,8 @@ import (
 	"github.com/pierhq/pier/internal/placeholder"
 )
 
-// MsgpackParser is wire-compatible with npm socket.io-msgpack-parser 3.x,
-// the parser a client selects with
+// MsgpackParser returns a parser wire-compatible with npm
+// socket.io-msgpack-parser 3.x, the parser a client selects with
 // io(url, {parser: require("socket.io-msgpack-parser")}).
 //
 // Decoding: a packet's MessagePack data becomes compact JSON. Map keys stay
@@ -61,7 +61,7 @@ import (
 // len(Attachments), become bin values. Data that is not valid JSON (or is
 // nested more than 10000 deep) is written as nil, which the client
 // refuses.
-var MsgpackParser Parser = msgpackParser{}
+func MsgpackParser() Parser { return msgpackParser{} }
 
 type msgpackParser struct{}
 

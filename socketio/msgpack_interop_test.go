@@ -128,7 +128,7 @@ func mpiRun(t *testing.T, transport string) {
 		logs mpiLog
 	)
 	srv, err := socketio.NewServer(&socketio.Options{
-		Parser: socketio.MsgpackParser,
+		Parser: socketio.MsgpackParser(),
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {

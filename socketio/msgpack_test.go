@@ -123,11 +123,11 @@ func mpFmt(p *Packet) string {
 }
 
 func mpDecode(lim Limits, b []byte) (*Packet, error) {
-	return MsgpackParser.NewDecoder(lim).Decode(engineio.Message{Binary: true, Data: b})
+	return MsgpackParser().NewDecoder(lim).Decode(engineio.Message{Binary: true, Data: b})
 }
 
 func mpEncode(p *Packet) []byte {
-	msgs := MsgpackParser.Encode(nil, p)
+	msgs := MsgpackParser().Encode(nil, p)
 	if len(msgs) != 1 || !msgs[0].Binary {
 		panic(fmt.Sprintf("Encode gave %d messages", len(msgs)))
 	}
@@ -578,7 +578,7 @@ func mpRepeatBytes(b []byte, n int) [][]byte {
 func TestMsgpackDecode(t *testing.T) {
 	for _, c := range mpDecodeCases() {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := MsgpackParser.NewDecoder(c.lim).Decode(engineio.Message{Binary: !c.text && c.in != nil, Data: c.in})
+			got, err := MsgpackParser().NewDecoder(c.lim).Decode(engineio.Message{Binary: !c.text && c.in != nil, Data: c.in})
 			if c.want == nil {
 				if err == nil {
 					t.Fatalf("decoded %s, want an error", mpFmt(got))
@@ -607,7 +607,7 @@ func TestMsgpackDecode(t *testing.T) {
 // A decoder is reused for every message of a connection: what a packet
 // holds must not change when the next message is decoded.
 func TestMsgpackDecoderReuse(t *testing.T) {
-	d := MsgpackParser.NewDecoder(Limits{})
+	d := MsgpackParser().NewDecoder(Limits{})
 	in1 := mpEvent(mpArrH(3), "first", mpBinV([]byte{1, 2}), mpMapH(1), "k", "v")
 	p1, err := d.Decode(engineio.Message{Binary: true, Data: in1})
 	if err != nil {

@@ -1,6 +1,7 @@
 package socketio
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"strconv"
@@ -65,10 +66,13 @@ type StoredPacket struct {
 // SessionStore is the optional capability of an Adapter that supports
 // connection state recovery; LocalAdapter has it when the server's
 // ConnectionStateRecovery is set. Broadcast appends an offset to eligible
-// events and stores them.
+// events and stores them. Both methods may wait on the network (a cluster
+// adapter keeps sessions in Redis): PersistSession gets a context that is
+// not cancelled (the socket is gone; the store should bound its own
+// calls), RestoreSession the connection's, which ends when it closes.
 type SessionStore interface {
-	PersistSession(s PersistedSession)
-	RestoreSession(pid, offset string) (*RecoveredSession, bool)
+	PersistSession(ctx context.Context, s PersistedSession)
+	RestoreSession(ctx context.Context, pid, offset string) (*RecoveredSession, bool)
 }
 
 // recoveryStore keeps persisted sessions and broadcast packets in memory.

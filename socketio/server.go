@@ -35,7 +35,7 @@ type Options struct {
 	// MaxHTTPBufferSize.
 	Limits Limits
 
-	// Parser encodes and decodes packets. Default DefaultParser (JSON);
+	// Parser encodes and decodes packets. Default DefaultParser() (JSON);
 	// clients must use the same parser (socket.io-client's parser option).
 	Parser Parser
 
@@ -152,7 +152,7 @@ func NewServer(opts *Options) (*Server, error) {
 		s.maxRooms = DefaultMaxRoomsPerSocket
 	}
 	if s.opts.Parser == nil {
-		s.opts.Parser = DefaultParser
+		s.opts.Parser = DefaultParser()
 	}
 	s.parser = s.opts.Parser
 	s.adapter = s.opts.Adapter

@@ -310,7 +310,7 @@ func (srv *Server) ackContext(ctx context.Context) (context.Context, context.Can
 // of them, when the socket would be in more than Options.MaxRoomsPerSocket
 // rooms (its own id room included); the refusal is also logged.
 func (s *Socket) Join(rooms ...Room) error {
-	if c, ok := s.nsp.adapter.(joinChecker); ok {
+	if c, ok := joinCheckerOf(s.nsp.adapter); ok {
 		if err := c.checkJoin(s.id, rooms); err != nil {
 			return err
 		}
@@ -418,8 +418,8 @@ func (s *Socket) onClose(reason string) {
 			o.SocketDisconnected(s, reason)
 		}
 	}
-	if st, ok := s.nsp.adapter.(SessionStore); ok && s.pid != "" && recoverableReasons[reason] {
-		st.PersistSession(PersistedSession{SID: s.id, PID: s.pid, Rooms: s.Rooms(), Data: s.Data()})
+	if st, ok := sessionStoreOf(s.nsp.adapter); ok && s.pid != "" && recoverableReasons[reason] {
+		st.PersistSession(context.Background(), PersistedSession{SID: s.id, PID: s.pid, Rooms: s.Rooms(), Data: s.Data()})
 	}
 	s.nsp.adapter.LeaveAll(s.id)
 	s.nsp.remove(s)

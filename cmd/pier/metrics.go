@@ -107,7 +107,7 @@ func (m *metrics) observer() *socketio.Observer {
 // parser wraps p (nil: the default) to count packets and bytes.
 func (m *metrics) parser(p socketio.Parser) socketio.Parser {
 	if p == nil {
-		p = socketio.DefaultParser
+		p = socketio.DefaultParser()
 	}
 	return countingParser{p, m.packets}
 }

@@ -46,15 +46,13 @@ func (r *ackRequest) check() {
 func (a *Adapter) broadcastWithAck(ctx context.Context, p *socketio.Packet, opts socketio.BroadcastOptions, acks *socketio.BroadcastAcks) error {
 	data, _, err := broadcastData(p, opts)
 	if err != nil {
-		return a.LocalAdapter.Broadcast(ctx, p, opts, acks)
+		return a.local.Broadcast(ctx, p, opts, acks)
 	}
-	ov, _ := data.Get("opts")
 	if dl, ok := ctx.Deadline(); ok {
-		om := ov.(notepack.Map)
-		om[2].Value = notepack.Map{{Key: "timeout", Value: max(time.Until(dl).Milliseconds(), 1)}}
+		data.Opts.Timeout = max(time.Until(dl).Milliseconds(), 1)
 	}
 	id := newRequestID()
-	data = append(data, notepack.Entry{Key: "requestId", Value: id})
+	data.RequestID = id
 	r := &ackRequest{acks: acks, done: make(chan struct{}), want: -1}
 	a.mu.Lock()
 	a.ackRequests[id] = r
@@ -65,11 +63,11 @@ func (a *Adapter) broadcastWithAck(ctx context.Context, p *socketio.Packet, opts
 		a.mu.Unlock()
 	}
 	context.AfterFunc(ctx, forget)
-	if err := a.publish(ctx, a.publicChannel(), typeBroadcast, data); err != nil {
+	if err := a.publish(ctx, a.publicChannel(), data); err != nil {
 		forget()
-		return a.LocalAdapter.Broadcast(ctx, p, opts, acks)
+		return a.local.Broadcast(ctx, p, opts, acks)
 	}
-	if err := a.LocalAdapter.Broadcast(ctx, p, opts, acks); err != nil {
+	if err := a.local.Broadcast(ctx, p, opts, acks); err != nil {
 		forget()
 		return err
 	}
@@ -107,9 +105,9 @@ func (a *Adapter) onBroadcastWithAck(requester any, id string, data notepack.Map
 	// disconnect; the requester forgets them at its own timeout.
 	ctx := context.Background()
 	log := a.h.opts.Logger
-	return a.LocalAdapter.Broadcast(ctx, p, opts, &socketio.BroadcastAcks{
+	return a.local.Broadcast(ctx, p, opts, &socketio.BroadcastAcks{
 		ClientCount: func(n int) {
-			if err := a.respond(requester, typeBroadcastClientCount, notepack.Map{{Key: "requestId", Value: id}, {Key: "clientCount", Value: n}}); err != nil {
+			if err := a.respond(requester, clientCountMsg{RequestID: id, ClientCount: n}); err != nil {
 				log.Warn("streams: answering a broadcast", "err", err)
 			}
 		},
@@ -120,7 +118,7 @@ func (a *Adapter) onBroadcastWithAck(requester any, id string, data notepack.Map
 					v = inlineBinary(x, args.Attachments(), 0)
 				}
 			}
-			if err := a.respond(requester, typeBroadcastAck, notepack.Map{{Key: "requestId", Value: id}, {Key: "packet", Value: v}}); err != nil {
+			if err := a.respond(requester, broadcastAckMsg{RequestID: id, Packet: v}); err != nil {
 				log.Warn("streams: relaying an ack", "err", err)
 			}
 		},
@@ -137,17 +135,14 @@ func (a *Adapter) onAckResponse(typ int, id string, data notepack.Map) {
 		return
 	}
 	if typ == typeBroadcastClientCount {
-		n, _ := data.Get("clientCount")
-		c, _ := n.(float64)
-		r.acks.ClientCount(int(c))
+		r.acks.ClientCount(clientCountMsgOf(data).ClientCount)
 		r.mu.Lock()
 		r.got++
 		r.mu.Unlock()
 		r.check()
 		return
 	}
-	pv, _ := data.Get("packet")
-	if _, args, err := argsOf([]any{pv}, false); err == nil {
+	if _, args, err := argsOf([]any{broadcastAckMsgOf(data).Packet}, false); err == nil {
 		r.acks.Ack(args)
 	}
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/pierhq/pier/internal/notepack"
 	"github.com/pierhq/pier/socketio"
 )
 
@@ -28,7 +27,7 @@ func New(rdb redis.UniversalClient, opts *Options) socketio.AdapterFactory {
 }
 
 // Adapter is the adapter of one namespace: the rooms of this server's
-// sockets (the embedded LocalAdapter), broadcasts and room changes through
+// sockets (kept in a socketio.LocalAdapter, see Local), broadcasts and room changes through
 // the namespace's stream, and connection state recovery through Redis.
 //
 // Concurrency: safe for concurrent use. Entries of other servers are
@@ -38,7 +37,7 @@ func New(rdb redis.UniversalClient, opts *Options) socketio.AdapterFactory {
 // other servers over pub/sub (FetchSockets, server-side events,
 // broadcasts with acks) run in order on a goroutine of the namespace.
 type Adapter struct {
-	*socketio.LocalAdapter
+	local  *socketio.LocalAdapter
 	h      *hub
 	nsp    *socketio.Namespace
 	uid    string
@@ -58,25 +57,26 @@ type Adapter struct {
 }
 
 var (
-	_ socketio.Adapter      = (*Adapter)(nil)
-	_ socketio.SessionStore = (*Adapter)(nil)
+	_ socketio.Adapter        = (*Adapter)(nil)
+	_ socketio.ClusterAdapter = (*Adapter)(nil)
+	_ socketio.SessionStore   = (*Adapter)(nil)
 )
 
 func newAdapter(h *hub, n *socketio.Namespace) *Adapter {
 	var b [8]byte
 	rand.Read(b[:])
 	a := &Adapter{
-		LocalAdapter: socketio.NewLocal(n),
-		h:            h,
-		nsp:          n,
-		uid:          hex.EncodeToString(b[:]),
-		stream:       h.opts.streamOf(n.Name()),
-		csr:          n.RecoveryOptions(),
-		requests:     make(map[string]*request),
-		queue:        make(chan func(), 1024),
-		stop:         make(chan struct{}),
-		workerEnd:    make(chan struct{}),
-		ackRequests:  make(map[string]*ackRequest),
+		local:       socketio.NewLocal(n),
+		h:           h,
+		nsp:         n,
+		uid:         hex.EncodeToString(b[:]),
+		stream:      h.opts.streamOf(n.Name()),
+		csr:         n.RecoveryOptions(),
+		requests:    make(map[string]*request),
+		queue:       make(chan func(), 1024),
+		stop:        make(chan struct{}),
+		workerEnd:   make(chan struct{}),
+		ackRequests: make(map[string]*ackRequest),
 	}
 	go a.work()
 	if a.csr != nil {
@@ -86,6 +86,22 @@ func newAdapter(h *hub, n *socketio.Namespace) *Adapter {
 	h.add(a)
 	return a
 }
+
+// Local returns this server's part of the adapter, for package socketio
+// (see socketio.ClusterAdapter).
+func (a *Adapter) Local() *socketio.LocalAdapter { return a.local }
+
+// Join adds the socket id to rooms on this server.
+func (a *Adapter) Join(id string, rooms ...socketio.Room) { a.local.Join(id, rooms...) }
+
+// Leave removes the socket id from rooms on this server.
+func (a *Adapter) Leave(id string, rooms ...socketio.Room) { a.local.Leave(id, rooms...) }
+
+// LeaveAll removes the socket id from all its rooms on this server.
+func (a *Adapter) LeaveAll(id string) { a.local.LeaveAll(id) }
+
+// SocketRooms returns the rooms of the socket id on this server.
+func (a *Adapter) SocketRooms(id string) []socketio.Room { return a.local.SocketRooms(id) }
 
 // Stream returns the key of the namespace's stream.
 func (a *Adapter) Stream() string { return a.stream }
@@ -128,8 +144,8 @@ func (a *Adapter) enqueue(f func()) {
 
 // xadd appends an entry to the namespace's stream and returns its id, or
 // errQueued when it is kept for a later attempt (see retryQueue).
-func (a *Adapter) xadd(ctx context.Context, typ int, data notepack.Map, binary bool) (string, error) {
-	s, err := encodeData(data, binary)
+func (a *Adapter) xadd(ctx context.Context, msg message, binary bool) (string, error) {
+	s, err := encodeData(msg.wire(), binary)
 	if err != nil {
 		return "", err
 	}
@@ -138,7 +154,7 @@ func (a *Adapter) xadd(ctx context.Context, typ int, data notepack.Map, binary b
 		MaxLen: a.h.opts.MaxLen,
 		Approx: true,
 		ID:     "*",
-		Values: fields(a.uid, a.nsp.Name(), typ, s),
+		Values: fields(a.uid, a.nsp.Name(), msg.msgType(), s),
 	})
 }
 
@@ -155,7 +171,7 @@ func (a *Adapter) Broadcast(ctx context.Context, p *socketio.Packet, opts socket
 		return a.broadcastWithAck(ctx, p, opts, acks)
 	}
 	if acks != nil {
-		return a.LocalAdapter.Broadcast(ctx, p, opts, acks)
+		return a.local.Broadcast(ctx, p, opts, acks)
 	}
 	if opts.Local || (p.Type != socketio.PacketEvent && p.Type != socketio.PacketBinaryEvent) {
 		a.deliver(p, opts, "", false)
@@ -167,13 +183,13 @@ func (a *Adapter) Broadcast(ctx context.Context, p *socketio.Packet, opts socket
 		return fmt.Errorf("streams: encoding a broadcast: %w", err)
 	}
 	if a.csr == nil {
-		a.Deliver(p, opts)
-		if _, err := a.xadd(ctx, typeBroadcast, data, binary); err != nil && err != errQueued {
+		a.local.Deliver(p, opts)
+		if _, err := a.xadd(ctx, data, binary); err != nil && err != errQueued {
 			return fmt.Errorf("streams: publishing a broadcast: %w", err)
 		}
 		return nil
 	}
-	id, err := a.xadd(ctx, typeBroadcast, data, binary)
+	id, err := a.xadd(ctx, data, binary)
 	if err != nil {
 		a.deliver(p, opts, "", false)
 		if err == errQueued {
@@ -192,28 +208,28 @@ func (a *Adapter) Broadcast(ctx context.Context, p *socketio.Packet, opts socket
 // every server: the entry is added first, then applied here, as Node does.
 func (a *Adapter) Apply(ctx context.Context, opts socketio.BroadcastOptions, op socketio.RoomOp) error {
 	if opts.Local {
-		return a.LocalAdapter.Apply(ctx, opts, op)
+		return a.local.Apply(ctx, opts, op)
 	}
-	ov := optsValue(socketio.BroadcastOptions{Rooms: opts.Rooms, Except: opts.Except})
+	o := entryOpts{Rooms: opts.Rooms, Except: opts.Except}
 	var err error
-	add := func(typ int, m notepack.Map) {
+	add := func(m message) {
 		if err == nil {
-			if _, err = a.xadd(ctx, typ, m, false); err == errQueued {
+			if _, err = a.xadd(ctx, m, false); err == errQueued {
 				err = nil
 			}
 		}
 	}
 	if len(op.Join) > 0 {
-		add(typeSocketsJoin, notepack.Map{{Key: "opts", Value: ov}, {Key: "rooms", Value: roomList(op.Join)}})
+		add(roomsMsg{Opts: o, Rooms: op.Join})
 	}
 	if len(op.Leave) > 0 {
-		add(typeSocketsLeave, notepack.Map{{Key: "opts", Value: ov}, {Key: "rooms", Value: roomList(op.Leave)}})
+		add(roomsMsg{Leave: true, Opts: o, Rooms: op.Leave})
 	}
 	if op.Disconnect {
-		add(typeDisconnectSockets, notepack.Map{{Key: "opts", Value: ov}, {Key: "close", Value: op.Close}})
+		add(disconnectMsg{Opts: o, Close: op.Close})
 	}
 	opts.Local = true
-	if lerr := a.LocalAdapter.Apply(ctx, opts, op); err == nil {
+	if lerr := a.local.Apply(ctx, opts, op); err == nil {
 		err = lerr
 	}
 	return err
@@ -244,24 +260,21 @@ func (a *Adapter) onEntry(e *entry) error {
 		}
 		a.deliver(p, opts, e.id, true)
 	case typeSocketsJoin, typeSocketsLeave:
-		opts, err := optsOf(e.data)
+		m, err := roomsMsgOf(e.data, e.typ == typeSocketsLeave)
 		if err != nil {
 			return err
 		}
-		rv, _ := e.data.Get("rooms")
-		rooms := roomsOf(rv)
-		op := socketio.RoomOp{Join: rooms}
-		if e.typ == typeSocketsLeave {
-			op = socketio.RoomOp{Leave: rooms}
+		op := socketio.RoomOp{Join: m.Rooms}
+		if m.Leave {
+			op = socketio.RoomOp{Leave: m.Rooms}
 		}
-		return a.LocalAdapter.Apply(context.Background(), opts, op)
+		return a.local.Apply(context.Background(), m.Opts.local(), op)
 	case typeDisconnectSockets:
-		opts, err := optsOf(e.data)
+		m, err := disconnectMsgOf(e.data)
 		if err != nil {
 			return err
 		}
-		c, _ := e.data.Get("close")
-		return a.LocalAdapter.Apply(context.Background(), opts, socketio.RoomOp{Disconnect: true, Close: c == true})
+		return a.local.Apply(context.Background(), m.Opts.local(), socketio.RoomOp{Disconnect: true, Close: m.Close})
 	}
 	return nil
 }

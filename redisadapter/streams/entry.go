@@ -96,16 +96,6 @@ func parseEntry(id string, values map[string]any) (*entry, error) {
 	return e, nil
 }
 
-// optsValue is the {rooms, except, flags} object of an entry, arrays never
-// null.
-func optsValue(o socketio.BroadcastOptions) notepack.Map {
-	flags := notepack.Map{}
-	if o.Volatile {
-		flags = append(flags, notepack.Entry{Key: "volatile", Value: true})
-	}
-	return notepack.Map{{Key: "rooms", Value: roomList(o.Rooms)}, {Key: "except", Value: roomList(o.Except)}, {Key: "flags", Value: flags}}
-}
-
 func roomList(rooms []socketio.Room) []any {
 	out := make([]any, len(rooms))
 	for i, r := range rooms {
@@ -130,45 +120,26 @@ func roomsOf(v any) []socketio.Room {
 	return out
 }
 
-// optsOf reads the opts object of an entry; it must be present.
-func optsOf(m notepack.Map) (socketio.BroadcastOptions, error) {
-	v, _ := m.Get("opts")
-	om, ok := v.(notepack.Map)
-	if !ok {
-		return socketio.BroadcastOptions{}, errMalformed
-	}
-	var o socketio.BroadcastOptions
-	r, _ := om.Get("rooms")
-	o.Rooms = roomsOf(r)
-	x, _ := om.Get("except")
-	o.Except = roomsOf(x)
-	if f, ok := om.Get("flags"); ok {
-		if fm, ok := f.(notepack.Map); ok {
-			v, _ := fm.Get("volatile")
-			o.Volatile = v == true
-		}
-	}
-	o.Local = true
-	return o, nil
-}
-
-// broadcastData is the data of a BROADCAST entry for packet p (an EVENT),
-// and whether it holds binary.
-func broadcastData(p *socketio.Packet, opts socketio.BroadcastOptions) (notepack.Map, bool, error) {
-	var args any = []any{}
+// broadcastData is the BROADCAST of packet p (an EVENT), and whether it
+// holds binary.
+func broadcastData(p *socketio.Packet, opts socketio.BroadcastOptions) (broadcastMsg, bool, error) {
+	args := []any{}
 	if len(p.Data) > 0 {
 		v, err := notepack.ParseJSON(p.Data)
 		if err != nil {
-			return nil, false, err
+			return broadcastMsg{}, false, err
 		}
-		args = v
+		a, ok := v.([]any)
+		if !ok {
+			return broadcastMsg{}, false, errMalformed
+		}
+		args = a
 	}
 	binary := len(p.Attachments) > 0
 	if binary {
-		args = inlineBinary(args, p.Attachments, 0)
+		inlineBinary(args, p.Attachments, 0)
 	}
-	packet := notepack.Map{{Key: "type", Value: 2}, {Key: "data", Value: args}}
-	return notepack.Map{{Key: "packet", Value: packet}, {Key: "opts", Value: optsValue(opts)}}, binary, nil
+	return broadcastMsg{Args: args, Opts: optsFor(opts)}, binary, nil
 }
 
 // inlineBinary replaces {"_placeholder":true,"num":n} objects by their
@@ -200,20 +171,16 @@ func inlineBinary(v any, atts [][]byte, depth int) any {
 // eventOf builds the EVENT packet of a BROADCAST entry's data for
 // namespace nsp, with offset appended as its last argument when not "".
 func eventOf(data notepack.Map, nsp, offset string) (*socketio.Packet, socketio.BroadcastOptions, error) {
-	opts, err := optsOf(data)
+	b, err := broadcastMsgOf(data)
 	if err != nil {
-		return nil, opts, err
+		return nil, b.Opts.local(), err
 	}
-	pv, _ := data.Get("packet")
-	pm, ok := pv.(notepack.Map)
-	if !ok {
-		return nil, opts, errMalformed
-	}
-	dv, _ := pm.Get("data")
-	args, ok := dv.([]any)
-	if !ok || len(args) == 0 {
-		return nil, opts, errMalformed
-	}
+	return b.event(nsp, offset)
+}
+
+// event builds the EVENT packet of b for namespace nsp (see eventOf).
+func (b broadcastMsg) event(nsp, offset string) (*socketio.Packet, socketio.BroadcastOptions, error) {
+	opts, args := b.Opts.local(), b.Args
 	if offset != "" {
 		args = append(args[:len(args):len(args)], offset)
 	}

@@ -95,7 +95,7 @@ func (ps *pendingSet) cancel(sid string) {
 func (a *Adapter) deliver(p *socketio.Packet, opts socketio.BroadcastOptions, id string, fromReader bool) {
 	ps := &a.pending
 	if ps.n.Load() == 0 {
-		a.Deliver(p, opts)
+		a.local.Deliver(p, opts)
 		return
 	}
 	ps.mu.Lock()
@@ -127,7 +127,7 @@ func (a *Adapter) deliver(p *socketio.Packet, opts socketio.BroadcastOptions, id
 			r.kept = r.kept[len(r.kept)-pendingMax:]
 		}
 	}
-	a.Deliver(p, opts)
+	a.local.Deliver(p, opts)
 }
 
 // restored runs first among the connection handlers: the CONNECT reply and
@@ -154,7 +154,7 @@ func (a *Adapter) restored(s *socketio.Socket) {
 	for _, k := range kept {
 		if k.id == "" || r.last == "" || after(k.id, r.last) {
 			to.Volatile = k.o.Volatile
-			a.Deliver(k.p, to)
+			a.local.Deliver(k.p, to)
 		}
 	}
 }

@@ -74,8 +74,8 @@ func (a *Adapter) privateChannel() string {
 }
 
 // publish sends msgpack({type, data, uid, nsp}) to channel.
-func (a *Adapter) publish(ctx context.Context, channel string, typ int, data notepack.Map) error {
-	b, err := notepack.Encode(notepack.Map{{Key: "type", Value: typ}, {Key: "data", Value: data}, {Key: "uid", Value: a.uid}, {Key: "nsp", Value: a.nsp.Name()}})
+func (a *Adapter) publish(ctx context.Context, channel string, msg message) error {
+	b, err := notepack.Encode(envelope(msg, a.uid, a.nsp.Name()))
 	if err != nil {
 		return err
 	}
@@ -104,7 +104,7 @@ func (a *Adapter) ServerCount(ctx context.Context) (int, error) {
 // ask publishes a request built with a new request id and waits for one
 // answer per other server, RequestsTimeout at most. It returns nil when
 // there is no other server.
-func (a *Adapter) ask(ctx context.Context, typ int, build func(id string) notepack.Map) (*request, error) {
+func (a *Adapter) ask(ctx context.Context, build func(id string) message) (*request, error) {
 	n, err := a.ServerCount(ctx)
 	if err != nil {
 		return nil, err
@@ -122,7 +122,7 @@ func (a *Adapter) ask(ctx context.Context, typ int, build func(id string) notepa
 		delete(a.requests, id)
 		a.mu.Unlock()
 	}()
-	if err := a.publish(ctx, a.publicChannel(), typ, build(id)); err != nil {
+	if err := a.publish(ctx, a.publicChannel(), build(id)); err != nil {
 		return nil, err
 	}
 	t := time.NewTimer(a.h.opts.RequestsTimeout)
@@ -142,12 +142,12 @@ func (a *Adapter) ask(ctx context.Context, typ int, build func(id string) notepa
 // FetchSockets describes the selected sockets of every server; on a
 // timeout it returns those it got with an error wrapping ErrTimeout.
 func (a *Adapter) FetchSockets(ctx context.Context, opts socketio.BroadcastOptions) ([]socketio.SocketInfo, error) {
-	local, err := a.LocalAdapter.FetchSockets(ctx, opts)
+	local, err := a.local.FetchSockets(ctx, opts)
 	if opts.Local || err != nil {
 		return local, err
 	}
-	r, err := a.ask(ctx, typeFetchSockets, func(id string) notepack.Map {
-		return notepack.Map{{Key: "opts", Value: optsValue(opts)}, {Key: "requestId", Value: id}}
+	r, err := a.ask(ctx, func(id string) message {
+		return fetchSocketsMsg{Opts: optsFor(opts), RequestID: id}
 	})
 	if r != nil {
 		r.mu.Lock()
@@ -163,10 +163,10 @@ func (a *Adapter) FetchSockets(ctx context.Context, opts socketio.BroadcastOptio
 func (a *Adapter) ServerSideEmit(ctx context.Context, event string, args []any, ack func(socketio.Args)) error {
 	packet := append([]any{event}, args...)
 	if ack == nil {
-		return a.publish(ctx, a.publicChannel(), typeServerSideEmit, notepack.Map{{Key: "packet", Value: packet}})
+		return a.publish(ctx, a.publicChannel(), serverSideEmitMsg{Packet: packet})
 	}
-	r, err := a.ask(ctx, typeServerSideEmit, func(id string) notepack.Map {
-		return notepack.Map{{Key: "requestId", Value: id}, {Key: "packet", Value: packet}}
+	r, err := a.ask(ctx, func(id string) message {
+		return serverSideEmitMsg{RequestID: id, Packet: packet}
 	})
 	if r != nil {
 		r.mu.Lock()
@@ -190,17 +190,16 @@ func (a *Adapter) onMessage(payload []byte) error {
 	if !ok {
 		return errMalformed
 	}
-	uid, _ := m.Get("uid")
-	nsp, _ := m.Get("nsp")
+	uid, _ := m.Get(keyUID)
+	nsp, _ := m.Get(keyNsp)
 	if uid == a.uid || nsp != a.nsp.Name() {
 		return nil
 	}
-	t, _ := m.Get("type")
+	t, _ := m.Get(keyType)
 	typ, _ := t.(float64)
-	dv, _ := m.Get("data")
+	dv, _ := m.Get(keyData)
 	data, _ := dv.(notepack.Map)
-	idv, _ := data.Get("requestId")
-	id, _ := idv.(string)
+	id, _ := str(data, keyRequestID)
 	switch int(typ) {
 	case typeBroadcast:
 		if id == "" {
@@ -214,27 +213,22 @@ func (a *Adapter) onMessage(payload []byte) error {
 	case typeBroadcastClientCount, typeBroadcastAck:
 		a.onAckResponse(int(typ), id, data)
 	case typeFetchSockets:
-		opts, err := optsOf(data)
-		if err != nil || id == "" {
-			return errMalformed
+		req, err := fetchSocketsMsgOf(data)
+		if err != nil {
+			return err
 		}
 		a.enqueue(func() {
-			socks, _ := a.LocalAdapter.FetchSockets(context.Background(), opts)
-			list := make([]any, len(socks))
-			for i, s := range socks {
-				list[i] = socketValue(s)
-			}
-			if err := a.respond(uid, typeFetchSocketsResponse, notepack.Map{{Key: "requestId", Value: id}, {Key: "sockets", Value: list}}); err != nil {
+			socks, _ := a.local.FetchSockets(context.Background(), req.Opts.local())
+			if err := a.respond(uid, fetchSocketsResponseMsg{RequestID: id, Sockets: socks}); err != nil {
 				a.h.opts.Logger.Warn("streams: answering fetchSockets", "err", err)
 			}
 		})
 	case typeServerSideEmit:
-		pv, _ := data.Get("packet")
-		packet, ok := pv.([]any)
-		if !ok || len(packet) == 0 {
-			return errMalformed
+		req, err := serverSideEmitMsgOf(data)
+		if err != nil {
+			return err
 		}
-		name, args, err := argsOf(packet, true)
+		name, args, err := argsOf(req.Packet, true)
 		if err != nil {
 			return err
 		}
@@ -247,7 +241,7 @@ func (a *Adapter) onMessage(payload []byte) error {
 					if len(args) > 0 {
 						v = args[0]
 					}
-					if err := a.respond(uid, typeServerSideEmitResponse, notepack.Map{{Key: "requestId", Value: id}, {Key: "packet", Value: v}}); err != nil {
+					if err := a.respond(uid, serverSideEmitResponseMsg{RequestID: id, Packet: v}); err != nil {
 						a.h.opts.Logger.Warn("streams: answering a server-side event", "err", err)
 					}
 				})
@@ -262,19 +256,11 @@ func (a *Adapter) onMessage(payload []byte) error {
 			return nil
 		}
 		if int(typ) == typeFetchSocketsResponse {
-			sv, _ := data.Get("sockets")
-			list, _ := sv.([]any)
-			r.add(func(r *request) {
-				for _, s := range list {
-					if sm, ok := s.(notepack.Map); ok {
-						r.sockets = append(r.sockets, socketOf(sm))
-					}
-				}
-			})
+			socks := fetchSocketsResponseMsgOf(data).Sockets
+			r.add(func(r *request) { r.sockets = append(r.sockets, socks...) })
 			return nil
 		}
-		pv, _ := data.Get("packet")
-		_, args, err := argsOf([]any{pv}, false)
+		_, args, err := argsOf([]any{serverSideEmitResponseMsgOf(data).Packet}, false)
 		r.add(func(r *request) {
 			if err == nil {
 				r.acks = append(r.acks, args)
@@ -285,11 +271,11 @@ func (a *Adapter) onMessage(payload []byte) error {
 }
 
 // respond publishes an answer to the requester's private channel.
-func (a *Adapter) respond(requester any, typ int, data notepack.Map) error {
+func (a *Adapter) respond(requester any, msg message) error {
 	uid, _ := requester.(string)
 	ctx, cancel := context.WithTimeout(context.Background(), a.h.opts.RequestsTimeout)
 	defer cancel()
-	return a.publish(ctx, a.h.opts.ChannelPrefix+"#"+a.nsp.Name()+"#"+uid+"#", typ, data)
+	return a.publish(ctx, a.h.opts.ChannelPrefix+"#"+a.nsp.Name()+"#"+uid+"#", msg)
 }
 
 // argsOf builds Args from wire values (event: the first is the name).

@@ -16,7 +16,7 @@ import (
 )
 
 // restoreTimeout bounds the Redis calls of one PersistSession or
-// RestoreSession (the socketio interface has no context).
+// RestoreSession, within the context they get.
 const restoreTimeout = 5 * time.Second
 
 // maxReplayPages bounds the XRANGE calls of one restore, as Node's 100.
@@ -31,7 +31,7 @@ var offsetRe = regexp.MustCompile(`^[0-9]+-[0-9]+$`)
 // adapter does: SET SessionKeyPrefix+pid base64(msgpack{sid, pid, rooms,
 // data}) PX MaxDisconnectionDuration, so that any server of the cluster,
 // Go or Node, can restore it.
-func (a *Adapter) PersistSession(s socketio.PersistedSession) {
+func (a *Adapter) PersistSession(ctx context.Context, s socketio.PersistedSession) {
 	if a.csr == nil {
 		return
 	}
@@ -44,7 +44,7 @@ func (a *Adapter) PersistSession(s socketio.PersistedSession) {
 	if ttl <= 0 {
 		ttl = socketio.DefaultMaxDisconnectionDuration
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), restoreTimeout)
+	ctx, cancel := context.WithTimeout(ctx, restoreTimeout)
 	defer cancel()
 	if err := a.h.rdb.Set(ctx, a.h.opts.SessionKeyPrefix+s.PID, data, ttl).Err(); err != nil {
 		a.h.opts.Logger.Warn("streams: persisting a session", "pid", s.PID, "err", err)
@@ -80,11 +80,11 @@ func sessionValue(s socketio.PersistedSession) (string, error) {
 // fails when the offset is not an entry id, the session expired or was
 // taken, or the offset entry was trimmed. Like Node, volatile broadcasts
 // are replayed too, and room changes made meanwhile are not applied.
-func (a *Adapter) RestoreSession(pid, offset string) (*socketio.RecoveredSession, bool) {
+func (a *Adapter) RestoreSession(ctx context.Context, pid, offset string) (*socketio.RecoveredSession, bool) {
 	if a.csr == nil || !offsetRe.MatchString(offset) {
 		return nil, false
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), restoreTimeout)
+	ctx, cancel := context.WithTimeout(ctx, restoreTimeout)
 	defer cancel()
 	log := a.h.opts.Logger
 	var get *redis.StringCmd
