@@ -424,13 +424,13 @@ func (s *Server) newSession(r *http.Request, req request, id string, ws *wsConn)
 		protocol:  req.protocol,
 		b64:       req.b64,
 		transport: req.transport,
-		wake:      make(chan struct{}, 1),
 		ws:        ws,
 	}
+	if ws == nil {
+		sess.wake = make(chan struct{}, 1)
+	}
 	sess.ctx, sess.cancel = context.WithCancelCause(context.Background())
-	hs := r.WithContext(sess.ctx)
-	hs.Body = http.NoBody
-	sess.req = hs
+	sess.hs = keepHandshake(r)
 	upgrades := `[]`
 	if req.transport == Polling && !s.opts.DisableUpgrades && s.opts.allows(WebSocket) {
 		upgrades = `["websocket"]`

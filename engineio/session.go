@@ -89,8 +89,8 @@ type Session struct {
 	srv      *Server
 	id       string
 	protocol int
-	b64      bool          // v3 polling: binary as base64 text payloads
-	req      *http.Request // handshake request, context replaced by ctx
+	b64      bool         // v3 polling: binary as base64 text payloads
+	hs       handshakeReq // what Request rebuilds
 	ctx      context.Context
 	cancel   context.CancelCauseFunc
 
@@ -108,7 +108,7 @@ type Session struct {
 	releasePoll bool     // answer the pending poll with a NOOP now
 	queue       []packet // outbox
 	queueBytes  int64
-	wake        chan struct{} // capacity 1: wakes the pending poll
+	wake        chan struct{} // capacity 1: wakes the pending poll (nil for a websocket session)
 	polling     bool          // a GET is pending
 	posting     bool          // a POST is being read
 	ws          *wsConn       // the websocket once it carries the session
@@ -128,9 +128,12 @@ func (s *Session) ID() string { return s.id }
 // Protocol returns the Engine.IO protocol version the client speaks, 3 or 4.
 func (s *Session) Protocol() int { return s.protocol }
 
-// Request returns the handshake request. Its body is empty and its context
-// is the session's context. It must not be modified.
-func (s *Session) Request() *http.Request { return s.req }
+// Request returns the handshake request as the session kept it: method,
+// URL, protocol, Host, headers (cookies included), remote address and TLS
+// state. Its body is empty and its context is the session's context; the
+// rest of the original request (its form, trailers, the values of its
+// context) is not kept. Each call builds a new copy, which the caller owns.
+func (s *Session) Request() *http.Request { return s.hs.request().WithContext(s.ctx) }
 
 // Context returns a context that is cancelled when the session closes; its
 // cause (context.Cause) is a *CloseError.
