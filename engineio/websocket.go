@@ -377,6 +377,7 @@ func appendFrameHeaderBits(dst []byte, b0 byte, n int) []byte {
 const typeDigits = "0123456\x00\x01\x02\x03\x04\x05\x06"
 
 type frameBuffers struct {
+	iov  iovecs // writev's scratch (Linux)
 	hdr  []byte
 	bufs net.Buffers // what is left to write
 	base net.Buffers // all of it, for release
