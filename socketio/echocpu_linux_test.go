@@ -28,7 +28,9 @@ const (
 // round trip of one client (in a child process, so that only the server is
 // in this process's CPU time), alternating rounds with the reuse of
 // drainer goroutines on and off. It reports figures and asserts nothing:
-// run it by hand with PIER_SIO_ECHOCPU_N=20000 on a quiet machine.
+// run it by hand with PIER_SIO_ECHOCPU_N=20000 on a quiet machine
+// (PIER_ECHOCPU_CLIENT_CPU=1 puts the client on core 1: run the test
+// under taskset -c 0 then).
 func TestEchoAckCPU(t *testing.T) {
 	if addr := os.Getenv(sioEchoEnvDial); addr != "" {
 		sioEchoClient(t, addr)
@@ -49,6 +51,11 @@ func TestEchoAckCPU(t *testing.T) {
 	hs := httptest.NewServer(srv)
 	defer hs.Close()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestEchoAckCPU$", "-test.count=1")
+	if cpu := os.Getenv("PIER_ECHOCPU_CLIENT_CPU"); cpu != "" {
+		// The client on a core of its own (run the test under
+		// taskset -c of another), as pier-bench does.
+		cmd = exec.Command("taskset", append([]string{"-c", cpu}, cmd.Args...)...)
+	}
 	cmd.Env = append(os.Environ(), sioEchoEnvDial+"="+hs.Listener.Addr().String())
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
