@@ -25,3 +25,7 @@ func UsePrivatePoller(srv *Server, log *slog.Logger) (fail func(err error)) {
 		}
 	}
 }
+
+// SetRawSyscalls turns the raw read and writev system calls of websockets
+// on or off (benchmarks compare the two in one run).
+func SetRawSyscalls(on bool) { rawSyscalls.Store(on) }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -257,7 +258,7 @@ func (p *poller) count() int {
 // false when nothing is there yet.
 func readNonBlocking(fd uintptr, b []byte) (n int, ok bool, err error) {
 	for {
-		n, err = syscall.Read(int(fd), b)
+		n, err = rawRead(fd, b)
 		if err != syscall.EINTR {
 			break
 		}
@@ -266,6 +267,63 @@ func readNonBlocking(fd uintptr, b []byte) (n int, ok bool, err error) {
 		return 0, false, nil
 	}
 	return n, true, err
+}
+
+// iovecs is writev's scratch space, kept in a frameBuffers.
+type iovecs = []unix.Iovec
+
+// maxRawBytes bounds the bytes a raw system call (rawRead, rawWritev)
+// moves: such a call holds its thread's P without telling the runtime, so
+// it must be short. Larger writes go through unix.Writev.
+const maxRawBytes = 64 << 10
+
+// rawSyscalls: rawRead and writev make raw system calls (always, but for
+// benchmarks that compare).
+var rawSyscalls atomic.Bool
+
+func init() { rawSyscalls.Store(true) }
+
+// rawRead is read(2) made as a raw system call. The socket is
+// non-blocking, so the call never waits: the runtime's system call
+// bookkeeping, and the wake-up of its monitor thread that it costs a quiet
+// process at every call, are not needed.
+func rawRead(fd uintptr, b []byte) (int, error) {
+	if len(b) == 0 || len(b) > maxRawBytes || !rawSyscalls.Load() {
+		return syscall.Read(int(fd), b)
+	}
+	n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+	if e != 0 {
+		return -1, e
+	}
+	return int(n), nil
+}
+
+// writev writes bufs to the non-blocking socket fd: as a raw system call
+// (see rawRead) when they are small, through unix.Writev otherwise. iov is
+// scratch space for the call, returned for reuse.
+func writev(fd uintptr, bufs [][]byte, iov []unix.Iovec) (int, []unix.Iovec, error) {
+	iov = iov[:0]
+	total := 0
+	for _, b := range bufs {
+		if len(b) == 0 {
+			continue
+		}
+		total += len(b)
+		v := unix.Iovec{Base: &b[0]}
+		v.SetLen(len(b))
+		iov = append(iov, v)
+	}
+	if total > maxRawBytes || len(iov) == 0 || !rawSyscalls.Load() {
+		clear(iov)
+		n, err := unix.Writev(int(fd), bufs)
+		return n, iov[:0], err
+	}
+	n, _, e := syscall.RawSyscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
+	clear(iov) // no pointer to the data is kept
+	if e != 0 {
+		return 0, iov[:0], e
+	}
+	return int(n), iov[:0], nil
 }
 
 // tryWriteLocked writes fb's frames to c's socket without waiting and
@@ -291,7 +349,9 @@ func (c *wsConn) tryWriteLocked(fb *frameBuffers) (done bool, err error) {
 func (c *wsConn) writeSocket(fd uintptr) bool {
 	fb := c.wfb
 	for len(fb.bufs) > 0 {
-		n, err := unix.Writev(int(fd), fb.bufs[:min(len(fb.bufs), maxIovecs)])
+		var n int
+		var err error
+		n, fb.iov, err = writev(fd, fb.bufs[:min(len(fb.bufs), maxIovecs)], fb.iov)
 		if err == syscall.EINTR {
 			continue
 		}

@@ -20,3 +20,6 @@ func (c *wsConn) tryWriteLocked(fb *frameBuffers) (bool, error) { return false, 
 func (c *wsConn) writeSocket(fd uintptr) bool                   { return true }
 
 func readNonBlocking(fd uintptr, b []byte) (n int, ok bool, err error) { return 0, false, nil }
+
+// iovecs is writev's scratch space on Linux.
+type iovecs = struct{}

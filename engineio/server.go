@@ -35,6 +35,7 @@ type Server struct {
 	handler Handler
 	log     *slog.Logger
 
+	hb        heartbeats // deadlines of every session's heartbeat
 	seed      maphash.Seed
 	shards    [sessionShards]sessionShard
 	count     atomic.Int64 // registered sessions
@@ -424,13 +425,13 @@ func (s *Server) newSession(r *http.Request, req request, id string, ws *wsConn)
 		protocol:  req.protocol,
 		b64:       req.b64,
 		transport: req.transport,
-		wake:      make(chan struct{}, 1),
 		ws:        ws,
 	}
+	if ws == nil {
+		sess.wake = make(chan struct{}, 1)
+	}
 	sess.ctx, sess.cancel = context.WithCancelCause(context.Background())
-	hs := r.WithContext(sess.ctx)
-	hs.Body = http.NoBody
-	sess.req = hs
+	sess.hs = keepHandshake(r)
 	upgrades := `[]`
 	if req.transport == Polling && !s.opts.DisableUpgrades && s.opts.allows(WebSocket) {
 		upgrades = `["websocket"]`
@@ -453,12 +454,13 @@ func (s *Server) newSession(r *http.Request, req request, id string, ws *wsConn)
 		first += s.opts.PingTimeout
 	}
 	sess.due = time.Now().Add(first)
-	sess.timer = time.AfterFunc(first, sess.onTimer)
 	if !s.add(sess) {
-		sess.timer.Stop()
 		sess.cancel(nil)
 		return nil
 	}
+	sess.mu.Lock()
+	sess.armLocked(sess.due)
+	sess.mu.Unlock()
 	s.log.Debug("engineio: session open", "sid", sess.id, "protocol", sess.protocol,
 		"transport", req.transport, "remote", r.RemoteAddr)
 

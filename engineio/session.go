@@ -89,8 +89,8 @@ type Session struct {
 	srv      *Server
 	id       string
 	protocol int
-	b64      bool          // v3 polling: binary as base64 text payloads
-	req      *http.Request // handshake request, context replaced by ctx
+	b64      bool         // v3 polling: binary as base64 text payloads
+	hs       handshakeReq // what Request rebuilds
 	ctx      context.Context
 	cancel   context.CancelCauseFunc
 
@@ -108,15 +108,15 @@ type Session struct {
 	releasePoll bool     // answer the pending poll with a NOOP now
 	queue       []packet // outbox
 	queueBytes  int64
-	wake        chan struct{} // capacity 1: wakes the pending poll
+	wake        chan struct{} // capacity 1: wakes the pending poll (nil for a websocket session)
 	polling     bool          // a GET is pending
 	posting     bool          // a POST is being read
 	ws          *wsConn       // the websocket once it carries the session
 	probe       *wsConn       // a websocket being upgraded to
 	flushing    bool          // a websocket flusher goroutine runs
 	hbState     int
-	timer       *time.Timer
-	due         time.Time // when timer is due: heartbeat deadlines are absolute
+	due         time.Time // the heartbeat deadline, absolute
+	hbIndex     int       // 1 + index in srv.hb's heap, 0 when not in it (under srv.hb.mu)
 
 	inbox chan Message // only for sessions served by a HandlerFunc
 	data  atomic.Pointer[any]
@@ -128,9 +128,12 @@ func (s *Session) ID() string { return s.id }
 // Protocol returns the Engine.IO protocol version the client speaks, 3 or 4.
 func (s *Session) Protocol() int { return s.protocol }
 
-// Request returns the handshake request. Its body is empty and its context
-// is the session's context. It must not be modified.
-func (s *Session) Request() *http.Request { return s.req }
+// Request returns the handshake request as the session kept it: method,
+// URL, protocol, Host, headers (cookies included), remote address and TLS
+// state. Its body is empty and its context is the session's context; the
+// rest of the original request (its form, trailers, the values of its
+// context) is not kept. Each call builds a new copy, which the caller owns.
+func (s *Session) Request() *http.Request { return s.hs.request().WithContext(s.ctx) }
 
 // Context returns a context that is cancelled when the session closes; its
 // cause (context.Cause) is a *CloseError.
@@ -261,7 +264,7 @@ func (s *Session) dropClientTombstone() {
 // held.
 func (s *Session) endTombstoneLocked() {
 	s.hbState = hbWaitInterval
-	s.timer.Stop()
+	s.srv.hb.stop(s)
 }
 
 // takePollLocked takes the outbox for a polling response. A CLOSE that
@@ -350,7 +353,7 @@ func (s *Session) closeWith(reason string, err error, mode int) {
 	if keep {
 		s.tombstoneLocked()
 	} else {
-		s.timer.Stop()
+		s.srv.hb.stop(s)
 	}
 	if ws != nil {
 		if mode == closeGraceful {
@@ -406,11 +409,17 @@ func (s *Session) deliver(m Message) {
 	s.srv.handler.OnMessage(s, m)
 }
 
-// onTimer runs the heartbeat: in v4 it sends a ping then waits for the
-// pong; in v3 it fires only when the client's ping is late.
+// onTimer runs the heartbeat when its deadline has passed (srv.hb calls
+// it): in v4 it sends a ping then waits for the pong; in v3 it fires only
+// when the client's ping is late. It never blocks.
 func (s *Session) onTimer() {
 	s.mu.Lock()
 	switch {
+	case time.Now().Before(s.due):
+		// Armed again since this deadline passed: the new one is in
+		// the heap.
+		s.mu.Unlock()
+		return
 	case s.hbState == hbTombstone:
 		s.mu.Unlock()
 		s.srv.remove(s)
@@ -428,7 +437,10 @@ func (s *Session) onTimer() {
 		return
 	}
 	s.mu.Unlock()
-	s.closeWith(ReasonPingTimeout, nil, closeAbort)
+	// On a goroutine of its own: closing writes a close frame, which may
+	// wait for the socket, and the heartbeats of other sessions wait for
+	// this call.
+	go s.closeWith(ReasonPingTimeout, nil, closeAbort)
 }
 
 // onPacket handles a packet received on the session's transport. It
@@ -507,10 +519,10 @@ func (s *Session) Data() any {
 	return nil
 }
 
-// armLocked sets the heartbeat timer to fire at due. s.mu is held.
+// armLocked sets the heartbeat deadline to due. s.mu is held.
 func (s *Session) armLocked(due time.Time) {
 	s.due = due
-	s.timer.Reset(time.Until(due))
+	s.srv.hb.arm(s, due)
 }
 
 // heartbeatExpired closes the session if its heartbeat deadline has passed

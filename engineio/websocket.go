@@ -377,6 +377,7 @@ func appendFrameHeaderBits(dst []byte, b0 byte, n int) []byte {
 const typeDigits = "0123456\x00\x01\x02\x03\x04\x05\x06"
 
 type frameBuffers struct {
+	iov  iovecs // writev's scratch (Linux)
 	hdr  []byte
 	bufs net.Buffers // what is left to write
 	base net.Buffers // all of it, for release
@@ -401,7 +402,17 @@ var framePool = sync.Pool{New: func() any { return new(frameBuffers) }}
 func (c *wsConn) writePackets(ps []packet, protocol int) error {
 	fb := c.frames(ps, protocol)
 	c.wmu.Lock()
-	err := c.writeFramesLocked(fb)
+	// What a plain socket takes at once goes through tryWriteLocked (no
+	// system call bookkeeping, and no iovec array that the runtime keeps
+	// per socket afterwards); the rest waits, up to writeWait.
+	var done bool
+	var err error
+	if c.rc != nil {
+		done, err = c.tryWriteLocked(fb)
+	}
+	if !done && err == nil {
+		err = c.writeFramesLocked(fb)
+	}
 	c.wmu.Unlock()
 	fb.release()
 	return err

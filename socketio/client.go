@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -20,8 +21,8 @@ type client struct {
 	protocol int           // Socket.IO protocol: 5, or 4 for EIO3 clients
 
 	mu           sync.Mutex
-	sockets      map[string]*Socket // connected, by namespace
-	connecting   map[string]bool    // nil when empty (idle clients keep no map)
+	sockets      []nsSocket      // connected, one per namespace (few: searched in order)
+	connecting   map[string]bool // nil when empty (idle clients keep no map)
 	closed       bool
 	connectTimer *time.Timer
 
@@ -40,7 +41,6 @@ func newClient(s *Server, sess *engineio.Session) *client {
 		sess:     sess,
 		dec:      s.parser.NewDecoder(s.limits),
 		protocol: 5,
-		sockets:  make(map[string]*Socket, 1),
 	}
 	if sess.Protocol() == 3 {
 		c.protocol = 4
@@ -63,7 +63,7 @@ func (c *client) onMessage(m engineio.Message) {
 	case PacketConnect:
 		c.mu.Lock()
 		name := c.namespaceName(p.Namespace)
-		dup := c.sockets[name] != nil || c.connecting[name]
+		dup := c.socketLocked(name) != nil || c.connecting[name]
 		if !dup {
 			c.connectingLocked(name)
 		}
@@ -75,7 +75,7 @@ func (c *client) onMessage(m engineio.Message) {
 		c.enqueue(packetBytes(p), func() { c.connect(p) })
 	case PacketDisconnect, PacketEvent, PacketBinaryEvent, PacketAck, PacketBinaryAck:
 		c.mu.Lock()
-		sock := c.sockets[p.Namespace]
+		sock := c.socketLocked(p.Namespace)
 		c.mu.Unlock()
 		if sock == nil {
 			c.violation("packet for a namespace not connected", nil)
@@ -136,7 +136,7 @@ func (c *client) connect(p *Packet) {
 		if sock.recovered {
 			nsp.adapter.LeaveAll(sock.id)
 		}
-		sock.cancel(ErrDisconnected)
+		sock.cancelContext()
 		var ce *ConnectError
 		if !errors.As(err, &ce) {
 			ce = &ConnectError{Message: err.Error()}
@@ -147,12 +147,12 @@ func (c *client) connect(p *Packet) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		sock.cancel(ErrDisconnected)
+		sock.cancelContext()
 		nsp.release()
 		return
 	}
 	c.connected(name)
-	c.sockets[name] = sock
+	c.sockets = append(c.sockets, nsSocket{name: name, s: sock})
 	if c.connectTimer != nil {
 		c.connectTimer.Stop()
 		c.connectTimer = nil
@@ -263,10 +263,32 @@ func (c *client) send(p *Packet) error {
 // removeSocket forgets the socket of a namespace after it disconnected.
 func (c *client) removeSocket(nsp string, s *Socket) {
 	c.mu.Lock()
-	if c.sockets[nsp] == s {
-		delete(c.sockets, nsp)
+	for i, e := range c.sockets {
+		if e.name == nsp && e.s == s {
+			c.sockets = slices.Delete(c.sockets, i, i+1)
+			break
+		}
+	}
+	if len(c.sockets) == 0 {
+		c.sockets = nil
 	}
 	c.mu.Unlock()
+}
+
+// nsSocket is a client's socket in namespace name.
+type nsSocket struct {
+	name string
+	s    *Socket
+}
+
+// socketLocked returns the socket of namespace name, or nil. c.mu is held.
+func (c *client) socketLocked(name string) *Socket {
+	for _, e := range c.sockets {
+		if e.name == name {
+			return e.s
+		}
+	}
+	return nil
 }
 
 // disconnectAll disconnects every socket of the connection, then closes
@@ -275,8 +297,8 @@ func (c *client) disconnectAll() {
 	c.enqueueNext(func() {
 		c.mu.Lock()
 		socks := make([]*Socket, 0, len(c.sockets))
-		for _, s := range c.sockets {
-			socks = append(socks, s)
+		for _, e := range c.sockets {
+			socks = append(socks, e.s)
 		}
 		c.mu.Unlock()
 		for _, s := range socks {
@@ -309,8 +331,8 @@ func (c *client) onClose(cause error) {
 		defer c.srv.closing.Add(-1)
 		c.mu.Lock()
 		socks := make([]*Socket, 0, len(c.sockets))
-		for _, s := range c.sockets {
-			socks = append(socks, s)
+		for _, e := range c.sockets {
+			socks = append(socks, e.s)
 		}
 		c.mu.Unlock()
 		for _, s := range socks {

@@ -1,6 +1,11 @@
 package socketio
 
-import "github.com/pierhq/pier/engineio"
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/pierhq/pier/engineio"
+)
 
 // maxQueued bounds the packets of one connection waiting for dispatch;
 // past it the transport waits, slowing the client down.
@@ -106,7 +111,50 @@ func (c *client) pushLocked(q queued) {
 func (c *client) startLocked() {
 	if !c.running {
 		c.running = true
-		go c.drain()
+		if reuseDrainers.Load() {
+			select {
+			case idleDrainers <- c: // a drainer waiting for work takes it
+				return
+			default:
+			}
+		}
+		go drainer(c)
+	}
+}
+
+// idleDrainers hands a queue to start to a drainer goroutine that waits
+// for work (an unbuffered channel: a send succeeds only when one waits).
+// Handing work over costs about what starting a goroutine does, but a
+// drainer that ran events before has the stack they need, which a new
+// goroutine grows, copying it, at nearly every event.
+var idleDrainers = make(chan *client)
+
+// drainerLinger is how long a drainer waits for another queue before it
+// ends: goroutines waiting for work exist only shortly after some ran.
+const drainerLinger = 100 * time.Millisecond
+
+// reuseDrainers turns the reuse of drainer goroutines on (always, but for
+// benchmarks that compare).
+var reuseDrainers atomic.Bool
+
+func init() { reuseDrainers.Store(true) }
+
+// drainer drains c's queue, then waits up to drainerLinger for another.
+func drainer(c *client) {
+	var t *time.Timer
+	for {
+		c.drain()
+		c = nil // not kept alive while waiting
+		if t == nil {
+			t = time.NewTimer(drainerLinger)
+		} else {
+			t.Reset(drainerLinger)
+		}
+		select {
+		case c = <-idleDrainers:
+		case <-t.C:
+			return
+		}
 	}
 }
 

@@ -69,8 +69,6 @@ type Socket struct {
 	nsp       *Namespace
 	c         *client
 	hs        *Handshake
-	ctx       context.Context
-	cancel    context.CancelCauseFunc
 
 	mu              sync.Mutex
 	connected       bool
@@ -85,6 +83,12 @@ type Socket struct {
 	onDisconnect    []func(*Socket, string)
 	acks            map[int64]func(Args)
 	data            any
+	// The socket's context, made by the first Context call: an idle
+	// socket keeps none. cancelled: the socket is disconnected (cancel
+	// was called, or a context made from now on starts cancelled).
+	ctx       context.Context
+	cancel    context.CancelCauseFunc
+	cancelled bool
 }
 
 func newSocket(n *Namespace, c *client, hs *Handshake) *Socket {
@@ -106,7 +110,6 @@ func newSocket(n *Namespace, c *client, hs *Handshake) *Socket {
 		rand.Read(raw[:])
 		s.pid = base64.RawURLEncoding.EncodeToString(raw[:])
 	}
-	s.ctx, s.cancel = context.WithCancelCause(c.sess.Context())
 	return s
 }
 
@@ -124,8 +127,31 @@ func (s *Socket) Namespace() *Namespace { return s.nsp }
 // Handshake returns what the client presented when it connected.
 func (s *Socket) Handshake() *Handshake { return s.hs }
 
-// Context returns a context cancelled when the socket disconnects.
-func (s *Socket) Context() context.Context { return s.ctx }
+// Context returns a context cancelled when the socket disconnects (or its
+// connection closes, the cause then being the engine's *CloseError).
+func (s *Socket) Context() context.Context {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx == nil {
+		s.ctx, s.cancel = context.WithCancelCause(s.c.sess.Context())
+		if s.cancelled {
+			s.cancel(ErrDisconnected)
+		}
+	}
+	return s.ctx
+}
+
+// cancelContext cancels the socket's context, if made, with
+// ErrDisconnected; a context made later starts cancelled.
+func (s *Socket) cancelContext() {
+	s.mu.Lock()
+	s.cancelled = true
+	cancel := s.cancel
+	s.mu.Unlock()
+	if cancel != nil {
+		cancel(ErrDisconnected)
+	}
+}
 
 // Connected reports whether the socket is connected.
 func (s *Socket) Connected() bool {
@@ -278,7 +304,7 @@ func (s *Socket) emitWithAck(ctx context.Context, event string, args []any, f em
 			return Args{}, ErrAckTimeout
 		}
 		return Args{}, ctx.Err()
-	case <-s.ctx.Done():
+	case <-s.Context().Done():
 		return Args{}, ErrDisconnected
 	}
 }
@@ -424,7 +450,7 @@ func (s *Socket) onClose(reason string) {
 	s.nsp.adapter.LeaveAll(s.id)
 	s.nsp.remove(s)
 	s.c.removeSocket(s.nsp.name, s)
-	s.cancel(ErrDisconnected)
+	s.cancelContext()
 	s.mu.Lock()
 	after := s.onDisconnect
 	s.acks = nil
