@@ -197,13 +197,6 @@ func runScale(cfg *config) error {
 	return nil
 }
 
-func serverTitle(name string) string {
-	if name == "node" {
-		return "Node"
-	}
-	return "Pier"
-}
-
 // runScaleCase runs one case, procs servers of n connections each (a Redis
 // adapter when procs > 1), and fills c. The servers' versions go to
 // versions. The steps are the methods of scaleRun, in the order called here.
