@@ -270,7 +270,7 @@ func TestReportRowsAndFormatting(t *testing.T) {
 		}
 	}
 	svg := rep.svg()
-	for _, want := range []string{"zishang520 2.00× (40.0)", "Pier 0.50× (10.0 vs Node 20.0) 2.0× better"} {
+	for _, want := range []string{"zishang520 2.00× (40.0)", "Pier 0.50× (10.0; Node 20.0)"} {
 		if !strings.Contains(svg, want) {
 			t.Errorf("svg lacks %q", want)
 		}

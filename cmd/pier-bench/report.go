@@ -248,6 +248,14 @@ func (m machine) peerTitle(server string) string {
 	return serverTitle(server)
 }
 
+// shortTitle is a server's name with its version, for the chart.
+func (m machine) shortTitle(server string) string {
+	if server == "zishang520" && m.Versions["zishang520 socket.io"] != "" {
+		return "zishang520/socket.io " + m.Versions["zishang520 socket.io"]
+	}
+	return serverTitle(server)
+}
+
 // markdown writes the table: one column per server, then Pier's ratio to
 // each other server. A server that does not do a scenario shows "n/a",
 // with the reason under the table.
@@ -537,13 +545,13 @@ func (rep *report) svg() string {
 
 	var names []string
 	for _, s := range bars[:len(bars)-1] {
-		names = append(names, rep.Machine.peerTitle(s))
+		names = append(names, rep.Machine.shortTitle(s))
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="-apple-system,Segoe UI,Helvetica,Arial,sans-serif" font-size="12">`+"\n", width, height, width, height)
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="#ffffff"/>`+"\n", width, height)
-	fmt.Fprintf(&b, `<text x="16" y="26" font-size="16" font-weight="bold" fill="#222">%s vs Node (socket.io %s): each metric relative to Node (Node = 1)</text>`+"\n",
-		esc(strings.Join(names, ", ")), esc(rep.Machine.Versions["node socket.io"]))
+	fmt.Fprintf(&b, `<text x="16" y="26" font-size="16" font-weight="bold" fill="#222">%s vs Node (socket.io %s): each metric relative to Node = 1</text>`+"\n",
+		esc(strings.Join(names, " and ")), esc(rep.Machine.Versions["node socket.io"]))
 	fmt.Fprintf(&b, `<text x="16" y="46" fill="#555">Pier %s; %s, %d cores, %s; each server pinned to one core, the load generator to another. ↑ higher is better, ↓ lower is better.</text>`+"\n",
 		esc(rep.Machine.Versions["pier"]), esc(rep.Machine.CPU), rep.Machine.Cores, esc(rep.Started.Format("2006-01-02")))
 	// Legend.
@@ -553,7 +561,7 @@ func (rep *report) svg() string {
 		if s == "node" {
 			name += " (= 1)"
 		} else if s != "pier" {
-			name = rep.Machine.peerTitle(s)
+			name = rep.Machine.shortTitle(s)
 		}
 		fmt.Fprintf(&b, `<rect x="%.0f" y="58" width="14" height="10" fill="%s"/><text x="%.0f" y="67" fill="#222">%s</text>`+"\n", lx, color[s], lx+20, esc(name))
 		lx += 40 + 6.5*float64(len([]rune(name)))
@@ -605,7 +613,7 @@ func (rep *report) svg() string {
 			v, _ := r.value(s)
 			label := fmt.Sprintf("%s %.2f× (%s)", serverTitle(s), q, fmtNum(v))
 			if s == "pier" {
-				label = fmt.Sprintf("Pier %.2f× (%s vs Node %s) %s", q, fmtNum(v), fmtNum(r.Values["node"]), r.verdict("pier", "node"))
+				label = fmt.Sprintf("Pier %.2f× (%s; Node %s)", q, fmtNum(v), fmtNum(r.Values["node"]))
 			}
 			tx := math.Max(x(q), x(1)) + 6
 			if q > scaleMax {
