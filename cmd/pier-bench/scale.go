@@ -808,6 +808,9 @@ func (rep *scaleReport) markdown(w io.Writer) {
 	if v := m.Versions["node socket.io"]; v != "" {
 		fmt.Fprintf(w, " vs Node (socket.io %s on Node %s)", v, m.Versions["node node"])
 	}
+	if v := m.Versions["zishang520 socket.io"]; v != "" {
+		fmt.Fprintf(w, " vs zishang520/socket.io %s (%s)", v, m.Versions["zishang520 go"])
+	}
 	fmt.Fprintf(w, ", %s, %d cores, %.0f GB, open files %d per process, %s. Servers (and redis-server) pinned to core %s, the load generators (one `dial-idle` child per server) to core %s; each connection is an Engine.IO v4 websocket, a Socket.IO CONNECT and a \"join\" of one room; `%s`.\n\n",
 		m.CPU, m.Cores, m.MemoryGB, m.Nofile, rep.Started.Format("2006-01-02 15:04 MST"), rep.Settings["server_cpu"], rep.Settings["load_cpu"], rep.Command)
 	hold := rep.Settings["hold_s"]
