@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"math"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gobwas/ws"
 )
@@ -304,4 +307,16 @@ func TestAdapterTable(t *testing.T) {
 	if b.Len() != 0 {
 		t.Errorf("adapter table without the streams run:\n%s", b.String())
 	}
+}
+
+func TestDrainEnds(t *testing.T) {
+	var c atomic.Int64
+	c.Store(1000)
+	// Everything expected already arrived: drain returns at once (it
+	// would otherwise wait out the hour).
+	drain(context.Background(), &c, func() int64 { return 1000 }, time.Hour, time.Hour)
+	// A cancelled run does not wait for a backlog.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	drain(ctx, &c, func() int64 { return 2000 }, time.Hour, time.Hour)
 }

@@ -173,6 +173,8 @@ func runSIOBroadcast(ctx context.Context, e *env, size, rate int) (*result, erro
 		p                phases
 		received         atomic.Int64 // every delivery
 		inWindow         atomic.Int64 // deliveries read during the measurement
+		closing          atomic.Bool  // set when the runner closes the receivers
+		lost             atomic.Int64 // receivers whose connection ended before that
 	)
 	winStart.Store(1<<63 - 1)
 	for i, c := range conns {
@@ -181,12 +183,15 @@ func runSIOBroadcast(ctx context.Context, e *env, size, rate int) (*result, erro
 			defer wg.Done()
 			l, u, err := receiveBroadcasts(c, &winStart, &winEnd, &p, &received, &inWindow)
 			lat[i], userLat[i] = l, u
-			if err != nil && !errors.Is(err, net.ErrClosed) {
+			if !closing.Load() {
+				lost.Add(1)
+			}
+			if err != nil && !closing.Load() && !errors.Is(err, net.ErrClosed) {
 				fe.set(fmt.Errorf("receiver %d: %w", i, err))
 			}
 		}()
 	}
-	var sent atomic.Int64
+	var sent, sentAll atomic.Int64 // broadcasts sent during the measurement, and in all
 	go func() {
 		tick := time.NewTicker(time.Second / time.Duration(rate))
 		defer tick.Stop()
@@ -204,6 +209,7 @@ func runSIOBroadcast(ctx context.Context, e *env, size, rate int) (*result, erro
 				fe.set(err)
 				return
 			}
+			sentAll.Add(1)
 			if p.measuring() {
 				sent.Add(1)
 				winEnd.Store(now)
@@ -218,8 +224,9 @@ func runSIOBroadcast(ctx context.Context, e *env, size, rate int) (*result, erro
 	// Let the last broadcasts arrive (a server that cannot keep up is
 	// still delivering a backlog), then end the receivers.
 	if err == nil {
-		drain(ctx, &received, time.Second, 45*time.Second)
+		drain(ctx, &received, func() int64 { return sentAll.Load() * int64(size) }, 3*time.Second, 45*time.Second)
 	}
+	closing.Store(true)
 	closeAll(conns)
 	wg.Wait()
 	if err != nil {
@@ -241,6 +248,7 @@ func runSIOBroadcast(ctx context.Context, e *env, size, rate int) (*result, erro
 	r.add("cpu_us_per_delivery", "server CPU µs/delivery", 1e6*w.serverCPU()/float64(got), true)
 	r.info("broadcasts_sent", sent.Load())
 	r.info("deliveries_in_window", got)
+	r.info("receivers_lost", lost.Load())
 	r.info("deliveries", n)
 	r.info("deliveries_expected", sent.Load()*int64(size))
 	r.info("client_read_p50_us", up50)
@@ -254,11 +262,12 @@ func runSIOBroadcast(ctx context.Context, e *env, size, rate int) (*result, erro
 	return r, nil
 }
 
-// drain waits until counter has not moved for quiet, at most limit.
-func drain(ctx context.Context, counter *atomic.Int64, quiet, limit time.Duration) {
+// drain waits until counter reaches want(), or has not moved for quiet,
+// at most limit.
+func drain(ctx context.Context, counter *atomic.Int64, want func() int64, quiet, limit time.Duration) {
 	deadline := time.Now().Add(limit)
 	last, since := counter.Load(), time.Now()
-	for time.Now().Before(deadline) && ctx.Err() == nil {
+	for time.Now().Before(deadline) && ctx.Err() == nil && last < want() {
 		time.Sleep(100 * time.Millisecond)
 		if n := counter.Load(); n != last {
 			last, since = n, time.Now()
