@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"math"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -319,4 +320,26 @@ func TestDrainEnds(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	drain(ctx, &c, func() int64 { return 2000 }, time.Hour, time.Hour)
+}
+
+func TestWindowLatencies(t *testing.T) {
+	const start, end = 1_000_000, 2_000_000
+	samples := [][]bcastSample{
+		{
+			{Sent: start - 20_000_000, Kernel: start, Read: start + 1},  // warmup: out
+			{Sent: start, Kernel: start + 500, Read: start + 700},       // first: in
+			{Sent: end + 128, Kernel: end + 1128, Read: end + 2128},     // last, rounded up by a float64: in
+			{Sent: end + 10_000_000, Kernel: end + 10_000_100, Read: 0}, // after the window: out
+		},
+		{{Sent: start - 128, Kernel: start + 872, Read: start + 900}}, // first, rounded down: in
+		nil,
+	}
+	kernel, user := windowLatencies(samples, start, end)
+	want := [][]int64{{500, 1000}, {1000}, nil}
+	wantUser := [][]int64{{700, 2000}, {1028}, nil}
+	for i := range want {
+		if !slices.Equal(kernel[i], want[i]) || !slices.Equal(user[i], wantUser[i]) {
+			t.Errorf("receiver %d: kernel %v user %v, want %v %v", i, kernel[i], user[i], want[i], wantUser[i])
+		}
+	}
 }

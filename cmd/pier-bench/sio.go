@@ -167,8 +167,7 @@ func runSIOBroadcast(ctx context.Context, e *env, size, rate int) (*result, erro
 	var (
 		winStart, winEnd atomic.Int64 // wall-clock ns bounds of the measured broadcasts
 		fe               = newFirstErr()
-		lat              = make([][]int64, size)
-		userLat          = make([][]int64, size)
+		samples          = make([][]bcastSample, size)
 		wg               sync.WaitGroup
 		p                phases
 		received         atomic.Int64 // every delivery
@@ -181,8 +180,8 @@ func runSIOBroadcast(ctx context.Context, e *env, size, rate int) (*result, erro
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			l, u, err := receiveBroadcasts(c, &winStart, &winEnd, &p, &received, &inWindow)
-			lat[i], userLat[i] = l, u
+			var err error
+			samples[i], err = receiveBroadcasts(c, &p, &received, &inWindow)
 			if !closing.Load() {
 				lost.Add(1)
 			}
@@ -199,8 +198,12 @@ func runSIOBroadcast(ctx context.Context, e *env, size, rate int) (*result, erro
 		for !p.stopped() {
 			<-tick.C
 			now := time.Now().UnixNano()
-			if p.measuring() && winStart.Load() > now {
-				winStart.Store(now)
+			if p.measuring() {
+				if winStart.Load() > now {
+					winStart.Store(now)
+				}
+				winEnd.Store(now)
+				sent.Add(1)
 			}
 			out = strconv.AppendInt(append(out[:0], `42["broadcast","bench",`...), now, 10)
 			out = append(out, ']')
@@ -210,10 +213,6 @@ func runSIOBroadcast(ctx context.Context, e *env, size, rate int) (*result, erro
 				return
 			}
 			sentAll.Add(1)
-			if p.measuring() {
-				sent.Add(1)
-				winEnd.Store(now)
-			}
 		}
 	}()
 	r := &result{}
@@ -232,6 +231,7 @@ func runSIOBroadcast(ctx context.Context, e *env, size, rate int) (*result, erro
 	if err != nil {
 		return nil, err
 	}
+	lat, userLat := windowLatencies(samples, winStart.Load(), winEnd.Load())
 	n, p50, p99 := latencies(lat)
 	got := inWindow.Load()
 	if n == 0 || got == 0 {
@@ -249,6 +249,8 @@ func runSIOBroadcast(ctx context.Context, e *env, size, rate int) (*result, erro
 	r.info("broadcasts_sent", sent.Load())
 	r.info("deliveries_in_window", got)
 	r.info("receivers_lost", lost.Load())
+	r.info("deliveries_total", received.Load())
+	r.info("deliveries_total_expected", sentAll.Load()*int64(size))
 	r.info("deliveries", n)
 	r.info("deliveries_expected", sent.Load()*int64(size))
 	r.info("client_read_p50_us", up50)
@@ -277,19 +279,44 @@ func drain(ctx context.Context, counter *atomic.Int64, want func() int64, quiet,
 	}
 }
 
+// bcastSample is one broadcast read by a receiver: its send time (from the
+// payload) and the kernel's and the client's receive times, Unix ns.
+type bcastSample struct{ Sent, Kernel, Read int64 }
+
+// tsSlack is the tolerance of the measurement window on send times: a
+// server that carries the time as a JavaScript number or a float64 (Node,
+// zishang520, a Redis adapter's msgpack) rounds it by up to 128 ns.
+const tsSlack = 1000
+
+// windowLatencies returns the latencies (ns), from the kernel's and from
+// the client's receive time, of the samples sent within [start, end] (give
+// or take tsSlack), per receiver.
+func windowLatencies(samples [][]bcastSample, start, end int64) (kernel, user [][]int64) {
+	kernel, user = make([][]int64, len(samples)), make([][]int64, len(samples))
+	for i, ss := range samples {
+		for _, s := range ss {
+			if s.Sent >= start-tsSlack && s.Sent <= end+tsSlack {
+				kernel[i] = append(kernel[i], s.Kernel-s.Sent)
+				user[i] = append(user[i], s.Read-s.Sent)
+			}
+		}
+	}
+	return kernel, user
+}
+
 // receiveBroadcasts reads c until it fails, counts every broadcast in
-// received (and in inWindow while p is measuring), and returns the latency (ns) of
-// each broadcast sent within the window: from the kernel's receive
-// timestamp where the platform gives one (Linux: SO_TIMESTAMPNS, see
-// stampedReader), and from the time the client read it.
-func receiveBroadcasts(c *wsClient, winStart, winEnd *atomic.Int64, p *phases, received, inWindow *atomic.Int64) (kernel, user []int64, err error) {
+// received (and in inWindow while p is measuring), and returns every
+// broadcast read: its send time and receive times, from the kernel's
+// receive timestamp where the platform gives one (Linux: SO_TIMESTAMPNS,
+// see stampedReader), and from the time the client read it.
+func receiveBroadcasts(c *wsClient, p *phases, received, inWindow *atomic.Int64) (samples []bcastSample, err error) {
 	tc, ok := c.conn.(*net.TCPConn)
 	if !ok {
-		return nil, nil, errors.New("not a TCP connection")
+		return nil, errors.New("not a TCP connection")
 	}
 	read, err := newStampedReader(tc)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	buf := make([]byte, 4096)
 	var pending []byte
@@ -297,7 +324,7 @@ func receiveBroadcasts(c *wsClient, winStart, winEnd *atomic.Int64, p *phases, r
 	for {
 		n, kts, err := read(buf)
 		if err != nil {
-			return kernel, user, err
+			return samples, err
 		}
 		readAt := time.Now().UnixNano()
 		if kts == 0 {
@@ -313,22 +340,19 @@ func receiveBroadcasts(c *wsClient, winStart, winEnd *atomic.Int64, p *phases, r
 			case op == ws.OpText && bytes.HasPrefix(payload, prefix):
 				ts, err := strconv.ParseInt(string(bytes.TrimSuffix(payload[len(prefix):], []byte("]"))), 10, 64)
 				if err != nil {
-					return kernel, user, fmt.Errorf("bad broadcast %q", payload)
+					return samples, fmt.Errorf("bad broadcast %q", payload)
 				}
 				received.Add(1)
 				if p.measuring() {
 					inWindow.Add(1)
 				}
-				if ts >= winStart.Load() && ts <= winEnd.Load() {
-					kernel = append(kernel, kts-ts)
-					user = append(user, readAt-ts)
-				}
+				samples = append(samples, bcastSample{Sent: ts, Kernel: kts, Read: readAt})
 			case op == ws.OpText && len(payload) == 1 && payload[0] == '2':
 				if err := c.write(c.pong); err != nil {
-					return kernel, user, err
+					return samples, err
 				}
 			case op == ws.OpClose:
-				return kernel, user, net.ErrClosed
+				return samples, net.ErrClosed
 			}
 			pending = pending[:copy(pending, pending[size:])]
 		}
