@@ -56,11 +56,14 @@ fuzz:
 conformance:
 	scripts/conformance.sh $(SUITES)
 
-## bench: Pier against the Node reference (socket.io 4.8.4) in the same run, each
-## server pinned to core 0 and the load generator to core 1; writes
+## bench: Pier against the Node reference (socket.io 4.8.4) and the Go port
+## zishang520/socket.io v3 (its own module in testdata/bench/zishang520, built
+## here; its first build fetches it from the Go module proxy) in the same run,
+## each server pinned to core 0 and the load generator to core 1; writes
 ## bench-results/ (table, JSON, SVG). BENCH_ARGS="-list" shows the scenarios.
 bench:
 	$(GO) build -o bin/pier-bench ./cmd/pier-bench
+	cd testdata/bench/zishang520 && $(GO) build -o ../../../bin/zishang520-bench .
 	bin/pier-bench $(BENCH_ARGS)
 
 clean:

@@ -26,6 +26,8 @@ type config struct {
 	out         string
 	nodeDir     string
 	node        string
+	zsDir       string // the zishang520 server's module (testdata/bench/zishang520)
+	zsBin       string // its executable, built there when missing
 	pin         bool
 	serverCPU   string
 	loadCPU     string
@@ -54,6 +56,13 @@ type scenario struct {
 	Title   string // as shown in the table
 	Mode    string // the server mode: "eio" (Engine.IO echo) or "sio" (Socket.IO fixture)
 	Default bool   // run when -scenarios is not given
+	// NA gives, for a server that does not do this scenario, the reason:
+	// the table shows "n/a" and the reason under it.
+	NA map[string]string
+	// Adapter, when set, makes the scenario run on a cluster: a
+	// redis-server and clusterSize servers sharing it through this
+	// adapter ("pubsub" or "streams"; serve-pier -adapter).
+	Adapter string
 	Run     func(ctx context.Context, e *env) (*result, error)
 }
 
@@ -61,6 +70,10 @@ type scenario struct {
 type env struct {
 	cfg *config
 	srv *serverProc
+	// peers are the other servers of a cluster scenario (srv is the
+	// first), and redis the redis-server they share.
+	peers []*serverProc
+	redis *redisProc
 }
 
 // metric is one measured figure of a scenario run.
@@ -125,6 +138,7 @@ func scenarioTable(cfg *config) []*scenario {
 			Run:   func(ctx context.Context, e *env) (*result, error) { return runWSEcho(ctx, e, 50, 3) }},
 	)
 	t = append(t, sioScenarios()...)
+	t = append(t, redisScenarios()...)
 	return t
 }
 
@@ -182,10 +196,13 @@ func runBench(args []string) error {
 	fs.DurationVar(&cfg.duration, "duration", 5*time.Second, "measurement time of the echo, polling and broadcast scenarios")
 	fs.DurationVar(&cfg.warmup, "warmup", time.Second, "load before each measurement, not measured")
 	fs.DurationVar(&cfg.settle, "settle", 3*time.Second, "wait after opening idle connections before reading RSS")
-	servers := fs.String("servers", "pier,node", "servers to measure, in order: pier, node")
+	servers := fs.String("servers", "pier,node,zishang520", "servers to measure, in order: pier, node (testdata/bench/server.js), zishang520 (the Go port of Node's server, testdata/bench/zishang520)")
 	fs.StringVar(&cfg.out, "out", "bench-results", "directory of the JSON, markdown and SVG results")
 	fs.StringVar(&cfg.nodeDir, "node-dir", "testdata/bench", "directory of the Node reference server (server.js, package.json)")
 	fs.StringVar(&cfg.node, "node", "node", "node executable")
+	fs.StringVar(&cfg.zsDir, "zishang520-dir", "testdata/bench/zishang520", "directory of the zishang520 server's Go module")
+	fs.StringVar(&cfg.zsBin, "zishang520", "bin/zishang520-bench", "the zishang520 server's executable (built from -zishang520-dir with go build when missing)")
+	fs.StringVar(&cfg.redisServer, "redis-server", "redis-server", "the redis-server executable of the redis-* scenarios and of the -scale cluster case")
 	fs.BoolVar(&cfg.pin, "pin", true, "pin the servers and the load generator to their cores with taskset")
 	fs.StringVar(&cfg.serverCPU, "server-cpu", "0", "core (taskset list) of the servers")
 	fs.StringVar(&cfg.loadCPU, "load-cpu", "1", "core (taskset list) of the load generator")
@@ -199,7 +216,6 @@ func runBench(args []string) error {
 	fs.StringVar(&cfg.scaleCluster, "scale-cluster", "3x19000", "-scale: Pier processes × connections each, sharing one redis-server started for the run; \"\" skips the cluster case")
 	fs.DurationVar(&cfg.scaleHold, "scale-hold", 30*time.Second, "-scale: after the settle time, hold the connections this long (past the 25s ping interval) and read RSS again; 0 skips")
 	fs.IntVar(&cfg.scaleBroadcasts, "scale-broadcasts", 3, "-scale: broadcasts to every client, one after the other, each emitted on the first server")
-	fs.StringVar(&cfg.redisServer, "redis-server", "redis-server", "-scale: the redis-server executable of the cluster case")
 	list := fs.Bool("list", false, "list the scenarios and exit")
 	render := fs.String("render", "", "print the table of a run's JSON file and rewrite its .md and .svg beside it, without running anything")
 	if err := fs.Parse(args); err != nil {
@@ -219,7 +235,7 @@ func runBench(args []string) error {
 		cfg.sizes = append(cfg.sizes, n)
 	}
 	for s := range strings.SplitSeq(*servers, ",") {
-		if s = strings.TrimSpace(s); s != "pier" && s != "node" {
+		if s = strings.TrimSpace(s); s != "pier" && s != "node" && s != "zishang520" {
 			return fmt.Errorf("-servers: unknown server %q", s)
 		}
 		cfg.servers = append(cfg.servers, strings.TrimSpace(s))
@@ -234,7 +250,7 @@ func runBench(args []string) error {
 			if s.Default {
 				def = " (default)"
 			}
-			fmt.Printf("%-22s %-4s %s%s\n", s.Name, s.Group, s.Title, def)
+			fmt.Printf("%-29s %-5s %s%s\n", s.Name, s.Group, s.Title, def)
 		}
 		return nil
 	}
@@ -262,11 +278,16 @@ func runBench(args []string) error {
 	}
 	cfg.nofile = int(nofile)
 	if cfg.scale && cfg.scaleSingle <= 0 {
-		cfg.servers = slices.DeleteFunc(cfg.servers, func(s string) bool { return s == "node" })
+		cfg.servers = slices.DeleteFunc(cfg.servers, func(s string) bool { return s != "pier" })
 	}
 	if slices.Contains(cfg.servers, "node") {
 		if err := ensureNodeModules(cfg.nodeDir); err != nil {
 			return fmt.Errorf("installing the Node server's packages: %w", err)
+		}
+	}
+	if slices.Contains(cfg.servers, "zishang520") {
+		if err := ensureZishang520(cfg.zsDir, cfg.zsBin); err != nil {
+			return fmt.Errorf("building the zishang520 server: %w", err)
 		}
 	}
 	if err := os.MkdirAll(cfg.out, 0o755); err != nil {
@@ -282,6 +303,12 @@ func runBench(args []string) error {
 	for _, sc := range selected {
 		for _, name := range cfg.servers {
 			r := run{Scenario: sc.Name, Title: sc.Title, Server: name}
+			if why := sc.NA[name]; why != "" {
+				r.Skipped = why
+				logf("%s on %s: n/a: %s", sc.Name, name, why)
+				rep.Runs = append(rep.Runs, r)
+				continue
+			}
 			t0 := time.Now()
 			var res *result
 			var err error
@@ -321,12 +348,34 @@ func runBench(args []string) error {
 
 // runOne starts a server, runs a scenario against it and stops it.
 func runOne(cfg *config, sc *scenario, name string, rep *report) (*result, error) {
-	srv, err := startServer(cfg, name, sc.Mode)
-	if err != nil {
-		return nil, err
+	e := &env{cfg: cfg}
+	var extra []string
+	if sc.Adapter != "" {
+		rds, err := startRedis(cfg, cfg.redisServer)
+		if err != nil {
+			return nil, err
+		}
+		defer rds.stop()
+		e.redis = rds
+		extra = []string{"-redis", rds.URL(), "-adapter", sc.Adapter}
 	}
-	defer srv.stop()
-	if v, ok := srv.Info["versions"].(map[string]any); ok {
+	n := 1
+	if sc.Adapter != "" {
+		n = clusterSize
+	}
+	for i := range n {
+		srv, err := startServer(cfg, name, sc.Mode, extra...)
+		if err != nil {
+			return nil, err
+		}
+		defer srv.stop()
+		if i == 0 {
+			e.srv = srv
+		} else {
+			e.peers = append(e.peers, srv)
+		}
+	}
+	if v, ok := e.srv.Info["versions"].(map[string]any); ok {
 		for k, x := range v {
 			if s, ok := x.(string); ok {
 				rep.Machine.Versions[name+" "+k] = s
@@ -335,10 +384,13 @@ func runOne(cfg *config, sc *scenario, name string, rep *report) (*result, error
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	res, err := sc.Run(ctx, &env{cfg: cfg, srv: srv})
-	if err == nil && !srv.alive() {
-		err = fmt.Errorf("server exited during the run: %s", srv.stderr.String())
+	res, err := sc.Run(ctx, e)
+	for _, srv := range append([]*serverProc{e.srv}, e.peers...) {
+		if err == nil && !srv.alive() {
+			err = fmt.Errorf("server exited during the run: %s", srv.stderr.String())
+		}
 	}
+	srv := e.srv
 	if err != nil {
 		return nil, err
 	}

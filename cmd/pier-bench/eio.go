@@ -26,20 +26,32 @@ const eioPath = "/engine.io/"
 
 // window measures a server and the load generator over a measurement,
 // and the machine's CPU use by everything else (which makes a run noisy).
+// In a cluster scenario it measures every server (their CPU adds up) and
+// the redis-server apart.
 type window struct {
 	srv      *serverProc
+	peers    []*serverProc
+	redis    *redisProc
 	s0, c0   procSample
-	m0, m1   uint64 // busy ticks of the whole machine (/proc/stat)
+	p0, p1   []procSample // peers
+	r0, r1   procSample   // redis
+	m0, m1   uint64       // busy ticks of the whole machine (/proc/stat)
 	t0       time.Time
 	s1, c1   procSample
 	duration time.Duration
 }
 
-func startWindow(srv *serverProc) *window {
-	w := &window{srv: srv}
+func startWindow(e *env) *window {
+	w := &window{srv: e.srv, peers: e.peers, redis: e.redis}
 	w.m0 = machineBusyTicks()
 	w.c0, _ = sampleProc(os.Getpid())
-	w.s0 = srv.sample()
+	w.s0 = w.srv.sample()
+	for _, p := range w.peers {
+		w.p0 = append(w.p0, p.sample())
+	}
+	if w.redis != nil {
+		w.r0, _ = sampleProc(w.redis.Pid)
+	}
 	w.t0 = time.Now()
 	return w
 }
@@ -47,15 +59,30 @@ func startWindow(srv *serverProc) *window {
 func (w *window) stop() {
 	w.duration = time.Since(w.t0)
 	w.s1 = w.srv.sample()
+	for _, p := range w.peers {
+		w.p1 = append(w.p1, p.sample())
+	}
+	if w.redis != nil {
+		w.r1, _ = sampleProc(w.redis.Pid)
+	}
 	w.c1, _ = sampleProc(os.Getpid())
 	w.m1 = machineBusyTicks()
 }
 
 // otherCPU is the CPU used over the window by processes other than the
-// server and the load generator, in cores.
+// servers, redis-server and the load generator, in cores.
 func (w *window) otherCPU() float64 {
 	busy := float64(w.m1-w.m0) / clkTck
-	return max(0, busy-w.serverCPU()-w.c1.cpuSecondsSince(w.c0)) / w.duration.Seconds()
+	return max(0, busy-w.serverCPU()-w.redisCPU()-w.c1.cpuSecondsSince(w.c0)) / w.duration.Seconds()
+}
+
+// redisCPU is the redis-server's CPU seconds over the window (0 without
+// one).
+func (w *window) redisCPU() float64 {
+	if w.redis == nil {
+		return 0
+	}
+	return w.r1.cpuSecondsSince(w.r0)
 }
 
 // machineBusyTicks is the machine's non-idle CPU time from /proc/stat.
@@ -85,8 +112,15 @@ func (w *window) finish(r *result) {
 	r.info("measured_seconds", w.duration.Seconds())
 }
 
-// serverCPU is the server's CPU seconds over the window.
-func (w *window) serverCPU() float64 { return w.s1.cpuSecondsSince(w.s0) }
+// serverCPU is the server's CPU seconds over the window (of every server,
+// in a cluster).
+func (w *window) serverCPU() float64 {
+	cpu := w.s1.cpuSecondsSince(w.s0)
+	for i := range w.p1 {
+		cpu += w.p1[i].cpuSecondsSince(w.p0[i])
+	}
+	return cpu
+}
 
 // clientCPU is the load generator's CPU use over the window, in cores.
 func (w *window) clientCPU() float64 { return w.c1.cpuSecondsSince(w.c0) / w.duration.Seconds() }
@@ -120,7 +154,7 @@ func measure(ctx context.Context, e *env, p *phases, failed <-chan struct{}, dur
 		p.v.Store(phaseStop)
 		return nil, err
 	}
-	w := startWindow(e.srv)
+	w := startWindow(e)
 	p.v.Store(phaseMeasure)
 	if during != nil {
 		go during()
@@ -227,7 +261,7 @@ func runIdle(ctx context.Context, e *env, n int) (*result, error) {
 	closeAll(warm)
 	time.Sleep(time.Second)
 
-	w := startWindow(e.srv)
+	w := startWindow(e)
 	conns, err := openMany(ctx, e, eioPath, 4, n)
 	if err != nil {
 		return nil, err

@@ -2,10 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"math"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gobwas/ws"
 )
@@ -213,25 +217,42 @@ func TestSelectScenarios(t *testing.T) {
 
 func TestReportRowsAndFormatting(t *testing.T) {
 	rep := &report{Runs: []run{
-		{Scenario: "s", Server: "pier", Result: &result{Metrics: []metric{{Key: "cpu", Label: "CPU µs", Value: 10, Lower: true}, {Key: "rate", Label: "msg/s", Value: 300}}}},
-		{Scenario: "s", Server: "node", Result: &result{ClientCPU: 0.95, OtherCPU: 0.2, Metrics: []metric{{Key: "cpu", Label: "CPU µs", Value: 20, Lower: true}, {Key: "rate", Label: "msg/s", Value: 100}}}},
-		{Scenario: "t", Server: "node", Skipped: "no node"},
+		{Scenario: "s", Title: "S", Server: "pier", Result: &result{Metrics: []metric{{Key: "cpu", Label: "CPU µs", Value: 10, Lower: true}, {Key: "rate", Label: "msg/s", Value: 300}}}},
+		{Scenario: "s", Title: "S", Server: "node", Result: &result{ClientCPU: 0.95, OtherCPU: 0.2, Metrics: []metric{{Key: "cpu", Label: "CPU µs", Value: 20, Lower: true}, {Key: "rate", Label: "msg/s", Value: 100}}}},
+		{Scenario: "s", Title: "S", Server: "zishang520", Result: &result{Metrics: []metric{{Key: "cpu", Label: "CPU µs", Value: 40, Lower: true}, {Key: "rate", Label: "msg/s", Value: 600}}}},
+		{Scenario: "t", Title: "T", Server: "pier", Result: &result{Metrics: []metric{{Key: "cpu", Label: "CPU µs", Value: 5, Lower: true}}}},
+		{Scenario: "t", Title: "T", Server: "node", Skipped: "no node"},
+		{Scenario: "t", Title: "T", Server: "zishang520", Error: "boom"},
 	}}
+	if got := strings.Join(rep.servers(), ","); got != "pier,node,zishang520" {
+		t.Errorf("servers = %s", got)
+	}
 	rows := rep.rows()
-	if len(rows) != 2 {
+	if len(rows) != 3 {
 		t.Fatalf("rows = %+v", rows)
 	}
-	if r := rows[0]; r.Pier != 10 || r.Node != 20 || !r.Noisy || r.ClientBound || r.verdict() != "2.0× better" {
-		t.Errorf("cpu row = %+v (%s)", r, r.verdict())
+	if r := rows[0]; r.Values["pier"] != 10 || r.Values["node"] != 20 || r.Values["zishang520"] != 40 || !r.Noisy || r.ClientBound ||
+		r.verdict("pier", "node") != "2.0× better" || r.verdict("pier", "zishang520") != "4.0× better" {
+		t.Errorf("cpu row = %+v", r)
 	}
-	if r := rows[1]; !r.ClientBound || r.verdict() != "3.0× better" {
-		t.Errorf("rate row = %+v (%s)", r, r.verdict())
+	if r := rows[1]; !r.ClientBound || r.verdict("pier", "node") != "3.0× better" || r.verdict("pier", "zishang520") != "2.0× worse" {
+		t.Errorf("rate row = %+v", r)
 	}
-	if v := (row{Pier: 30, Node: 10, HasPier: true, HasNode: true, Lower: true}).verdict(); v != "3.0× worse" {
-		t.Errorf("verdict = %q", v)
+	if q, ok := rows[2].ratio("pier", "node"); ok {
+		t.Errorf("ratio against a skipped server = %v", q)
 	}
-	if v := (row{Pier: 30, HasPier: true}).verdict(); v != "" {
-		t.Errorf("verdict with one side = %q", v)
+	for _, tc := range []struct {
+		r    row
+		want string
+	}{
+		{row{Values: map[string]float64{"pier": 30, "node": 10}, Lower: true}, "3.0× worse"},
+		{row{Values: map[string]float64{"pier": 30, "node": 10}}, "3.0× better"},
+		{row{Values: map[string]float64{"pier": 30}}, ""},
+		{row{Values: map[string]float64{"pier": 30, "node": 0}}, ""},
+	} {
+		if v := tc.r.verdict("pier", "node"); v != tc.want {
+			t.Errorf("verdict(%v) = %q, want %q", tc.r.Values, v, tc.want)
+		}
 	}
 	for in, want := range map[float64]string{1234567: "1,234,567", -12345: "-12,345", 250: "250", 12.34: "12.3", 1.234: "1.23"} {
 		if got := fmtNum(in); got != want {
@@ -240,7 +261,85 @@ func TestReportRowsAndFormatting(t *testing.T) {
 	}
 	var b strings.Builder
 	rep.markdown(&b)
-	if !strings.Contains(b.String(), "| scenario | metric | Pier | Node |") || !strings.Contains(b.String(), "skipped (no node)") {
-		t.Errorf("markdown:\n%s", b.String())
+	md := b.String()
+	for _, want := range []string{
+		"| scenario | metric | Pier | Node | zishang520 | Pier/Node | Pier/zishang520 |",
+		"| S ‡ | CPU µs ↓ | 10.0 | 20.0 | 40.0 | 0.50 (2.0× better) | 0.25 (4.0× better) |",
+		"| T | CPU µs ↓ | 5.00 | n/a | – | – | – |",
+		"t on node: n/a (no node).",
+		"t on zishang520: FAILED: boom",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	svg := rep.svg()
+	for _, want := range []string{"zishang520 2.00× (40.0)", "Pier 0.50× (10.0; Node 20.0)"} {
+		if !strings.Contains(svg, want) {
+			t.Errorf("svg lacks %q", want)
+		}
+	}
+	if strings.Contains(svg, ">T<") {
+		t.Error("svg drew a scenario without Node")
+	}
+}
+
+func TestAdapterTable(t *testing.T) {
+	rows := []row{
+		{Scenario: "redis-pubsub-b", Title: "Redis pub/sub adapter: 2 servers", Label: "server CPU µs/delivery", Lower: true, Values: map[string]float64{"pier": 10}},
+		{Scenario: "redis-pubsub-b", Title: "Redis pub/sub adapter: 2 servers", Label: "redis-server CPU µs/broadcast", Lower: true, Values: map[string]float64{"pier": 100}},
+		{Scenario: "redis-streams-b", Title: "Redis streams adapter: 2 servers", Label: "server CPU µs/delivery", Lower: true, Values: map[string]float64{"pier": 12}},
+		{Scenario: "redis-streams-b", Title: "Redis streams adapter: 2 servers", Label: "redis-server CPU µs/broadcast", Lower: true, Values: map[string]float64{"pier": 300}},
+		{Scenario: "other", Label: "server CPU µs/delivery", Values: map[string]float64{"pier": 1}},
+	}
+	var b strings.Builder
+	(&report{}).adapterTable(&b, rows)
+	for _, want := range []string{
+		"Redis adapters compared (Pier, 2 servers):",
+		"| server CPU µs/delivery ↓ | 10.0 | 12.0 | 1.20 |",
+		"| redis-server CPU µs/broadcast ↓ | 100 | 300 | 3.00 |",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("adapter table lacks %q:\n%s", want, b.String())
+		}
+	}
+	b.Reset()
+	(&report{}).adapterTable(&b, rows[:2]) // no streams run: no table
+	if b.Len() != 0 {
+		t.Errorf("adapter table without the streams run:\n%s", b.String())
+	}
+}
+
+func TestDrainEnds(t *testing.T) {
+	var c atomic.Int64
+	c.Store(1000)
+	// Everything expected already arrived: drain returns at once (it
+	// would otherwise wait out the hour).
+	drain(context.Background(), &c, func() int64 { return 1000 }, time.Hour, time.Hour)
+	// A cancelled run does not wait for a backlog.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	drain(ctx, &c, func() int64 { return 2000 }, time.Hour, time.Hour)
+}
+
+func TestWindowLatencies(t *testing.T) {
+	const start, end = 1_000_000, 2_000_000
+	samples := [][]bcastSample{
+		{
+			{Sent: start - 20_000_000, Kernel: start, Read: start + 1},  // warmup: out
+			{Sent: start, Kernel: start + 500, Read: start + 700},       // first: in
+			{Sent: end + 128, Kernel: end + 1128, Read: end + 2128},     // last, rounded up by a float64: in
+			{Sent: end + 10_000_000, Kernel: end + 10_000_100, Read: 0}, // after the window: out
+		},
+		{{Sent: start - 128, Kernel: start + 872, Read: start + 900}}, // first, rounded down: in
+		nil,
+	}
+	kernel, user := windowLatencies(samples, start, end)
+	want := [][]int64{{500, 1000}, {1000}, nil}
+	wantUser := [][]int64{{700, 2000}, {1028}, nil}
+	for i := range want {
+		if !slices.Equal(kernel[i], want[i]) || !slices.Equal(user[i], wantUser[i]) {
+			t.Errorf("receiver %d: kernel %v user %v, want %v %v", i, kernel[i], user[i], want[i], wantUser[i])
+		}
 	}
 }

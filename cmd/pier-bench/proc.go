@@ -94,7 +94,7 @@ var errModeUnavailable = errors.New("mode not available")
 
 // serverProc is a server under test, started by the runner.
 type serverProc struct {
-	Name      string // "pier" or "node"
+	Name      string // "pier", "node" or "zishang520"
 	Mode      string
 	Addr      string // host:port it listens on
 	PprofAddr string // pier with -pprof only
@@ -105,7 +105,7 @@ type serverProc struct {
 	exited    chan struct{}
 }
 
-// startServer starts server name ("pier" or "node") in mode, pinned to
+// startServer starts server name ("pier", "node" or "zishang520") in mode, pinned to
 // cfg.serverCPU, and waits until it listens. extra are more arguments of
 // serve-pier (Pier only).
 func startServer(cfg *config, name, mode string, extra ...string) (*serverProc, error) {
@@ -126,6 +126,12 @@ func startServer(cfg *config, name, mode string, extra ...string) (*serverProc, 
 	case "node":
 		argv = []string{cfg.node, "server.js", "--port", "0", "--mode", mode}
 		dir = cfg.nodeDir
+	case "zishang520":
+		exe, err := filepath.Abs(cfg.zsBin)
+		if err != nil {
+			return nil, err
+		}
+		argv = []string{exe, "-port", "0", "-mode", mode}
 	default:
 		return nil, fmt.Errorf("unknown server %q", name)
 	}
@@ -260,6 +266,27 @@ func ensureNodeModules(dir string) error {
 	}
 	logf("installing the Node reference server's packages (npm ci in %s)", dir)
 	cmd := exec.Command("npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
+	cmd.Dir = dir
+	cmd.Stdout = os.Stderr
+	cmd.Stderr = os.Stderr
+	return cmd.Run()
+}
+
+// ensureZishang520 builds the zishang520 server (the Go module in dir,
+// which has its own go.mod so that Pier's does not depend on it) into bin
+// when bin is missing. `make bench` builds it every time; this is for
+// pier-bench run by hand. go build fetches the module's dependencies from
+// the Go module proxy the first time.
+func ensureZishang520(dir, bin string) error {
+	if _, err := os.Stat(bin); err == nil {
+		return nil
+	}
+	out, err := filepath.Abs(bin)
+	if err != nil {
+		return err
+	}
+	logf("building the zishang520 server (go build in %s)", dir)
+	cmd := exec.Command("go", "build", "-o", out, ".")
 	cmd.Dir = dir
 	cmd.Stdout = os.Stderr
 	cmd.Stderr = os.Stderr

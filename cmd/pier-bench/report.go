@@ -87,25 +87,39 @@ func settingsOf(cfg *config, sel []*scenario) map[string]any {
 	}
 }
 
-// row is one metric of one scenario, Pier vs Node.
+// row is one metric of one scenario, one value per server that ran it.
 type row struct {
 	Scenario, Title, Label string
 	Lower                  bool
-	Pier, Node             float64
-	HasPier, HasNode       bool
-	ClientBound            bool // the load generator was near saturation
-	Noisy                  bool // other processes used the CPU during the measurement
+	Values                 map[string]float64 // by server name ("pier", "node", "zishang520")
+	ClientBound            bool               // the load generator was near saturation
+	Noisy                  bool               // other processes used the CPU during the measurement
 }
 
-// ratio is Pier/Node.
-func (r row) ratio() float64 { return r.Pier / r.Node }
+// value is the figure of server, if it ran.
+func (r row) value(server string) (float64, bool) {
+	v, ok := r.Values[server]
+	return v, ok
+}
 
-// verdict says how much better or worse Pier is.
-func (r row) verdict() string {
-	if !r.HasPier || !r.HasNode || r.Pier == 0 || r.Node == 0 {
+// ratio is the figure of a over the figure of b; ok is false unless both
+// ran and b's figure is not 0.
+func (r row) ratio(a, b string) (float64, bool) {
+	va, okA := r.Values[a]
+	vb, okB := r.Values[b]
+	if !okA || !okB || vb == 0 {
+		return 0, false
+	}
+	return va / vb, true
+}
+
+// verdict says how much better or worse a is than b ("" unless both have
+// a non-zero figure).
+func (r row) verdict(a, b string) string {
+	adv, ok := r.ratio(a, b)
+	if !ok || adv == 0 {
 		return ""
 	}
-	adv := r.ratio()
 	if r.Lower {
 		adv = 1 / adv
 	}
@@ -113,6 +127,43 @@ func (r row) verdict() string {
 		return fmt.Sprintf("%.1f× better", adv)
 	}
 	return fmt.Sprintf("%.1f× worse", 1/adv)
+}
+
+// serverTitle is how a server is named in tables and charts.
+func serverTitle(name string) string {
+	switch name {
+	case "pier":
+		return "Pier"
+	case "node":
+		return "Node"
+	}
+	return name
+}
+
+// servers lists the servers of the runs, Pier first and then in the order
+// they ran (a server whose every run was skipped included).
+func (rep *report) servers() []string {
+	var out []string
+	for _, r := range rep.Runs {
+		if !slices.Contains(out, r.Server) {
+			out = append(out, r.Server)
+		}
+	}
+	if i := slices.Index(out, "pier"); i > 0 {
+		out = append([]string{"pier"}, slices.Delete(out, i, i+1)...)
+	}
+	return out
+}
+
+// skipped is the reason a server did not run a scenario ("" if it ran or
+// failed).
+func (rep *report) skipped(scenario, server string) string {
+	for _, r := range rep.Runs {
+		if r.Scenario == scenario && r.Server == server {
+			return r.Skipped
+		}
+	}
+	return ""
 }
 
 // clientBound is the load generator's CPU use above which the throughput
@@ -136,14 +187,9 @@ func (rep *report) rows() []row {
 			if !ok {
 				i = len(rows)
 				idx[k] = i
-				rows = append(rows, row{Scenario: r.Scenario, Title: r.Title, Label: m.Label, Lower: m.Lower})
+				rows = append(rows, row{Scenario: r.Scenario, Title: r.Title, Label: m.Label, Lower: m.Lower, Values: map[string]float64{}})
 			}
-			switch r.Server {
-			case "pier":
-				rows[i].Pier, rows[i].HasPier = m.Value, true
-			case "node":
-				rows[i].Node, rows[i].HasNode = m.Value, true
-			}
+			rows[i].Values[r.Server] = m.Value
 			if r.Result.OtherCPU > noisyCPU {
 				rows[i].Noisy = true
 			}
@@ -185,19 +231,62 @@ func groupThousands(s string) string {
 	return b.String()
 }
 
-// markdown writes the table of Pier vs Node.
+// peerTitle is the title of a peer server with its versions, as the
+// header line of the table says it.
+func (m machine) peerTitle(server string) string {
+	v := m.Versions
+	switch server {
+	case "node":
+		if v["node socket.io"] != "" {
+			return fmt.Sprintf("Node (socket.io %s / engine.io %s on Node %s)", v["node socket.io"], v["node engine.io"], v["node node"])
+		}
+	case "zishang520":
+		if v["zishang520 socket.io"] != "" {
+			return fmt.Sprintf("zishang520/socket.io %s (servers/socket/v3, servers/engine/v3; %s)", v["zishang520 socket.io"], v["zishang520 go"])
+		}
+	}
+	return serverTitle(server)
+}
+
+// shortTitle is a server's name with its version, for the chart.
+func (m machine) shortTitle(server string) string {
+	if server == "zishang520" && m.Versions["zishang520 socket.io"] != "" {
+		return "zishang520/socket.io " + m.Versions["zishang520 socket.io"]
+	}
+	return serverTitle(server)
+}
+
+// markdown writes the table: one column per server, then Pier's ratio to
+// each other server. A server that does not do a scenario shows "n/a",
+// with the reason under the table.
 func (rep *report) markdown(w io.Writer) {
 	m := rep.Machine
-	node := "Node"
-	if v := m.Versions["node socket.io"]; v != "" {
-		node = fmt.Sprintf("Node (socket.io %s / engine.io %s on Node %s)", v, m.Versions["node engine.io"], m.Versions["node node"])
+	servers := rep.servers()
+	var peers, peerTitles []string
+	for _, s := range servers {
+		if s != "pier" {
+			peers = append(peers, s)
+			peerTitles = append(peerTitles, m.peerTitle(s))
+		}
 	}
 	fmt.Fprintf(w, "Pier %s (%s) vs %s, %s, %d cores, %s; servers pinned to core %s, load generator to core %s; `%s`.\n\n",
-		m.Versions["pier"], m.Versions["pier go"], node, m.CPU, m.Cores, rep.Started.Format("2006-01-02 15:04 MST"),
+		m.Versions["pier"], m.Versions["pier go"], strings.Join(peerTitles, " vs "), m.CPU, m.Cores, rep.Started.Format("2006-01-02 15:04 MST"),
 		rep.Settings["server_cpu"], rep.Settings["load_cpu"], rep.Command)
-	fmt.Fprintln(w, "| scenario | metric | Pier | Node | Pier/Node | Pier vs Node |")
-	fmt.Fprintln(w, "|---|---|---:|---:|---:|---|")
-	anyBound, anyNoisy := false, false
+	head, align := "| scenario | metric |", "|---|---|"
+	for _, s := range servers {
+		head += " " + serverTitle(s) + " |"
+		align += "---:|"
+	}
+	hasPier := slices.Contains(servers, "pier")
+	if hasPier {
+		for _, s := range peers {
+			head += " Pier/" + serverTitle(s) + " |"
+			align += "---|"
+		}
+	}
+	fmt.Fprintln(w, head)
+	fmt.Fprintln(w, align)
+	anyBound, anyNoisy, anyNA := false, false, false
 	rows := rep.rows()
 	noisy := map[string]bool{}
 	for _, r := range rows {
@@ -223,17 +312,26 @@ func (rep *report) markdown(w io.Writer) {
 			label += " †"
 			anyBound = true
 		}
-		pier, node, ratio := "–", "–", "–"
-		if r.HasPier {
-			pier = fmtNum(r.Pier)
+		line := fmt.Sprintf("| %s | %s |", title, label)
+		for _, s := range servers {
+			cell := "–"
+			if v, ok := r.value(s); ok {
+				cell = fmtNum(v)
+			} else if rep.skipped(r.Scenario, s) != "" {
+				cell, anyNA = "n/a", true
+			}
+			line += " " + cell + " |"
 		}
-		if r.HasNode {
-			node = fmtNum(r.Node)
+		if hasPier {
+			for _, s := range peers {
+				cell := "–"
+				if q, ok := r.ratio("pier", s); ok {
+					cell = fmt.Sprintf("%.2f (%s)", q, r.verdict("pier", s))
+				}
+				line += " " + cell + " |"
+			}
 		}
-		if r.HasPier && r.HasNode && r.Node != 0 {
-			ratio = fmt.Sprintf("%.2f", r.ratio())
-		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", title, label, pier, node, ratio, r.verdict())
+		fmt.Fprintln(w, line)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "↑ higher is better, ↓ lower is better. Server CPU is utime+stime from /proc/PID/stat over the measurement; RSS is VmRSS from /proc/PID/status, after the settle time less the baseline before connecting.")
@@ -243,13 +341,23 @@ func (rep *report) markdown(w io.Writer) {
 	if anyNoisy {
 		fmt.Fprintf(w, "‡ other processes used more than %.0f%% of a core during this measurement: its figures are disturbed (see other_cpu in the JSON).\n", 100*noisyCPU)
 	}
+	if anyNA {
+		fmt.Fprintln(w, "n/a: the server does not do this scenario (the reason is below).")
+	}
+	rep.adapterTable(w, rows)
 	var notes []string
+	seen := map[string]bool{}
 	for _, r := range rep.Runs {
+		var n string
 		switch {
 		case r.Skipped != "":
-			notes = append(notes, fmt.Sprintf("%s on %s: skipped (%s).", r.Scenario, r.Server, r.Skipped))
+			n = fmt.Sprintf("%s on %s: n/a (%s).", r.Scenario, r.Server, r.Skipped)
 		case r.Error != "":
-			notes = append(notes, fmt.Sprintf("%s on %s: FAILED: %s", r.Scenario, r.Server, r.Error))
+			n = fmt.Sprintf("%s on %s: FAILED: %s", r.Scenario, r.Server, r.Error)
+		}
+		if n != "" && !seen[n] {
+			seen[n] = true
+			notes = append(notes, n)
 		}
 	}
 	if len(notes) > 0 {
@@ -316,29 +424,100 @@ func (rep *report) write(cfg *config, stdout io.Writer) error {
 	return nil
 }
 
-// svg draws the rows as grouped horizontal bars, Node = 1 and Pier as its
-// ratio to Node, one group per metric under a header per scenario.
+// adapterTable writes Pier's figures of the redis-pubsub-* scenarios
+// beside those of the matching redis-streams-* ones: the two Redis
+// adapters under the same load.
+func (rep *report) adapterTable(w io.Writer, rows []row) {
+	type pair struct {
+		label         string
+		lower         bool
+		pubsub, strms float64
+	}
+	var pairs []pair
+	title := ""
+	for _, r := range rows {
+		rest, ok := strings.CutPrefix(r.Scenario, "redis-pubsub-")
+		if !ok {
+			continue
+		}
+		ps, ok := r.value("pier")
+		if !ok {
+			continue
+		}
+		for _, q := range rows {
+			if q.Scenario == "redis-streams-"+rest && q.Label == r.Label {
+				if st, ok := q.value("pier"); ok {
+					pairs = append(pairs, pair{r.Label, r.Lower, ps, st})
+					title = strings.TrimSpace(strings.TrimPrefix(r.Title, "Redis pub/sub adapter:"))
+				}
+			}
+		}
+	}
+	if len(pairs) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nRedis adapters compared (Pier, %s):\n\n", title)
+	fmt.Fprintln(w, "| metric | pub/sub | streams | streams/pub/sub |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|")
+	for _, p := range pairs {
+		arrow, ratio := " ↑", "–"
+		if p.lower {
+			arrow = " ↓"
+		}
+		if p.pubsub != 0 {
+			ratio = fmt.Sprintf("%.2f", p.strms/p.pubsub)
+		}
+		fmt.Fprintf(w, "| %s%s | %s | %s | %s |\n", p.label, arrow, fmtNum(p.pubsub), fmtNum(p.strms), ratio)
+	}
+}
+
+// svgColors are the bar colours of the servers other than Pier and Node.
+var svgColors = []string{"#e8833a", "#4caf7a", "#a066c8"}
+
+// svgMaxRatio is the end of the chart's scale (× Node).
+const svgMaxRatio = 4.0
+
+// svg draws the rows as grouped horizontal bars, Node = 1 and every other
+// server as its ratio to Node, one group per metric under a header per
+// scenario. Rows without both Pier and Node are left out.
 func (rep *report) svg() string {
 	var rows []row
 	for _, r := range rep.rows() {
-		if r.HasPier && r.HasNode && r.Node > 0 && r.Pier > 0 {
+		if q, ok := r.ratio("pier", "node"); ok && q > 0 {
 			rows = append(rows, r)
 		}
 	}
+	var others []string // drawn between Pier and Node
+	for _, s := range rep.servers() {
+		if s != "pier" && s != "node" {
+			others = append(others, s)
+		}
+	}
+	color := map[string]string{"pier": "#2a7de1", "node": "#9aa3ad"}
+	for i, s := range others {
+		color[s] = svgColors[i%len(svgColors)]
+	}
+	bars := append(append([]string{"pier"}, others...), "node")
 	const (
 		width   = 960
 		left    = 300 // labels
 		right   = 250 // value labels
 		top     = 86
-		rowH    = 34
 		headerH = 26
 		barH    = 11
 	)
+	rowH := float64(12 + (barH+2)*len(bars))
 	scaleMax := 1.0
 	for _, r := range rows {
-		scaleMax = max(scaleMax, r.ratio())
+		for _, s := range bars {
+			if q, ok := r.ratio(s, "node"); ok {
+				scaleMax = max(scaleMax, q)
+			}
+		}
 	}
-	scaleMax = math.Ceil(scaleMax*1.05*2) / 2
+	// A peer far behind would squeeze every other bar: the scale stops at
+	// svgMaxRatio and longer bars are cut (their label says so).
+	scaleMax = min(math.Ceil(scaleMax*1.05*2)/2, svgMaxRatio)
 	plotW := float64(width - left - right)
 	x := func(v float64) float64 { return left + plotW*math.Min(v, scaleMax)/scaleMax }
 	esc := html.EscapeString
@@ -364,16 +543,29 @@ func (rep *report) svg() string {
 	}
 	height := int(y) + 58 // axis labels, then a footnote line
 
+	var names []string
+	for _, s := range bars[:len(bars)-1] {
+		names = append(names, rep.Machine.shortTitle(s))
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="-apple-system,Segoe UI,Helvetica,Arial,sans-serif" font-size="12">`+"\n", width, height, width, height)
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="#ffffff"/>`+"\n", width, height)
-	fmt.Fprintf(&b, `<text x="16" y="26" font-size="17" font-weight="bold" fill="#222">Pier vs Node (socket.io %s, engine.io %s): each metric relative to Node (Node = 1)</text>`+"\n",
-		esc(rep.Machine.Versions["node socket.io"]), esc(rep.Machine.Versions["node engine.io"]))
+	fmt.Fprintf(&b, `<text x="16" y="26" font-size="16" font-weight="bold" fill="#222">%s vs Node (socket.io %s): each metric relative to Node = 1</text>`+"\n",
+		esc(strings.Join(names, " and ")), esc(rep.Machine.Versions["node socket.io"]))
 	fmt.Fprintf(&b, `<text x="16" y="46" fill="#555">Pier %s; %s, %d cores, %s; each server pinned to one core, the load generator to another. ↑ higher is better, ↓ lower is better.</text>`+"\n",
 		esc(rep.Machine.Versions["pier"]), esc(rep.Machine.CPU), rep.Machine.Cores, esc(rep.Started.Format("2006-01-02")))
 	// Legend.
-	fmt.Fprintf(&b, `<rect x="16" y="58" width="14" height="10" fill="#2a7de1"/><text x="36" y="67" fill="#222">Pier</text>`+"\n")
-	fmt.Fprintf(&b, `<rect x="80" y="58" width="14" height="10" fill="#9aa3ad"/><text x="100" y="67" fill="#222">Node (= 1)</text>`+"\n")
+	lx := 16.0
+	for _, s := range bars {
+		name := serverTitle(s)
+		if s == "node" {
+			name += " (= 1)"
+		} else if s != "pier" {
+			name = rep.Machine.shortTitle(s)
+		}
+		fmt.Fprintf(&b, `<rect x="%.0f" y="58" width="14" height="10" fill="%s"/><text x="%.0f" y="67" fill="#222">%s</text>`+"\n", lx, color[s], lx+20, esc(name))
+		lx += 40 + 6.5*float64(len([]rune(name)))
+	}
 	// Grid.
 	step := 0.5
 	if scaleMax > 6 {
@@ -407,12 +599,28 @@ func (rep *report) svg() string {
 			arrow += " ‡"
 		}
 		fmt.Fprintf(&b, `<text x="28" y="%.1f" fill="#333">%s %s</text>`+"\n", it.y+18, esc(r.Label), arrow)
-		py, ny := it.y+4, it.y+4+barH+2
-		fmt.Fprintf(&b, `<rect x="%d" y="%.1f" width="%.1f" height="%d" fill="#2a7de1"/>`+"\n", left, py, x(r.ratio())-left, barH)
-		fmt.Fprintf(&b, `<rect x="%d" y="%.1f" width="%.1f" height="%d" fill="#9aa3ad"/>`+"\n", left, ny, x(1)-left, barH)
-		label := fmt.Sprintf("%.2f× (%s vs %s) %s", r.ratio(), fmtNum(r.Pier), fmtNum(r.Node), r.verdict())
-		lx := math.Max(x(r.ratio()), x(1)) + 6
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" fill="#222">%s</text>`+"\n", lx, py+barH-1, esc(label))
+		for i, s := range bars {
+			by := it.y + 4 + float64(i*(barH+2))
+			q, ok := r.ratio(s, "node")
+			if !ok {
+				fmt.Fprintf(&b, `<text x="%d" y="%.1f" fill="#888">%s: n/a</text>`+"\n", left+4, by+barH-1, esc(serverTitle(s)))
+				continue
+			}
+			fmt.Fprintf(&b, `<rect x="%d" y="%.1f" width="%.1f" height="%d" fill="%s"/>`+"\n", left, by, x(q)-left, barH, color[s])
+			if s == "node" {
+				continue
+			}
+			v, _ := r.value(s)
+			label := fmt.Sprintf("%s %.2f× (%s)", serverTitle(s), q, fmtNum(v))
+			if s == "pier" {
+				label = fmt.Sprintf("Pier %.2f× (%s; Node %s)", q, fmtNum(v), fmtNum(r.Values["node"]))
+			}
+			tx := math.Max(x(q), x(1)) + 6
+			if q > scaleMax {
+				label += " (bar cut)"
+			}
+			fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" fill="#222">%s</text>`+"\n", tx, by+barH-1, esc(label))
+		}
 	}
 	var foot []string
 	for _, r := range rows {

@@ -197,13 +197,6 @@ func runScale(cfg *config) error {
 	return nil
 }
 
-func serverTitle(name string) string {
-	if name == "node" {
-		return "Node"
-	}
-	return "Pier"
-}
-
 // runScaleCase runs one case, procs servers of n connections each (a Redis
 // adapter when procs > 1), and fills c. The servers' versions go to
 // versions. The steps are the methods of scaleRun, in the order called here.
@@ -814,6 +807,9 @@ func (rep *scaleReport) markdown(w io.Writer) {
 	fmt.Fprintf(w, "Idle Socket.IO websocket connections at scale: Pier %s (%s)", m.Versions["pier"], m.Versions["pier go"])
 	if v := m.Versions["node socket.io"]; v != "" {
 		fmt.Fprintf(w, " vs Node (socket.io %s on Node %s)", v, m.Versions["node node"])
+	}
+	if v := m.Versions["zishang520 socket.io"]; v != "" {
+		fmt.Fprintf(w, " vs zishang520/socket.io %s (%s)", v, m.Versions["zishang520 go"])
 	}
 	fmt.Fprintf(w, ", %s, %d cores, %.0f GB, open files %d per process, %s. Servers (and redis-server) pinned to core %s, the load generators (one `dial-idle` child per server) to core %s; each connection is an Engine.IO v4 websocket, a Socket.IO CONNECT and a \"join\" of one room; `%s`.\n\n",
 		m.CPU, m.Cores, m.MemoryGB, m.Nofile, rep.Started.Format("2006-01-02 15:04 MST"), rep.Settings["server_cpu"], rep.Settings["load_cpu"], rep.Command)

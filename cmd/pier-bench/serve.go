@@ -18,6 +18,7 @@ import (
 	"github.com/pierhq/pier/engineio"
 	"github.com/pierhq/pier/internal/httpserve"
 	"github.com/pierhq/pier/redisadapter"
+	"github.com/pierhq/pier/redisadapter/streams"
 	"github.com/pierhq/pier/socketio"
 )
 
@@ -37,6 +38,9 @@ type serveOptions struct {
 	// the "sio" mode: broadcasts then reach the clients of every
 	// serve-pier sharing that Redis (the -scale cluster case).
 	RedisURL string
+	// Adapter is the Redis adapter used with RedisURL: "pubsub"
+	// (redisadapter, the default) or "streams" (redisadapter/streams).
+	Adapter string
 }
 
 type shutdowner = httpserve.Shutdowner
@@ -67,7 +71,15 @@ func serveSIO(log *slog.Logger, o *serveOptions) (http.Handler, shutdowner, erro
 			rdb.Close()
 			return nil, nil, fmt.Errorf("redis %s: %w", ro.Addr, err)
 		}
-		opts.Adapter = redisadapter.New(rdb, &redisadapter.Options{Logger: log})
+		switch o.Adapter {
+		case "", "pubsub":
+			opts.Adapter = redisadapter.New(rdb, &redisadapter.Options{Logger: log})
+		case "streams":
+			opts.Adapter = streams.New(rdb, &streams.Options{Logger: log})
+		default:
+			rdb.Close()
+			return nil, nil, fmt.Errorf("-adapter: unknown adapter %q (pubsub or streams)", o.Adapter)
+		}
 	}
 	io, err := socketio.NewServer(opts)
 	if err != nil {
@@ -131,6 +143,7 @@ func runServePier(args []string) error {
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this address (a separate listener)")
 	logLevel := fs.String("log-level", "warn", "log level")
 	var so serveOptions
+	fs.StringVar(&so.Adapter, "adapter", "pubsub", "sio mode with -redis: the Redis adapter, pubsub (redisadapter) or streams (redisadapter/streams)")
 	fs.StringVar(&so.RedisURL, "redis", "", "sio mode: share broadcasts and rooms with the other servers on this Redis (redis://host:port) through redisadapter")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -63,10 +63,16 @@ func dialSIO(ctx context.Context, addr string) (*wsClient, error) {
 	return c, nil
 }
 
-// openManySIO opens n Socket.IO connections, cfg.concurrency at once.
+// openManySIO opens n Socket.IO connections, cfg.concurrency at once; in
+// a cluster scenario, spread evenly over the servers.
 func openManySIO(ctx context.Context, e *env, n int) ([]*wsClient, error) {
+	addrs := []string{e.srv.Addr}
+	for _, p := range e.peers {
+		addrs = append(addrs, p.Addr)
+	}
+	var next atomic.Int64
 	return openConns(ctx, n, e.cfg.concurrency, func(ctx context.Context) (*wsClient, error) {
-		return dialSIO(ctx, e.srv.Addr)
+		return dialSIO(ctx, addrs[int(next.Add(1)-1)%len(addrs)])
 	})
 }
 
@@ -119,7 +125,11 @@ func runSIOEchoAck(ctx context.Context, e *env, clients int) (*result, error) {
 }
 
 // runSIOBroadcast joins size clients to a room, then a separate client asks
-// the server to broadcast to the room at rate broadcasts per second. Each
+// the server to broadcast to the room at rate broadcasts per second. In a
+// cluster scenario the clients are spread over the servers and the sender
+// is on the first one, so that the broadcasts reach the others through
+// Redis; the server CPU is that of every server, and the redis-server's
+// CPU per broadcast is reported too. Each
 // broadcast carries its send time (wall clock, ns); a receiver's latency is
 // taken from the kernel's receive timestamp of the segment that completed
 // the frame (SO_TIMESTAMPNS), so that the load generator's own scheduling
@@ -157,24 +167,30 @@ func runSIOBroadcast(ctx context.Context, e *env, size, rate int) (*result, erro
 	var (
 		winStart, winEnd atomic.Int64 // wall-clock ns bounds of the measured broadcasts
 		fe               = newFirstErr()
-		lat              = make([][]int64, size)
-		userLat          = make([][]int64, size)
+		samples          = make([][]bcastSample, size)
 		wg               sync.WaitGroup
+		p                phases
+		received         atomic.Int64 // every delivery
+		inWindow         atomic.Int64 // deliveries read during the measurement
+		closing          atomic.Bool  // set when the runner closes the receivers
+		lost             atomic.Int64 // receivers whose connection ended before that
 	)
 	winStart.Store(1<<63 - 1)
 	for i, c := range conns {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			l, u, err := receiveBroadcasts(c, &winStart, &winEnd)
-			lat[i], userLat[i] = l, u
-			if err != nil && !errors.Is(err, net.ErrClosed) {
+			var err error
+			samples[i], err = receiveBroadcasts(c, &p, &received, &inWindow)
+			if !closing.Load() {
+				lost.Add(1)
+			}
+			if err != nil && !closing.Load() && !errors.Is(err, net.ErrClosed) {
 				fe.set(fmt.Errorf("receiver %d: %w", i, err))
 			}
 		}()
 	}
-	var p phases
-	var sent atomic.Int64
+	var sent, sentAll atomic.Int64 // broadcasts sent during the measurement, and in all
 	go func() {
 		tick := time.NewTicker(time.Second / time.Duration(rate))
 		defer tick.Stop()
@@ -182,8 +198,12 @@ func runSIOBroadcast(ctx context.Context, e *env, size, rate int) (*result, erro
 		for !p.stopped() {
 			<-tick.C
 			now := time.Now().UnixNano()
-			if p.measuring() && winStart.Load() > now {
-				winStart.Store(now)
+			if p.measuring() {
+				if winStart.Load() > now {
+					winStart.Store(now)
+				}
+				winEnd.Store(now)
+				sent.Add(1)
 			}
 			out = strconv.AppendInt(append(out[:0], `42["broadcast","bench",`...), now, 10)
 			out = append(out, ']')
@@ -192,10 +212,7 @@ func runSIOBroadcast(ctx context.Context, e *env, size, rate int) (*result, erro
 				fe.set(err)
 				return
 			}
-			if p.measuring() {
-				sent.Add(1)
-				winEnd.Store(now)
-			}
+			sentAll.Add(1)
 		}
 	}()
 	r := &result{}
@@ -203,44 +220,103 @@ func runSIOBroadcast(ctx context.Context, e *env, size, rate int) (*result, erro
 	if err != nil && fe.err != nil {
 		err = fe.err
 	}
-	// Let the last broadcasts arrive, then end the receivers.
-	time.Sleep(500 * time.Millisecond)
+	// Let the last broadcasts arrive (a server that cannot keep up is
+	// still delivering a backlog), then end the receivers.
+	if err == nil {
+		drain(ctx, &received, func() int64 { return sentAll.Load() * int64(size) }, 3*time.Second, 45*time.Second)
+	}
+	closing.Store(true)
 	closeAll(conns)
 	wg.Wait()
 	if err != nil {
 		return nil, err
 	}
+	lat, userLat := windowLatencies(samples, winStart.Load(), winEnd.Load())
 	n, p50, p99 := latencies(lat)
-	if n == 0 {
+	got := inWindow.Load()
+	if n == 0 || got == 0 {
 		return nil, errors.New("no broadcast delivered")
 	}
 	_, up50, up99 := latencies(userLat)
 	w.finish(r)
-	r.add("deliveries_per_s", "deliveries/s", float64(n)/w.duration.Seconds(), false)
+	// Throughput and CPU count what was delivered during the measurement
+	// (a server behind spends it on older broadcasts); the latencies are
+	// those of the broadcasts sent during it, backlog included.
+	r.add("deliveries_per_s", "deliveries/s", float64(got)/w.duration.Seconds(), false)
 	r.add("p50_us", "delivery p50 µs", p50, true)
 	r.add("p99_us", "delivery p99 µs", p99, true)
-	r.add("cpu_us_per_delivery", "server CPU µs/delivery", 1e6*w.serverCPU()/float64(n), true)
+	r.add("cpu_us_per_delivery", "server CPU µs/delivery", 1e6*w.serverCPU()/float64(got), true)
 	r.info("broadcasts_sent", sent.Load())
+	r.info("deliveries_in_window", got)
+	r.info("receivers_lost", lost.Load())
+	r.info("deliveries_total", received.Load())
+	r.info("deliveries_total_expected", sentAll.Load()*int64(size))
 	r.info("deliveries", n)
 	r.info("deliveries_expected", sent.Load()*int64(size))
 	r.info("client_read_p50_us", up50)
 	r.info("client_read_p99_us", up99)
 	r.info("server_cpu_cores", w.serverCPU()/w.duration.Seconds())
+	if e.redis != nil && sent.Load() > 0 {
+		r.add("redis_cpu_us_per_broadcast", "redis-server CPU µs/broadcast", 1e6*w.redisCPU()/float64(sent.Load()), true)
+		r.info("redis_cpu_cores", w.redisCPU()/w.duration.Seconds())
+		r.info("servers", 1+len(e.peers))
+	}
 	return r, nil
 }
 
-// receiveBroadcasts reads c until it fails, and returns the latency (ns) of
-// each broadcast sent within the window: from the kernel's receive
-// timestamp where the platform gives one (Linux: SO_TIMESTAMPNS, see
-// stampedReader), and from the time the client read it.
-func receiveBroadcasts(c *wsClient, winStart, winEnd *atomic.Int64) (kernel, user []int64, err error) {
+// drain waits until counter reaches want(), or has not moved for quiet,
+// at most limit.
+func drain(ctx context.Context, counter *atomic.Int64, want func() int64, quiet, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	last, since := counter.Load(), time.Now()
+	for time.Now().Before(deadline) && ctx.Err() == nil && last < want() {
+		time.Sleep(100 * time.Millisecond)
+		if n := counter.Load(); n != last {
+			last, since = n, time.Now()
+		} else if time.Since(since) >= quiet {
+			return
+		}
+	}
+}
+
+// bcastSample is one broadcast read by a receiver: its send time (from the
+// payload) and the kernel's and the client's receive times, Unix ns.
+type bcastSample struct{ Sent, Kernel, Read int64 }
+
+// tsSlack is the tolerance of the measurement window on send times: a
+// server that carries the time as a JavaScript number or a float64 (Node,
+// zishang520, a Redis adapter's msgpack) rounds it by up to 128 ns.
+const tsSlack = 1000
+
+// windowLatencies returns the latencies (ns), from the kernel's and from
+// the client's receive time, of the samples sent within [start, end] (give
+// or take tsSlack), per receiver.
+func windowLatencies(samples [][]bcastSample, start, end int64) (kernel, user [][]int64) {
+	kernel, user = make([][]int64, len(samples)), make([][]int64, len(samples))
+	for i, ss := range samples {
+		for _, s := range ss {
+			if s.Sent >= start-tsSlack && s.Sent <= end+tsSlack {
+				kernel[i] = append(kernel[i], s.Kernel-s.Sent)
+				user[i] = append(user[i], s.Read-s.Sent)
+			}
+		}
+	}
+	return kernel, user
+}
+
+// receiveBroadcasts reads c until it fails, counts every broadcast in
+// received (and in inWindow while p is measuring), and returns every
+// broadcast read: its send time and receive times, from the kernel's
+// receive timestamp where the platform gives one (Linux: SO_TIMESTAMPNS,
+// see stampedReader), and from the time the client read it.
+func receiveBroadcasts(c *wsClient, p *phases, received, inWindow *atomic.Int64) (samples []bcastSample, err error) {
 	tc, ok := c.conn.(*net.TCPConn)
 	if !ok {
-		return nil, nil, errors.New("not a TCP connection")
+		return nil, errors.New("not a TCP connection")
 	}
 	read, err := newStampedReader(tc)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	buf := make([]byte, 4096)
 	var pending []byte
@@ -248,7 +324,7 @@ func receiveBroadcasts(c *wsClient, winStart, winEnd *atomic.Int64) (kernel, use
 	for {
 		n, kts, err := read(buf)
 		if err != nil {
-			return kernel, user, err
+			return samples, err
 		}
 		readAt := time.Now().UnixNano()
 		if kts == 0 {
@@ -264,18 +340,19 @@ func receiveBroadcasts(c *wsClient, winStart, winEnd *atomic.Int64) (kernel, use
 			case op == ws.OpText && bytes.HasPrefix(payload, prefix):
 				ts, err := strconv.ParseInt(string(bytes.TrimSuffix(payload[len(prefix):], []byte("]"))), 10, 64)
 				if err != nil {
-					return kernel, user, fmt.Errorf("bad broadcast %q", payload)
+					return samples, fmt.Errorf("bad broadcast %q", payload)
 				}
-				if ts >= winStart.Load() && ts <= winEnd.Load() {
-					kernel = append(kernel, kts-ts)
-					user = append(user, readAt-ts)
+				received.Add(1)
+				if p.measuring() {
+					inWindow.Add(1)
 				}
+				samples = append(samples, bcastSample{Sent: ts, Kernel: kts, Read: readAt})
 			case op == ws.OpText && len(payload) == 1 && payload[0] == '2':
 				if err := c.write(c.pong); err != nil {
-					return kernel, user, err
+					return samples, err
 				}
 			case op == ws.OpClose:
-				return kernel, user, net.ErrClosed
+				return samples, net.ErrClosed
 			}
 			pending = pending[:copy(pending, pending[size:])]
 		}
