@@ -1,15 +1,12 @@
 package upstream_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -37,68 +34,11 @@ const sailsDir = "../testdata/sails-upstream"
 // returns its URL; the app is lowered when the test ends.
 func startSailsApp(t *testing.T, redisURL string) string {
 	t.Helper()
-	jstest.InstallDir(t, sailsDir)
-	dir, _ := filepath.Abs(sailsDir)
 	args := []string{"app.js"}
 	if redisURL != "" {
 		args = append(args, "--redis", redisURL)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, "node", args...)
-	cmd.Dir = dir
-	cmd.WaitDelay = 5 * time.Second
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr := &syncBuffer{}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	t.Cleanup(func() {
-		stdin.Close() // app.js lowers Sails and exits
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cancel()
-			<-exited
-		}
-		cancel()
-		if t.Failed() {
-			t.Logf("Sails app stderr:\n%s", stderr.String())
-		}
-	})
-	port := make(chan int, 1)
-	go func() {
-		defer close(exited)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			var e struct {
-				Event string
-				Port  int
-			}
-			if json.Unmarshal(sc.Bytes(), &e) == nil && e.Event == "listening" {
-				port <- e.Port
-			}
-		}
-		io.Copy(io.Discard, stdout)
-		cmd.Wait()
-	}()
-	select {
-	case p := <-port:
-		return fmt.Sprintf("http://127.0.0.1:%d", p)
-	case <-exited:
-		t.Fatalf("the Sails app exited before listening: %s", stderr.String())
-	case <-time.After(90 * time.Second):
-		t.Fatalf("the Sails app did not listen within 90s: %s", stderr.String())
-	}
-	return ""
+	return jstest.Serve(t, sailsDir, 90*time.Second, args...)
 }
 
 // sailsPier is a Pier server in front of the Sails app: virtual requests

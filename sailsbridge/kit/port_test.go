@@ -1,15 +1,8 @@
 package kit_test
 
 import (
-	"bufio"
-	"context"
-	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -24,61 +17,7 @@ const appDir = "../../testdata/sails-app"
 // returns its URL; it is lowered when the test ends.
 func startSails(t *testing.T) string {
 	t.Helper()
-	jstest.InstallDir(t, appDir)
-	dir, _ := filepath.Abs(appDir)
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, "node", "app.js")
-	cmd.Dir = dir
-	cmd.WaitDelay = 5 * time.Second
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	t.Cleanup(func() {
-		stdin.Close() // app.js lowers Sails and exits
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cancel()
-			<-exited
-		}
-		cancel()
-	})
-	port := make(chan int, 1)
-	go func() {
-		defer close(exited)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			var e struct {
-				Event string
-				Port  int
-			}
-			if json.Unmarshal(sc.Bytes(), &e) == nil && e.Event == "listening" {
-				port <- e.Port
-			}
-		}
-		io.Copy(io.Discard, stdout)
-		cmd.Wait()
-	}()
-	select {
-	case p := <-port:
-		return fmt.Sprintf("http://127.0.0.1:%d", p)
-	case <-exited:
-		t.Fatalf("the Sails app exited before listening: %s", stderr.String())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("the Sails app did not listen within 60s: %s", stderr.String())
-	}
-	return ""
+	return jstest.Serve(t, appDir, 60*time.Second, "app.js")
 }
 
 func scenarioSteps(t *testing.T, url string) []jstest.Event {

@@ -1,8 +1,6 @@
 package redisstore_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,12 +9,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -39,90 +35,12 @@ const (
 	secretC = "interop secret C"
 )
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // startNode starts testdata/session/server.js and returns its base URL. It
 // stops when the test ends (its stdin closes).
 func startNode(t *testing.T, redisURL string, args ...string) string {
 	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "..", "testdata", "session"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	jstest.InstallDir(t, dir)
-	cmd := exec.Command("node", append([]string{"server.js", "--redis", redisURL}, args...)...)
-	cmd.Dir = dir
-	cmd.WaitDelay = 5 * time.Second
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr := &lockedBuffer{}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			default:
-			}
-		}
-		cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		stdin.Close()
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() && stderr.String() != "" {
-			t.Logf("node stderr:\n%s", stderr)
-		}
-	})
-	select {
-	case line := <-lines:
-		var ev struct {
-			Event string
-			Port  int
-			Error string
-		}
-		if err := json.Unmarshal([]byte(line), &ev); err != nil || ev.Event != "listening" {
-			t.Fatalf("node: %q (%v); stderr:\n%s", line, err, stderr)
-		}
-		return fmt.Sprintf("http://127.0.0.1:%d", ev.Port)
-	case <-exited:
-		t.Fatalf("node exited before listening; stderr:\n%s", stderr)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("node did not start in 30 s; stderr:\n%s", stderr)
-	}
-	return ""
+	return jstest.Serve(t, filepath.Join("..", "..", "testdata", "session"), 30*time.Second,
+		append([]string{"server.js", "--redis", redisURL}, args...)...)
 }
 
 // reply is what both servers answer: {id, session}, plus Pier's user.
