@@ -1,19 +1,15 @@
 package socketio
 
 import (
-	"bufio"
-	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/pierhq/pier/internal/childprobe"
 )
 
 // Environment of TestEchoAckCPU: PIER_SIO_ECHOCPU_N round trips per round
@@ -50,99 +46,40 @@ func TestEchoAckCPU(t *testing.T) {
 	})
 	hs := httptest.NewServer(srv)
 	defer hs.Close()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestEchoAckCPU$", "-test.count=1")
-	if cpu := os.Getenv("PIER_ECHOCPU_CLIENT_CPU"); cpu != "" {
-		// The client on a core of its own (run the test under
-		// taskset -c of another), as pier-bench does.
-		cmd = exec.Command("taskset", append([]string{"-c", cpu}, cmd.Args...)...)
-	}
-	cmd.Env = append(os.Environ(), sioEchoEnvDial+"="+hs.Listener.Addr().String())
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Wait()
-	defer stdin.Close()
-	out := bufio.NewReader(stdout)
-	round := func() (cpu, wall time.Duration) {
-		var r0, r1 syscall.Rusage
-		syscall.Getrusage(syscall.RUSAGE_SELF, &r0)
-		start := time.Now()
-		fmt.Fprintf(stdin, "%d\n", n)
-		if l, err := out.ReadString('\n'); !strings.HasPrefix(l, "done") {
-			t.Fatalf("client: %q %v", l, err)
-		}
-		wall = time.Since(start)
-		syscall.Getrusage(syscall.RUSAGE_SELF, &r1)
-		used := func(r *syscall.Rusage) time.Duration {
-			return time.Duration(r.Utime.Nano() + r.Stime.Nano())
-		}
-		return used(&r1) - used(&r0), wall
-	}
-	round() // warm-up
-	sum := map[bool][]float64{}
-	for i := range 6 {
-		reuse := i%2 == 0
-		reuseDrainers.Store(reuse)
-		cpu, wall := round()
-		us := float64(cpu.Microseconds()) / float64(n)
-		sum[reuse] = append(sum[reuse], us)
-		t.Logf("drainer reuse %v: server CPU %.1f µs per round trip, %.1f µs wall", reuse, us, float64(wall.Microseconds())/float64(n))
-	}
-	t.Logf("server CPU µs per round trip: reuse %v, no reuse %v", sum[true], sum[false])
+	child := childprobe.Start(t, "TestEchoAckCPU", os.Getenv("PIER_ECHOCPU_CLIENT_CPU"), sioEchoEnvDial+"="+hs.Listener.Addr().String())
+	childprobe.Compare(t, child, n, "drainer reuse", reuseDrainers.Store)
 }
 
 // sioEchoClient is the child: one Socket.IO client in the main namespace;
 // for each line n on stdin it makes n emit-with-ack round trips and prints
 // "done".
 func sioEchoClient(t *testing.T, addr string) {
-	c, err := net.Dial("tcp", addr)
+	c, err := childprobe.DialWS(addr, "/socket.io/?EIO=4&transport=websocket")
 	if err != nil {
 		t.Fatal(err)
 	}
-	io.WriteString(c, "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: localhost\r\n"+
-		"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"+
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
-	br := bufio.NewReader(c)
-	for { // the 101 response
-		l, err := br.ReadString('\n')
+	defer c.Close()
+	read := func() string {
+		f, err := c.Read()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if l == "\r\n" {
-			break
-		}
+		return f
 	}
-	readFrame := func() string {
-		var h [2]byte
-		if _, err := io.ReadFull(br, h[:]); err != nil {
-			t.Fatal(err)
-		}
-		b := make([]byte, h[1]&0x7f) // short frames only
-		if _, err := io.ReadFull(br, b); err != nil {
-			t.Fatal(err)
-		}
-		return string(b)
+	read() // open packet
+	c.Write(childprobe.Frame("40"))
+	for !strings.HasPrefix(read(), "40") {
 	}
-	frame := func(s string) []byte { return append([]byte{0x81, 0x80 | byte(len(s)), 0, 0, 0, 0}, s...) }
-	readFrame() // open packet
-	c.Write(frame("40"))
-	for !strings.HasPrefix(readFrame(), "40") {
-	}
-	msg := frame(`421["echo","hello"]`)
-	in := bufio.NewScanner(os.Stdin)
-	for in.Scan() {
-		n, _ := strconv.Atoi(in.Text())
+	msg, pong := childprobe.Frame(`421["echo","hello"]`), childprobe.Frame("3")
+	childprobe.Lines(func(line string) {
+		n, _ := strconv.Atoi(line)
 		for range n {
 			c.Write(msg)
-			for f := readFrame(); f != `431["hello"]`; f = readFrame() {
+			for f := read(); f != `431["hello"]`; f = read() {
 				if f == "2" {
-					c.Write(frame("3"))
+					c.Write(pong)
 				}
 			}
 		}
-		fmt.Println("done")
-	}
+	})
 }

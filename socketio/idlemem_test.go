@@ -1,15 +1,10 @@
 package socketio
 
 import (
-	"bufio"
-	"bytes"
-	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
@@ -17,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/pierhq/pier/internal/childprobe"
 )
 
 // Environment of TestIdleSocketMemory: PIER_SIO_IDLEMEM_N sets the number
@@ -67,27 +64,9 @@ func TestIdleSocketMemory(t *testing.T) {
 	defer srv.Shutdown(t.Context())
 
 	g0 := runtime.NumGoroutine()
-	heap0, rss0 := sioIdleSample()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestIdleSocketMemory$", "-test.count=1")
-	cmd.Env = append(os.Environ(), sioIdleEnvDial+"="+hs.Listener.Addr().String(), sioIdleEnvN+"="+strconv.Itoa(n))
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Wait()
-	defer stdin.Close() // the child exits, closing its connections
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if !strings.HasPrefix(line, "ready") {
-		t.Fatalf("dialer: %q %v", line, err)
-	}
+	m0 := childprobe.ReadMem()
+	child := childprobe.Start(t, "TestIdleSocketMemory", "", sioIdleEnvDial+"="+hs.Listener.Addr().String(), sioIdleEnvN+"="+strconv.Itoa(n))
+	child.Expect(t, "ready") // the child exits, closing its connections, when the test ends
 	// Idle: every socket connected, and the goroutines of their reads
 	// and queues gone (the connections parked).
 	deadline := time.Now().Add(2 * time.Minute)
@@ -97,78 +76,44 @@ func TestIdleSocketMemory(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	heap1, rss1 := sioIdleSample()
+	m1 := childprobe.ReadMem()
 	if p := os.Getenv("PIER_SIO_IDLEMEM_HEAPPROFILE"); p != "" {
 		if f, err := os.Create(p); err == nil {
 			pprof.Lookup("heap").WriteTo(f, 0)
 			f.Close()
 		}
 	}
-	perHeap := float64(int64(heap1)-int64(heap0)) / float64(n)
-	perRSS := float64(rss1-rss0) / float64(n)
+	perHeap := float64(int64(m1.Heap)-int64(m0.Heap)) / float64(n)
+	perRSS := float64(m1.RSS-m0.RSS) / float64(n)
 	t.Logf("%d idle Socket.IO connections in a room: live heap %.0f B/conn, RSS %.0f B/conn", n, perHeap, perRSS)
 	if perHeap > maxIdleSocketHeap {
 		t.Errorf("live heap %.0f B per idle Socket.IO connection, want ≤ %d", perHeap, maxIdleSocketHeap)
 	}
 }
 
-// sioIdleSample returns the live heap after a GC and the resident set, in
-// bytes.
-func sioIdleSample() (heap uint64, rss int64) {
-	var ms runtime.MemStats
-	runtime.GC()
-	runtime.GC()
-	runtime.ReadMemStats(&ms)
-	if b, err := os.ReadFile("/proc/self/status"); err == nil {
-		for l := range strings.SplitSeq(string(b), "\n") {
-			if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-				kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-				rss = kb << 10
-			}
-		}
-	}
-	return ms.HeapAlloc, rss
-}
-
 // sioIdleDialer is the child side: it opens the connections, connects each
 // to the main namespace, says "ready" and holds them until stdin closes.
 func sioIdleDialer(t *testing.T, addr string) {
 	n, _ := strconv.Atoi(os.Getenv(sioIdleEnvN))
-	conns := make([]net.Conn, 0, n)
-	const req = "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: localhost\r\n" +
-		"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n" +
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nUser-Agent: pier-idlemem\r\n\r\n"
-	// "40", masked with a zero key.
-	connect := []byte{0x81, 0x82, 0, 0, 0, 0, '4', '0'}
-	buf := make([]byte, 4096)
-	readUntil := func(c net.Conn, i int, want string) {
-		got := 0
-		for !bytes.Contains(buf[:got], []byte(want)) {
-			c.SetReadDeadline(time.Now().Add(30 * time.Second))
-			k, err := c.Read(buf[got:])
-			if err != nil {
-				t.Fatalf("conn %d: %v after %q", i, err, buf[:got])
-			}
-			got += k
-		}
-	}
+	conns := make([]*childprobe.WS, 0, n)
+	connect := childprobe.Frame("40")
 	for i := range n {
-		c, err := net.Dial("tcp", addr)
+		c, err := childprobe.DialWS(addr, "/socket.io/?EIO=4&transport=websocket")
+		if err == nil {
+			_, err = c.Read() // the open packet
+		}
+		if err == nil {
+			err = c.Write(connect)
+		}
+		for f := ""; err == nil && !strings.HasPrefix(f, `40{"sid"`); {
+			f, err = c.Read()
+		}
 		if err != nil {
-			t.Fatalf("dial %d: %v", i, err)
+			t.Fatalf("conn %d: %v", i, err)
 		}
-		if _, err := io.WriteString(c, req); err != nil {
-			t.Fatal(err)
-		}
-		readUntil(c, i, `"maxPayload"`)
-		if _, err := c.Write(connect); err != nil {
-			t.Fatal(err)
-		}
-		readUntil(c, i, `40{"sid"`)
 		conns = append(conns, c)
 	}
-	fmt.Println("ready")
-	io.Copy(io.Discard, os.Stdin)
+	childprobe.Ready()
 	for _, c := range conns {
 		c.Close()
 	}
