@@ -17,7 +17,8 @@ import (
 // (socket.io 4.8.4 + @socket.io/redis-adapter 8.3.0), the Go server G and
 // @socket.io/redis-emitter 5.1.0 on one redis-server, with socket.io-client
 // clients c1@A, c2@B (in room1) and c3@G (in goroom and "123"). It plays
-// the scenarios of the shared spec §11 in both directions: with the
+// every cluster operation (broadcasts, acks, room ops, fetchSockets,
+// serverSideEmit, the emitter) in both directions: with the
 // classic protocol, with and without publishOnSpecificResponseChannel, and
 // with the sharded one (createShardedAdapter, in its default "dynamic"
 // subscription mode and in "dynamic-private"), which has no allRooms and

@@ -3,7 +3,7 @@ package redisadapter
 import "testing"
 
 // TestKeySlot checks keySlot against the CLUSTER KEYSLOT answers of a
-// Redis 7.0.15 cluster recorded in the shared spec (§10), and the
+// Redis 7.0.15 cluster (recorded from a real one), and the
 // hashtag rules of the Redis Cluster specification.
 func TestKeySlot(t *testing.T) {
 	for _, tc := range []struct {

@@ -104,7 +104,7 @@ func (p *peer) request(t *testing.T, match string) string {
 
 // TestWireGolden checks the exact bytes the Go node publishes against the
 // bytes @socket.io/redis-adapter 8.3.0 published for the same operations
-// (captured, shared spec §7), the uid and request ids aside.
+// (captured from a real Node server), the uid and request ids aside.
 func TestWireGolden(t *testing.T) {
 	t.Parallel()
 	addr, key := sharedAddr(t), keyFor(t)
