@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"net/http"
 	"net/url"
+	"strings"
 )
 
 // handshakeReq is what a session keeps of its handshake request: the
@@ -22,10 +23,14 @@ type handshakeReq struct {
 
 // keepHandshake returns what a session keeps of r.
 func keepHandshake(r *http.Request) handshakeReq {
-	u := r.URL.String()
-	uri := r.RequestURI
-	if uri == u {
-		uri = ""
+	var u, uri string
+	if urlIsRequestURI(r) {
+		u = r.RequestURI
+	} else {
+		u, uri = r.URL.String(), r.RequestURI
+		if uri == u {
+			uri = ""
+		}
 	}
 	fields := [...]string{r.Method, r.Proto, r.Host, r.RemoteAddr, u, uri}
 	n := 0
@@ -47,6 +52,28 @@ func keepHandshake(r *http.Request) handshakeReq {
 		}
 	}
 	return handshakeReq{packed: string(b), tls: r.TLS}
+}
+
+// urlIsRequestURI reports whether r.URL.String() equals r.RequestURI, for
+// a request whose URL is an absolute path and a query (as net/http's
+// server parses them), without building the string; false means unknown.
+func urlIsRequestURI(r *http.Request) bool {
+	u := r.URL
+	if u.Scheme != "" || u.Opaque != "" || u.User != nil || u.Host != "" || u.Fragment != "" {
+		return false
+	}
+	p := u.EscapedPath() // allocates only when the path needs escaping
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	rest, ok := strings.CutPrefix(r.RequestURI, p)
+	if !ok {
+		return false
+	}
+	if u.ForceQuery || u.RawQuery != "" {
+		return len(rest) == 1+len(u.RawQuery) && rest[0] == '?' && rest[1:] == u.RawQuery
+	}
+	return rest == ""
 }
 
 func appendField(b []byte, s string) []byte {

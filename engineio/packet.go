@@ -98,8 +98,7 @@ func decodeBase64(b []byte) ([]byte, error) {
 // decodePayloadV4 splits a v4 polling payload on the record separator. It
 // returns the packets decoded before the first invalid one together with
 // errParse, so that the caller can act on the good ones first, as Node does.
-func decodePayloadV4(b []byte) ([]packet, error) {
-	var out []packet
+func decodePayloadV4(out []packet, b []byte) ([]packet, error) {
 	for {
 		i := bytes.IndexByte(b, recordSeparator)
 		part := b

@@ -29,7 +29,7 @@ func BenchmarkPayloadV4(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(enc)))
 		for b.Loop() {
-			if _, err := decodePayloadV4(enc); err != nil {
+			if _, err := decodePayloadV4(nil, enc); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -46,7 +46,7 @@ func TestDecodePayloadV4(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := decodePayloadV4([]byte(tt.in))
+			got, err := decodePayloadV4(nil, []byte(tt.in))
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
 			}
@@ -176,12 +176,12 @@ func FuzzDecodePayloadV4(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		ps, err := decodePayloadV4(in)
+		ps, err := decodePayloadV4(nil, in)
 		if len(ps) > len(in)+1 {
 			t.Fatalf("%d packets from %d bytes", len(ps), len(in))
 		}
 		if err == nil && len(ps) > 0 {
-			roundTrip(t, ps, appendPayloadV4, decodePayloadV4)
+			roundTrip(t, ps, appendPayloadV4, func(b []byte) ([]packet, error) { return decodePayloadV4(nil, b) })
 		}
 	})
 }

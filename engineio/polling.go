@@ -5,7 +5,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -85,9 +85,15 @@ func (s *Server) poll(w http.ResponseWriter, r *http.Request, sess *Session) {
 		if sess.upgrading && check == nil {
 			check = time.After(upgradeCheckInterval)
 		}
+		if sess.wake == nil {
+			// Made only now: most polls find something queued, and
+			// a kick before there is a channel finds nobody waiting.
+			sess.wake = make(chan struct{}, 1)
+		}
+		wake := sess.wake
 		sess.mu.Unlock()
 		select {
-		case <-sess.wake:
+		case <-wake:
 		case <-check:
 			sess.mu.Lock()
 			if sess.transport == Polling && len(sess.queue) == 0 && !sess.closed {
@@ -121,20 +127,20 @@ func mismatch(sess *Session) *requestError {
 func (s *Server) writePayload(w http.ResponseWriter, r *http.Request, sess *Session, batch []packet, initial bool) {
 	bp := payloadPool.Get().(*[]byte)
 	buf := (*bp)[:0]
-	contentType := "text/plain; charset=UTF-8"
+	contentType := hdrTextPlain
 	switch {
 	case sess.protocol == 4:
 		buf = appendPayloadV4(buf, batch)
 	case !sess.b64 && hasBinary(batch):
 		buf = appendPayloadV3Binary(buf, batch)
-		contentType = "application/octet-stream"
+		contentType = hdrOctetStream
 	default:
 		buf = appendPayloadV3Text(buf, batch)
 	}
 	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.opts.PingInterval + s.opts.PingTimeout))
 	h := w.Header()
-	h.Set("Content-Type", contentType)
-	h.Set("Cache-Control", "no-store")
+	s.setHeader(h, "Content-Type", contentType)
+	s.setHeader(h, "Cache-Control", hdrNoStore)
 	s.writeHeaders(h, r, initial, sess.id)
 	if s.opts.HTTPCompression && len(buf) >= 1024 && acceptsGzip(r) && compressible(batch) {
 		h.Set("Content-Encoding", "gzip")
@@ -145,7 +151,7 @@ func (s *Server) writePayload(w http.ResponseWriter, r *http.Request, sess *Sess
 		zw.Close()
 		gzipPool.Put(zw)
 	} else {
-		h.Set("Content-Length", strconv.Itoa(len(buf)))
+		h["Content-Length"] = contentLength(len(buf))
 		w.Write(buf)
 	}
 	if cap(buf) <= 64<<10 {
@@ -220,8 +226,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, sess *Session) {
 	}()
 
 	http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.opts.PingInterval + s.opts.PingTimeout))
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	binaryBody := mt == "application/octet-stream"
+	binaryBody := isOctetStream(headerGet(r.Header, "Content-Type"))
 	if binaryBody && sess.protocol == 4 {
 		sess.closeWith(ReasonTransportError, errBadContentType, closeAbort)
 		s.refuse(w, r, false, refuse(CodeBadRequest))
@@ -233,7 +238,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, sess *Session) {
 		writeTooLarge(w)
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, max+1))
+	body, err := readBody(r, max)
 	if err != nil {
 		sess.closeWith(ReasonTransportError, err, closeAbort)
 		s.refuse(w, r, false, refuse(CodeBadRequest))
@@ -244,10 +249,13 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, sess *Session) {
 		writeTooLarge(w)
 		return
 	}
-	var ps []packet
+	var (
+		ps    []packet
+		small [4]packet // most payloads hold a packet or two
+	)
 	switch {
 	case sess.protocol == 4:
-		ps, err = decodePayloadV4(body)
+		ps, err = decodePayloadV4(small[:0], body)
 	case binaryBody:
 		ps, err = decodePayloadV3Binary(body)
 	default:
@@ -260,10 +268,58 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, sess *Session) {
 // writeOK answers a POST whose payload was taken.
 func (s *Server) writeOK(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	h.Set("Content-Type", "text/html")
-	h.Set("Content-Length", "2")
+	s.setHeader(h, "Content-Type", hdrTextHTML)
+	s.setHeader(h, "Content-Length", hdrLength2)
 	s.writeHeaders(h, r, false, "")
-	w.Write([]byte("ok"))
+	w.Write(okBody)
+}
+
+var okBody = []byte("ok")
+
+// smallBody bounds the POST bodies read into a buffer of their announced
+// length: a larger one grows as its bytes arrive, so that headers alone
+// cannot make the server allocate MaxHTTPBufferSize.
+const smallBody = 4096
+
+// readBody reads the body of r, up to max+1 bytes (the caller refuses a
+// longer one).
+func readBody(r *http.Request, max int64) ([]byte, error) {
+	if n := r.ContentLength; n >= 0 && n <= smallBody && n <= max {
+		// net/http ends the body after n bytes.
+		body := make([]byte, n)
+		_, err := io.ReadFull(r.Body, body)
+		return body, err
+	}
+	return io.ReadAll(io.LimitReader(r.Body, max+1))
+}
+
+// isOctetStream reports whether a Content-Type value has the media type
+// application/octet-stream, as mime.ParseMediaType reads it, without its
+// allocations when there are no parameters to check.
+func isOctetStream(v string) bool {
+	const octet = "application/octet-stream"
+	base, params, _ := strings.Cut(v, ";")
+	base = strings.TrimSpace(base)
+	if len(base) != len(octet) {
+		return false
+	}
+	for i := 0; i < len(base); i++ {
+		c := base[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != octet[i] {
+			// strings.ToLower maps no other byte sequence to this ASCII
+			// text ("k", the Kelvin sign's lower case, is not in it).
+			return false
+		}
+	}
+	if strings.TrimSpace(params) == "" {
+		return true
+	}
+	// Invalid parameters may make ParseMediaType fail.
+	mt, _, _ := mime.ParseMediaType(v)
+	return mt == octet
 }
 
 // postCloses reports whether a POST to a closed session carries a CLOSE,
@@ -279,10 +335,10 @@ func (s *Server) postCloses(w http.ResponseWriter, r *http.Request, sess *Sessio
 		return false
 	}
 	var ps []packet
-	switch mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); {
+	switch {
 	case sess.protocol == 4:
-		ps, _ = decodePayloadV4(body)
-	case mt == "application/octet-stream":
+		ps, _ = decodePayloadV4(nil, body)
+	case isOctetStream(headerGet(r.Header, "Content-Type")):
 		ps, _ = decodePayloadV3Binary(body)
 	default:
 		ps, _ = decodePayloadV3Text(body)

@@ -9,7 +9,6 @@ import (
 	"hash/maphash"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -110,10 +109,18 @@ func (s *Server) add(sess *Session) bool {
 	return true
 }
 
-// appendJSONString appends str as a JSON string.
+// appendJSONString appends str as a JSON string, as encoding/json writes
+// it.
 func appendJSONString(dst []byte, str string) []byte {
-	b, _ := json.Marshal(str)
-	return append(dst, b...)
+	for i := 0; i < len(str); i++ {
+		if c := str[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(str) // escapes needed
+			return append(dst, b...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, str...)
+	return append(dst, '"')
 }
 
 // remove forgets sess; it is idempotent.
@@ -224,27 +231,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) parse(r *http.Request) (request, *requestError) {
 	req := request{upgrade: isWebSocketUpgrade(r)}
-	q, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
+	q, ok := scanQuery(r.URL.RawQuery)
+	if !ok || q.count[qEIO] > 1 || q.count[qTransport] > 1 || q.count[qSID] > 1 || q.count[qB64] > 1 {
 		return req, refuseWith(CodeBadRequest, "name", "INVALID_QUERY")
 	}
-	for _, k := range [...]string{"EIO", "transport", "sid", "b64"} {
-		if len(q[k]) > 1 {
-			return req, refuseWith(CodeBadRequest, "name", "INVALID_QUERY")
-		}
-	}
-	req.transport = q.Get("transport")
+	req.transport = q.value[qTransport]
 	if (req.transport != Polling && req.transport != WebSocket) || !s.opts.allows(req.transport) {
 		return req, refuseWith(CodeUnknownTransport, "transport", req.transport)
 	}
-	req.sid = q.Get("sid")
+	req.sid = q.value[qSID]
 	if req.upgrade != (req.transport == WebSocket) {
 		if req.sid == "" && !req.upgrade {
 			return req, refuseWith(CodeBadRequest, "name", "TRANSPORT_HANDSHAKE_ERROR")
 		}
 		return req, refuseWith(CodeBadRequest, "name", "TRANSPORT_MISMATCH", "transport", req.transport)
 	}
-	switch v := q.Get("EIO"); v {
+	switch v := q.value[qEIO]; v {
 	case "4":
 		req.protocol = 4
 	case "3":
@@ -252,17 +254,28 @@ func (s *Server) parse(r *http.Request) (request, *requestError) {
 	default:
 		return req, refuseWith(CodeUnsupportedProtocolVersion, "protocol", v)
 	}
-	req.b64 = q.Get("b64") != ""
-	_, req.jsonp = q["j"]
+	req.b64 = q.value[qB64] != ""
+	req.jsonp = q.count[qJ] > 0
 	return req, nil
 }
 
 func isWebSocketUpgrade(r *http.Request) bool {
-	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket") && headerHasToken(r.Header, "Connection", "upgrade")
+	return strings.EqualFold(headerGet(r.Header, "Upgrade"), "websocket") && headerHasToken(r.Header, "Connection", "upgrade")
 }
 
+// headerGet is h.Get(key) for a key already in canonical form: it skips
+// the canonicalisation.
+func headerGet(h http.Header, key string) string {
+	if vs := h[key]; len(vs) > 0 {
+		return vs[0]
+	}
+	return ""
+}
+
+// headerHasToken reports whether a comma-separated value of header key (in
+// canonical form) holds token, compared case-insensitively.
 func headerHasToken(h http.Header, key, token string) bool {
-	for _, v := range h.Values(key) {
+	for _, v := range h[key] {
 		for part := range strings.SplitSeq(v, ",") {
 			if strings.EqualFold(strings.TrimSpace(part), token) {
 				return true
@@ -273,7 +286,7 @@ func headerHasToken(h http.Header, key, token string) bool {
 }
 
 func (s *Server) checkOrigin(r *http.Request) *requestError {
-	values := r.Header.Values("Origin")
+	values := r.Header["Origin"]
 	if len(values) > 1 {
 		return refuseWith(CodeBadRequest, "name", "INVALID_ORIGIN", "origin", strings.Join(values, ", "))
 	}
@@ -427,9 +440,6 @@ func (s *Server) newSession(r *http.Request, req request, id string, ws *wsConn)
 		transport: req.transport,
 		ws:        ws,
 	}
-	if ws == nil {
-		sess.wake = make(chan struct{}, 1)
-	}
 	sess.ctx, sess.cancel = context.WithCancelCause(context.Background())
 	sess.hs = keepHandshake(r)
 	upgrades := `[]`
@@ -461,8 +471,10 @@ func (s *Server) newSession(r *http.Request, req request, id string, ws *wsConn)
 	sess.mu.Lock()
 	sess.armLocked(sess.due)
 	sess.mu.Unlock()
-	s.log.Debug("engineio: session open", "sid", sess.id, "protocol", sess.protocol,
-		"transport", req.transport, "remote", r.RemoteAddr)
+	if s.log.Enabled(context.Background(), slog.LevelDebug) { // the arguments would cost allocations
+		s.log.Debug("engineio: session open", "sid", sess.id, "protocol", sess.protocol,
+			"transport", req.transport, "remote", r.RemoteAddr)
+	}
 
 	sess.dispatch.Lock()
 	s.handler.OnOpen(sess)
@@ -479,6 +491,9 @@ func (s *Server) logClose(sess *Session) {
 	level := slog.LevelDebug
 	if sess.cause.Reason == ReasonSlowClient {
 		level = slog.LevelWarn
+	}
+	if !s.log.Enabled(context.Background(), level) {
+		return // before the attributes are built
 	}
 	attrs := []any{"sid", sess.id, "reason", sess.cause.Reason}
 	if sess.cause.Err != nil {

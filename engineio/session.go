@@ -108,7 +108,7 @@ type Session struct {
 	releasePoll bool     // answer the pending poll with a NOOP now
 	queue       []packet // outbox
 	queueBytes  int64
-	wake        chan struct{} // capacity 1: wakes the pending poll (nil for a websocket session)
+	wake        chan struct{} // capacity 1: wakes the pending poll; made by the first poll that waits
 	polling     bool          // a GET is pending
 	posting     bool          // a POST is being read
 	ws          *wsConn       // the websocket once it carries the session
