@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -101,16 +102,64 @@ func processCPU() time.Duration {
 // client's (a few: the sid and the targets); cpu-ns/op is the CPU time of
 // the process (server, client and runtime) per session, steadier than the
 // wall time on a busy machine.
+//
+// The floor case answers the same requests with the same bytes from a
+// handler that does nothing else: what net/http, the client and the
+// kernel cost alone.
 func BenchmarkPollingSession(b *testing.B) {
-	srv, err := NewServer(benchEcho{}, &Options{PingInterval: 25 * time.Second})
-	if err != nil {
-		b.Fatal(err)
+	b.Run("pier", func(b *testing.B) {
+		srv, err := NewServer(benchEcho{}, &Options{PingInterval: 25 * time.Second})
+		if err != nil {
+			b.Fatal(err)
+		}
+		runPollingSessions(b, srv)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			b.Error(err)
+		}
+	})
+	b.Run("floor", func(b *testing.B) {
+		runPollingSessions(b, floorHandler{})
+	})
+}
+
+// floorHandler answers the requests of BenchmarkPollingSession's session
+// with fixed responses, byte for byte those of Pier.
+type floorHandler struct{}
+
+var (
+	floorOpen = []byte(`0{"sid":"AAAAAAAAAAAAAAAAAAAA","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}`)
+	floorEcho = []byte("4hello, echo")
+)
+
+func (floorHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	switch {
+	case r.Method == http.MethodPost:
+		io.Copy(io.Discard, r.Body)
+		h["Content-Type"] = hdrTextHTML
+		h["Content-Length"] = hdrLength2
+		w.Write(okBody)
+	case strings.Contains(r.URL.RawQuery, "sid="):
+		h["Content-Type"] = hdrTextPlain
+		h["Cache-Control"] = hdrNoStore
+		h["Content-Length"] = contentLength(len(floorEcho))
+		w.Write(floorEcho)
+	default:
+		h["Content-Type"] = hdrTextPlain
+		h["Cache-Control"] = hdrNoStore
+		h["Content-Length"] = contentLength(len(floorOpen))
+		w.Write(floorOpen)
 	}
+}
+
+func runPollingSessions(b *testing.B, handler http.Handler) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
-	hs := &http.Server{Handler: srv}
+	hs := &http.Server{Handler: handler}
 	go hs.Serve(ln)
 	defer hs.Close()
 	conn, err := net.Dial("tcp", ln.Addr().String())
@@ -119,7 +168,7 @@ func BenchmarkPollingSession(b *testing.B) {
 	}
 	defer conn.Close()
 	c := &rawHTTP{conn: conn, br: bufio.NewReader(conn)}
-	msg := []byte("4hello, echo")
+	msg := floorEcho
 	const handshake = "/engine.io/?EIO=4&transport=polling"
 	target := make([]byte, 0, 128)
 	b.ReportAllocs()
@@ -149,9 +198,4 @@ func BenchmarkPollingSession(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
-		b.Error(err)
-	}
 }
