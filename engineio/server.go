@@ -58,8 +58,11 @@ func (s *Server) poller() *poller {
 const sessionShards = 32
 
 type sessionShard struct {
-	mu sync.RWMutex
-	m  map[string]*Session
+	mu    sync.RWMutex
+	m     map[string]*Session
+	tombs map[string]clientTomb // sessions the client closed, kept for a racing poll
+	order []tombOrder           // tombs[head:] in expiry order
+	head  int
 }
 
 // NewServer returns a Server that reports sessions to h. A nil opts means
@@ -99,7 +102,11 @@ func (s *Server) lookup(id string) *Session {
 func (s *Server) add(sess *Session) bool {
 	sh := s.shard(sess.id)
 	sh.mu.Lock()
-	if _, taken := sh.m[sess.id]; taken {
+	_, taken := sh.m[sess.id]
+	if t, ok := sh.tombs[sess.id]; ok && t.until > hbNanos(time.Now()) {
+		taken = true
+	}
+	if taken {
 		sh.mu.Unlock()
 		return false
 	}
@@ -131,8 +138,19 @@ func (s *Server) remove(sess *Session) {
 	if found {
 		delete(sh.m, sess.id)
 	}
+	if sess.byClient {
+		// Its tomb answered the racing poll through sess itself.
+		delete(sh.tombs, sess.id)
+	}
 	sh.mu.Unlock()
-	if found && s.count.Add(-1) == 0 && s.closing.Load() {
+	if found {
+		s.released()
+	}
+}
+
+// released counts a session out of the registered ones.
+func (s *Server) released() {
+	if s.count.Add(-1) == 0 && s.closing.Load() {
 		select {
 		case s.drained <- struct{}{}:
 		default:
@@ -163,6 +181,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		sess.closeWith(ReasonShutdown, nil, closeGraceful)
 		sess.dropClientTombstone()
 	}
+	s.dropClientTombs()
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for s.count.Load() > 0 || s.callbacks.Load() > 0 {
@@ -211,6 +230,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess := s.lookup(req.sid)
+	if sess == nil {
+		if t, ok := s.clientTomb(req.sid); ok && t.protocol == req.protocol {
+			s.serveClientTomb(w, r, req, t)
+			return
+		}
+	}
 	if sess == nil || sess.protocol != req.protocol || sess.heartbeatExpired() {
 		s.refuse(w, r, req.upgrade, refuseWith(CodeUnknownSID, "sid", req.sid))
 		return
@@ -404,6 +429,10 @@ func (s *Server) generateID(r *http.Request) (string, *requestError) {
 		err = errors.New("engineio: GenerateID returned an empty id")
 	case s.lookup(id) != nil:
 		err = errDuplicateID
+	default:
+		if _, ok := s.clientTomb(id); ok {
+			err = errDuplicateID
+		}
 	}
 	if err != nil {
 		return "", refuseWith(CodeBadRequest, "name", "ID_GENERATION_ERROR", "error", err)

@@ -72,11 +72,14 @@ const (
 // sets releasePoll when a poll is pending, consumed by that poll) → open,
 // websocket (UPGRADE, completeUpgradeLocked), or back to open, polling
 // when the probe fails (dropProbeLocked). closeWith leaves any open state
-// for a closed one: a polling session closed gracefully or by the client
-// waits one PingTimeout as a tombstone (tombstoneLocked) for its last
-// poll, or finishes an answered upgrade; endTombstoneLocked leaves that
-// wait. Only the heartbeat timer (tombstone), the last poll, or the
-// websocket's flusher (nextBatch) removes a closed session from the server.
+// for a closed one: a polling session closed gracefully waits one
+// PingTimeout as a tombstone (tombstoneLocked) for its last poll, or
+// finishes an answered upgrade; endTombstoneLocked leaves that wait. Only
+// the heartbeat timer (tombstone), the last poll, or the websocket's
+// flusher (nextBatch) removes a closed session from the server. A polling
+// session closed by the client with no poll pending leaves the server at
+// once: a clientTomb stands in for it for one PingTimeout (its state stays
+// tombstone, unarmed, for a request that found it before it left).
 // v3 sessions stay in hbWaitInterval while open (the client pings).
 
 // Session is one Engine.IO connection, over polling, websocket, or polling
@@ -101,7 +104,7 @@ type Session struct {
 	// table above the Session type.
 	mu          sync.Mutex
 	closed      bool
-	byClient    bool // closed by the client's CLOSE, kept only to answer a racing poll
+	byClient    bool // closed by the client's CLOSE with no poll pending: a clientTomb stands in for it
 	cause       *CloseError
 	transport   string
 	upgrading   bool     // a probe websocket answered 2probe
@@ -328,6 +331,7 @@ func (s *Session) closeWith(reason string, err error, mode int) {
 		s.dropProbeLocked()
 	}
 	keep := finishUpgrade // keep the session registered for one more poll or the upgrade
+	entomb := false       // replace the session with a clientTomb
 	if ws == nil {
 		switch mode {
 		case closeAbort:
@@ -342,8 +346,15 @@ func (s *Session) closeWith(reason string, err error, mode int) {
 			s.queue = append(s.queue, packet{typ: typeClose})
 		case closeByClient:
 			s.queue = append(s.queue[:0], packet{typ: typeNoop})
-			keep = !s.polling
-			s.byClient = keep
+			// With no poll pending, a poll may be racing the CLOSE: the
+			// server keeps a clientTomb instead of the session to answer
+			// it. A request that found the session before it left (it
+			// holds sess) is answered as by the tomb.
+			entomb = !s.polling
+			s.byClient = entomb
+			if entomb {
+				s.hbState = hbTombstone
+			}
 		}
 		select {
 		case s.wake <- struct{}{}:
@@ -366,7 +377,10 @@ func (s *Session) closeWith(reason string, err error, mode int) {
 	s.mu.Unlock()
 
 	s.cancel(s.cause)
-	if !keep {
+	switch {
+	case entomb:
+		s.srv.entomb(s)
+	case !keep:
 		s.srv.remove(s)
 	}
 	if probe != nil && !finishUpgrade {
