@@ -119,16 +119,18 @@ func (s *Socket) ListenerCount(event string) int {
 // middleware (Use) and the event's own handlers, whether or not the event
 // has handlers or is then refused by a middleware: Node's socket.onAny.
 // It returns a function that removes this handler.
-func (s *Socket) OnAny(h EventHandler) (off func()) { return s.addAny(&s.anyIn, h, false, false) }
+func (s *Socket) OnAny(h EventHandler) (off func()) { return s.addAny(anyInOf, h, false, false) }
 
 // PrependAny is OnAny adding h before the other OnAny handlers.
-func (s *Socket) PrependAny(h EventHandler) (off func()) { return s.addAny(&s.anyIn, h, true, false) }
+func (s *Socket) PrependAny(h EventHandler) (off func()) { return s.addAny(anyInOf, h, true, false) }
 
 // OffAny removes every OnAny handler. To remove one, call the function
 // OnAny returned.
 func (s *Socket) OffAny() {
 	s.mu.Lock()
-	s.anyIn = nil
+	if s.x != nil {
+		s.x.anyIn = nil
+	}
 	s.mu.Unlock()
 }
 
@@ -141,20 +143,22 @@ func (s *Socket) OffAny() {
 // socket's event handlers and with itself when several goroutines emit.
 // It returns a function that removes this handler.
 func (s *Socket) OnAnyOutgoing(h EventHandler) (off func()) {
-	return s.addAny(&s.anyOut, h, false, true)
+	return s.addAny(anyOutOf, h, false, true)
 }
 
 // PrependAnyOutgoing is OnAnyOutgoing adding h before the others.
 func (s *Socket) PrependAnyOutgoing(h EventHandler) (off func()) {
-	return s.addAny(&s.anyOut, h, true, true)
+	return s.addAny(anyOutOf, h, true, true)
 }
 
 // OffAnyOutgoing removes every OnAnyOutgoing handler.
 func (s *Socket) OffAnyOutgoing() {
 	s.mu.Lock()
-	n := len(s.anyOut)
-	s.anyOut = nil
-	s.countOutgoingLocked(-n)
+	if s.x != nil {
+		n := len(s.x.anyOut)
+		s.x.anyOut = nil
+		s.countOutgoingLocked(-n)
+	}
 	s.mu.Unlock()
 }
 
@@ -168,7 +172,10 @@ func (s *Socket) countOutgoingLocked(d int) {
 	}
 }
 
-func (s *Socket) addAny(list *[]*listener, h EventHandler, prepend, outgoing bool) func() {
+func anyInOf(x *socketExtras) *[]*listener  { return &x.anyIn }
+func anyOutOf(x *socketExtras) *[]*listener { return &x.anyOut }
+
+func (s *Socket) addAny(listOf func(*socketExtras) *[]*listener, h EventHandler, prepend, outgoing bool) func() {
 	mustHandler(h == nil)
 	l := &listener{h: h}
 	s.mu.Lock()
@@ -176,6 +183,7 @@ func (s *Socket) addAny(list *[]*listener, h EventHandler, prepend, outgoing boo
 		s.mu.Unlock()
 		return func() {}
 	}
+	list := listOf(s.extrasLocked())
 	*list = appended(*list, l, prepend)
 	if outgoing {
 		s.countOutgoingLocked(1)
@@ -196,7 +204,8 @@ func (s *Socket) addAny(list *[]*listener, h EventHandler, prepend, outgoing boo
 func (s *Socket) Use(m EventMiddleware) {
 	mustHandler(m == nil)
 	s.mu.Lock()
-	s.middleware = appended(s.middleware, m, false)
+	x := s.extrasLocked()
+	x.middleware = appended(x.middleware, m, false)
 	s.mu.Unlock()
 }
 
@@ -208,19 +217,23 @@ func (s *Socket) OnError(h func(s *Socket, err error)) (off func()) {
 	mustHandler(h == nil)
 	l := &errorListener{h: h}
 	s.mu.Lock()
-	s.onError = appended(s.onError, l, false)
+	x := s.extrasLocked()
+	x.onError = appended(x.onError, l, false)
 	s.mu.Unlock()
 	return func() {
 		s.mu.Lock()
-		s.onError = without(s.onError, l)
+		x.onError = without(x.onError, l)
 		s.mu.Unlock()
 	}
 }
 
 // emitError gives err to the socket's error handlers.
 func (s *Socket) emitError(err error) {
+	var ls []*errorListener
 	s.mu.Lock()
-	ls := s.onError
+	if s.x != nil {
+		ls = s.x.onError
+	}
 	s.mu.Unlock()
 	if len(ls) == 0 {
 		s.c.srv.log.Debug("socketio: socket error without OnError handler", "id", s.id, "nsp", s.nsp.name, "err", err)
@@ -236,7 +249,12 @@ func (s *Socket) emitError(err error) {
 // handlers. It runs on the dispatch queue.
 func (s *Socket) dispatch(e *Event) {
 	s.mu.Lock()
-	anyIn, mws, ls, closed := s.anyIn, s.middleware, s.handlers[e.Name], s.closed
+	var anyIn []*listener
+	var mws []EventMiddleware
+	if s.x != nil {
+		anyIn, mws = s.x.anyIn, s.x.middleware
+	}
+	ls, closed := s.handlers[e.Name], s.closed
 	s.mu.Unlock()
 	if closed {
 		return
@@ -280,8 +298,11 @@ func (s *Socket) hasOutgoing() bool { return s.outgoing.Load() > 0 }
 // any. Broadcasts decode p once for every recipient: pass the same
 // *Args (nil at first).
 func (s *Socket) notifyOutgoing(p *Packet, args *outgoingArgs) {
+	var ls []*listener
 	s.mu.Lock()
-	ls := s.anyOut
+	if s.x != nil {
+		ls = s.x.anyOut
+	}
 	s.mu.Unlock()
 	if len(ls) == 0 {
 		return
