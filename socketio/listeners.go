@@ -80,21 +80,14 @@ func (s *Socket) addListener(event string, h EventHandler, once bool) func() {
 	mustHandler(h == nil)
 	l := &listener{h: h, once: once}
 	s.mu.Lock()
-	if s.handlers == nil {
-		s.handlers = make(map[string][]*listener)
-	}
-	s.handlers[event] = appended(s.handlers[event], l, false)
+	s.setListenersLocked(event, appended(s.listenersLocked(event), l, false))
 	s.mu.Unlock()
 	return func() { s.removeListener(event, l) }
 }
 
 func (s *Socket) removeListener(event string, l *listener) {
 	s.mu.Lock()
-	if list := without(s.handlers[event], l); len(list) > 0 {
-		s.handlers[event] = list
-	} else {
-		delete(s.handlers, event)
-	}
+	s.setListenersLocked(event, without(s.listenersLocked(event), l))
 	s.mu.Unlock()
 }
 
@@ -103,7 +96,7 @@ func (s *Socket) removeListener(event string, l *listener) {
 // socket.off(event, listener)), call the function On or Once returned.
 func (s *Socket) Off(event string) {
 	s.mu.Lock()
-	delete(s.handlers, event)
+	s.setListenersLocked(event, nil)
 	s.mu.Unlock()
 }
 
@@ -112,7 +105,7 @@ func (s *Socket) Off(event string) {
 func (s *Socket) ListenerCount(event string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.handlers[event])
+	return len(s.listenersLocked(event))
 }
 
 // OnAny adds a handler run for every event the client sends, before the
@@ -254,7 +247,7 @@ func (s *Socket) dispatch(e *Event) {
 	if s.x != nil {
 		anyIn, mws = s.x.anyIn, s.x.middleware
 	}
-	ls, closed := s.handlers[e.Name], s.closed
+	ls, closed := s.listenersLocked(e.Name), s.closed
 	s.mu.Unlock()
 	if closed {
 		return
@@ -325,4 +318,69 @@ type outgoingArgs struct {
 	name string
 	args Args
 	err  error
+}
+
+// eventEntry is the handlers of one event name.
+type eventEntry struct {
+	name string
+	ls   []*listener
+}
+
+// fewEvents is the most event names a socket keeps in its slice of
+// entries (a short linear search, and far less memory than a map); past
+// that they move to a map in s.x.
+const fewEvents = 16
+
+// listenersLocked returns the handlers of event. s.mu is held.
+func (s *Socket) listenersLocked(event string) []*listener {
+	if s.x != nil && s.x.handlers != nil {
+		return s.x.handlers[event]
+	}
+	for i := range s.handlers {
+		if s.handlers[i].name == event {
+			return s.handlers[i].ls
+		}
+	}
+	return nil
+}
+
+// setListenersLocked sets the handlers of event; an empty ls removes the
+// event. s.mu is held.
+func (s *Socket) setListenersLocked(event string, ls []*listener) {
+	if s.x != nil && s.x.handlers != nil {
+		if len(ls) == 0 {
+			delete(s.x.handlers, event)
+		} else {
+			s.x.handlers[event] = ls
+		}
+		return
+	}
+	for i := range s.handlers {
+		if s.handlers[i].name != event {
+			continue
+		}
+		if len(ls) > 0 {
+			s.handlers[i].ls = ls
+			return
+		}
+		last := len(s.handlers) - 1
+		s.handlers[i] = s.handlers[last]
+		s.handlers[last] = eventEntry{}
+		s.handlers = s.handlers[:last]
+		return
+	}
+	if len(ls) == 0 {
+		return
+	}
+	if len(s.handlers) < fewEvents {
+		s.handlers = append(s.handlers, eventEntry{event, ls})
+		return
+	}
+	m := make(map[string][]*listener, 2*fewEvents)
+	for _, e := range s.handlers {
+		m[e.name] = e.ls
+	}
+	m[event] = ls
+	s.extrasLocked().handlers = m
+	s.handlers = nil
 }

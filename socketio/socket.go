@@ -82,9 +82,9 @@ type Socket struct {
 	// cancelled: the socket is disconnected (cancel was called, or a
 	// context made from now on starts cancelled).
 	cancelled    bool
-	outgoing     atomic.Int32           // len(x.anyOut), read without mu
-	handlers     map[string][]*listener // each slice copy-on-write, as the lists below
-	x            *socketExtras          // nil until one of its lists is used
+	outgoing     atomic.Int32  // len(x.anyOut), read without mu
+	handlers     []eventEntry  // see listenersLocked; each list copy-on-write, as the others
+	x            *socketExtras // nil until one of its lists is used
 	onDisconnect []func(*Socket, string)
 	acks         map[int64]func(Args)
 	data         any
@@ -98,6 +98,7 @@ type Socket struct {
 // socket without them does not carry their room. Guarded by Socket.mu;
 // once made it stays.
 type socketExtras struct {
+	handlers        map[string][]*listener // the event handlers, once there are more than fewEvents names
 	anyIn           []*listener
 	anyOut          []*listener
 	middleware      []EventMiddleware

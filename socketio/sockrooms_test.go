@@ -118,3 +118,50 @@ func TestLocalAdapterRoomsMatchModel(t *testing.T) {
 		}
 	}
 }
+
+// TestSocketListenersMatchModel adds and removes handlers of random event
+// names on a socket (a slice of names while few, a map past fewEvents) and
+// checks every name's handlers against a plain map.
+func TestSocketListenersMatchModel(t *testing.T) {
+	names := make([]string, fewEvents+6)
+	for i := range names {
+		names[i] = "ev" + string(rune('a'+i))
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for round := range 30 {
+		s := &Socket{}
+		model := map[string]int{} // handlers per name
+		var offs []func()
+		var offNames []string
+		for step := range 300 {
+			name := names[rng.IntN(len(names))]
+			switch op := rng.IntN(10); {
+			case op < 6:
+				offs = append(offs, s.On(name, func(*Socket, *Event) {}))
+				offNames = append(offNames, name)
+				model[name]++
+			case op < 9 && len(offs) > 0:
+				i := rng.IntN(len(offs))
+				offs[i]()
+				offs[i] = func() {} // removing twice does nothing
+				if offNames[i] != "" {
+					model[offNames[i]]--
+					offNames[i] = ""
+				}
+			default:
+				s.Off(name)
+				model[name] = 0
+				for i, n := range offNames {
+					if n == name {
+						offNames[i] = ""
+					}
+				}
+			}
+			for _, n := range names {
+				if got := s.ListenerCount(n); got != model[n] {
+					t.Fatalf("round %d step %d: %d handlers of %s, want %d", round, step, got, n, model[n])
+				}
+			}
+		}
+	}
+}
