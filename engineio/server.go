@@ -430,7 +430,6 @@ func (s *Server) newSession(r *http.Request, req request, id string, ws *wsConn)
 	if ws == nil {
 		sess.wake = make(chan struct{}, 1)
 	}
-	sess.ctx, sess.cancel = context.WithCancelCause(context.Background())
 	sess.hs = keepHandshake(r)
 	upgrades := `[]`
 	if req.transport == Polling && !s.opts.DisableUpgrades && s.opts.allows(WebSocket) {
@@ -455,7 +454,6 @@ func (s *Server) newSession(r *http.Request, req request, id string, ws *wsConn)
 	}
 	sess.due = time.Now().Add(first)
 	if !s.add(sess) {
-		sess.cancel(nil)
 		return nil
 	}
 	sess.mu.Lock()
