@@ -373,7 +373,12 @@ func (s *Socket) setListenersLocked(event string, ls []*listener) {
 		return
 	}
 	if len(s.handlers) < fewEvents {
-		s.handlers = append(s.handlers, eventEntry{event, ls})
+		// Grown one entry at a time: the few names a socket has (set up
+		// once, at connection) take no spare room.
+		h := make([]eventEntry, len(s.handlers)+1)
+		copy(h, s.handlers)
+		h[len(s.handlers)] = eventEntry{event, ls}
+		s.handlers = h
 		return
 	}
 	m := make(map[string][]*listener, 2*fewEvents)
