@@ -29,7 +29,7 @@ func (f HandlerFunc) OnOpen(s *Session) {
 func (f HandlerFunc) OnMessage(s *Session, m Message) {
 	select {
 	case s.inbox <- m:
-	case <-s.ctx.Done():
+	case <-s.Context().Done():
 	}
 }
 
@@ -53,12 +53,12 @@ func (s *Session) Read(ctx context.Context) (Message, error) {
 	select {
 	case m := <-s.inbox:
 		return m, nil
-	case <-s.ctx.Done():
+	case <-s.Context().Done():
 		select {
 		case m := <-s.inbox:
 			return m, nil
 		default:
-			return Message{}, context.Cause(s.ctx)
+			return Message{}, context.Cause(s.Context())
 		}
 	case <-ctx.Done():
 		return Message{}, ctx.Err()

@@ -469,7 +469,6 @@ func (s *Server) newSession(r *http.Request, req request, id string, ws *wsConn)
 		transport: req.transport,
 		ws:        ws,
 	}
-	sess.ctx, sess.cancel = context.WithCancelCause(context.Background())
 	sess.hs = keepHandshake(r)
 	upgrades := `[]`
 	if req.transport == Polling && !s.opts.DisableUpgrades && s.opts.allows(WebSocket) {
@@ -494,7 +493,6 @@ func (s *Server) newSession(r *http.Request, req request, id string, ws *wsConn)
 	}
 	sess.due = time.Now().Add(first)
 	if !s.add(sess) {
-		sess.cancel(nil)
 		return nil
 	}
 	sess.mu.Lock()

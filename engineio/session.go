@@ -91,35 +91,39 @@ const (
 type Session struct {
 	srv      *Server
 	id       string
-	protocol int
-	b64      bool         // v3 polling: binary as base64 text payloads
 	hs       handshakeReq // what Request rebuilds
-	ctx      context.Context
-	cancel   context.CancelCauseFunc
+	protocol int
+	b64      bool // v3 polling: binary as base64 text payloads
+	ended    atomic.Bool
 
 	// dispatch serialises the Handler calls of this session.
 	dispatch sync.Mutex
 
 	// mu guards the fields below; their legal combinations are in the
-	// table above the Session type.
+	// table above the Session type. (The booleans are side by side to keep
+	// the struct, one per connection, small.)
 	mu          sync.Mutex
 	closed      bool
 	byClient    bool // closed by the client's CLOSE with no poll pending: a clientTomb stands in for it
+	upgrading   bool // a probe websocket answered 2probe
+	releasePoll bool // answer the pending poll with a NOOP now
+	polling     bool // a GET is pending
+	posting     bool // a POST is being read
+	flushing    bool // a websocket flusher goroutine runs
+	hbState     int8
 	cause       *CloseError
 	transport   string
-	upgrading   bool     // a probe websocket answered 2probe
-	releasePoll bool     // answer the pending poll with a NOOP now
 	queue       []packet // outbox
 	queueBytes  int64
 	wake        chan struct{} // capacity 1: wakes the pending poll; made by the first poll that waits
-	polling     bool          // a GET is pending
-	posting     bool          // a POST is being read
 	ws          *wsConn       // the websocket once it carries the session
 	probe       *wsConn       // a websocket being upgraded to
-	flushing    bool          // a websocket flusher goroutine runs
-	hbState     int
-	due         time.Time // the heartbeat deadline, absolute
-	hbIndex     int       // 1 + index in srv.hb's heap, 0 when not in it (under srv.hb.mu)
+	due         time.Time     // the heartbeat deadline, absolute
+	hbIndex     int           // 1 + index in srv.hb's heap, 0 when not in it (under srv.hb.mu)
+	// The session's context, made by the first Context call (an idle
+	// session keeps none) and cancelled, with cause, by closeWith.
+	ctx    context.Context
+	cancel context.CancelCauseFunc
 
 	inbox chan Message // only for sessions served by a HandlerFunc
 	data  atomic.Pointer[any]
@@ -136,11 +140,21 @@ func (s *Session) Protocol() int { return s.protocol }
 // state. Its body is empty and its context is the session's context; the
 // rest of the original request (its form, trailers, the values of its
 // context) is not kept. Each call builds a new copy, which the caller owns.
-func (s *Session) Request() *http.Request { return s.hs.request().WithContext(s.ctx) }
+func (s *Session) Request() *http.Request { return s.hs.request().WithContext(s.Context()) }
 
 // Context returns a context that is cancelled when the session closes; its
 // cause (context.Cause) is a *CloseError.
-func (s *Session) Context() context.Context { return s.ctx }
+func (s *Session) Context() context.Context {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx == nil {
+		s.ctx, s.cancel = context.WithCancelCause(context.Background())
+		if s.closed {
+			s.cancel(s.cause)
+		}
+	}
+	return s.ctx
+}
 
 // Transport returns the name of the transport that currently carries the
 // session: Polling or WebSocket.
@@ -374,9 +388,13 @@ func (s *Session) closeWith(reason string, err error, mode int) {
 			s.queue = nil
 		}
 	}
+	cancel := s.cancel
+	s.ended.Store(true)
 	s.mu.Unlock()
 
-	s.cancel(s.cause)
+	if cancel != nil {
+		cancel(s.cause)
+	}
 	switch {
 	case entomb:
 		s.srv.entomb(s)
@@ -417,7 +435,7 @@ func (s *Session) abortTransport() {
 func (s *Session) deliver(m Message) {
 	s.dispatch.Lock()
 	defer s.dispatch.Unlock()
-	if s.ctx.Err() != nil {
+	if s.ended.Load() {
 		return
 	}
 	s.srv.handler.OnMessage(s, m)

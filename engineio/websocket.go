@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unicode/utf8"
@@ -55,9 +56,8 @@ type wsConn struct {
 	conn      net.Conn
 	br        frameReader
 	maxSize   int64
-	deflate   bool // permessage-deflate was negotiated
 	wmu       sync.Mutex
-	closeOnce sync.Once
+	closing   atomic.Bool // closeWith ran
 	writeWait time.Duration
 
 	// The socket, when c is a plain one (nil rc otherwise), and parking
@@ -66,6 +66,7 @@ type wsConn struct {
 	rc         syscall.RawConn
 	fd         int32
 	registered bool     // in the poller's epoll set (reading goroutine only)
+	deflate    bool     // permessage-deflate was negotiated
 	sess       *Session // whose read loop a wake-up resumes
 	readFn     func(uintptr) bool
 	rerr       error // readSocket's outcome (reading goroutine only)
@@ -99,10 +100,10 @@ func (s *Server) acceptWebSocket(w http.ResponseWriter, r *http.Request, initial
 	}
 	c := &wsConn{
 		conn:      conn,
+		br:        frameReader{conn: conn},
 		maxSize:   s.opts.MaxHTTPBufferSize,
 		writeWait: s.opts.PingInterval + s.opts.PingTimeout,
 	}
-	c.br.conn = conn
 	var park *poller
 	if s.opts.ParkIdleAfter > 0 {
 		park = s.poller()
@@ -497,20 +498,21 @@ func (c *wsConn) writeRaw(b []byte) error {
 // deadline), on another goroutine, except for a slow client, whose stuck
 // write is cut short.
 func (c *wsConn) closeWith(code int) {
-	c.closeOnce.Do(func() {
-		if c.wmu.TryLock() {
-			c.writeCloseAndUnlock(code)
-			return
-		}
-		if code == closePolicy {
-			c.close()
-			return
-		}
-		go func() {
-			c.wmu.Lock()
-			c.writeCloseAndUnlock(code)
-		}()
-	})
+	if !c.closing.CompareAndSwap(false, true) {
+		return
+	}
+	if c.wmu.TryLock() {
+		c.writeCloseAndUnlock(code)
+		return
+	}
+	if code == closePolicy {
+		c.close()
+		return
+	}
+	go func() {
+		c.wmu.Lock()
+		c.writeCloseAndUnlock(code)
+	}()
 }
 
 // writeCloseAndUnlock writes a close frame with code, releases c.wmu

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/pierhq/pier/engineio"
@@ -131,9 +130,13 @@ type LocalAdapter struct {
 	nsp      *Namespace
 	recovery *recoveryStore // nil unless connection state recovery is on
 
-	mu     sync.RWMutex
+	mu sync.RWMutex
+	// rooms holds the members of every room but the sockets' own rooms:
+	// a socket's membership of the room named by its id is a flag in
+	// sids, so that a connection costs no map of its own. (A socket that
+	// joins another socket's id room is a member here.)
 	rooms  map[Room]map[string]struct{}
-	sids   map[string]map[Room]struct{}
+	sids   map[string]*sockRooms
 	warned map[string]struct{} // sockets refused a join (logged once); nil when none
 }
 
@@ -144,7 +147,7 @@ func NewLocalAdapter(n *Namespace) Adapter { return NewLocal(n) }
 
 // NewLocal returns the in-memory adapter of n, for cluster adapters.
 func NewLocal(n *Namespace) *LocalAdapter {
-	a := &LocalAdapter{nsp: n, rooms: make(map[Room]map[string]struct{}), sids: make(map[string]map[Room]struct{})}
+	a := &LocalAdapter{nsp: n, rooms: make(map[Room]map[string]struct{}), sids: make(map[string]*sockRooms)}
 	if o := n.srv.opts.ConnectionStateRecovery; o != nil {
 		a.recovery = newRecoveryStore(o)
 	}
@@ -185,14 +188,16 @@ func (a *LocalAdapter) Join(id string, rooms ...Room) {
 	}
 	mine := a.sids[id]
 	if mine == nil {
-		mine = make(map[Room]struct{}, len(rooms))
+		mine = new(sockRooms)
 		a.sids[id] = mine
 	}
 	for _, r := range rooms {
-		if _, in := mine[r]; !in && obs != nil {
+		if mine.add(id, r) && obs != nil {
 			added = append(added, r)
 		}
-		mine[r] = struct{}{}
+		if r == Room(id) {
+			continue
+		}
 		members := a.rooms[r]
 		if members == nil {
 			members = make(map[string]struct{})
@@ -228,8 +233,9 @@ func (a *LocalAdapter) checkJoin(id string, rooms []Room) error {
 func (a *LocalAdapter) checkJoinLocked(id string, rooms []Room) (warn func(), err error) {
 	limit := a.nsp.srv.maxRooms
 	mine := a.sids[id]
-	fresh := countNew(mine, rooms)
-	if len(mine)+fresh <= limit {
+	have := mine.count()
+	fresh := countNew(mine, id, rooms)
+	if have+fresh <= limit {
 		return nil, nil
 	}
 	warn = func() {}
@@ -238,7 +244,6 @@ func (a *LocalAdapter) checkJoinLocked(id string, rooms []Room) (warn func(), er
 			a.warned = make(map[string]struct{})
 		}
 		a.warned[id] = struct{}{}
-		have := len(mine)
 		warn = func() {
 			a.nsp.srv.log.Warn("socketio: join refused, the socket would be in too many rooms",
 				"id", id, "nsp", a.nsp.name, "rooms", have, "joining", fresh, "max_rooms_per_socket", limit)
@@ -247,11 +252,12 @@ func (a *LocalAdapter) checkJoinLocked(id string, rooms []Room) (warn func(), er
 	return warn, ErrTooManyRooms
 }
 
-// countNew returns how many distinct rooms of rooms are not in mine.
-func countNew(mine map[Room]struct{}, rooms []Room) int {
+// countNew returns how many distinct rooms of rooms socket id, whose rooms
+// are mine (nil when none), is not in.
+func countNew(mine *sockRooms, id string, rooms []Room) int {
 	n := 0
 	for i, r := range rooms {
-		if _, in := mine[r]; in || slices.Contains(rooms[:i], r) {
+		if mine.has(id, r) || slices.Contains(rooms[:i], r) {
 			continue
 		}
 		n++
@@ -273,10 +279,9 @@ func (a *LocalAdapter) Leave(id string, rooms ...Room) {
 
 // leaveLocked removes id from r and reports whether it was in it.
 func (a *LocalAdapter) leaveLocked(id string, r Room) bool {
-	mine := a.sids[id]
-	_, was := mine[r]
-	if mine != nil {
-		delete(mine, r)
+	was := a.sids[id].remove(id, r)
+	if r == Room(id) {
+		return was
 	}
 	if members := a.rooms[r]; members != nil {
 		delete(members, id)
@@ -289,27 +294,25 @@ func (a *LocalAdapter) leaveLocked(id string, r Room) bool {
 
 func (a *LocalAdapter) LeaveAll(id string) {
 	obs := a.nsp.srv.observers()
-	var left []Room
 	a.mu.Lock()
-	for r := range a.sids[id] {
+	// The socket's own room first, as Node reports it.
+	left := a.sids[id].list(id)
+	for _, r := range left {
 		a.leaveLocked(id, r)
-		if obs != nil {
-			left = append(left, r)
-		}
 	}
 	delete(a.sids, id)
 	delete(a.warned, id)
 	a.mu.Unlock()
-	// The socket's own room first, as Node reports it.
-	slices.SortFunc(left, func(x, y Room) int {
-		if (x == Room(id)) != (y == Room(id)) {
-			if x == Room(id) {
-				return -1
-			}
-			return 1
+	if obs == nil {
+		return
+	}
+	if len(left) > 1 {
+		rest := left[1:]
+		if left[0] != Room(id) {
+			rest = left
 		}
-		return strings.Compare(string(x), string(y))
-	})
+		slices.Sort(rest)
+	}
 	a.notifyLeft(id, left)
 }
 
@@ -324,30 +327,39 @@ func (a *LocalAdapter) notifyLeft(id string, left []Room) {
 	}
 }
 
+// SocketRooms returns the rooms of socket id, its own room first.
 func (a *LocalAdapter) SocketRooms(id string) []Room {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	out := make([]Room, 0, len(a.sids[id]))
-	for r := range a.sids[id] {
-		out = append(out, r)
-	}
-	return out
+	return a.sids[id].list(id)
 }
 
 // HasRoom reports whether room r has members on this server.
 func (a *LocalAdapter) HasRoom(r Room) bool {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	return len(a.rooms[r]) > 0
+	return len(a.rooms[r]) > 0 || a.ownedLocked(r)
+}
+
+// ownedLocked reports whether r is the own room of a local socket that
+// is in it.
+func (a *LocalAdapter) ownedLocked(r Room) bool {
+	m := a.sids[string(r)]
+	return m != nil && m.own
 }
 
 // Rooms returns the rooms that have members on this server.
 func (a *LocalAdapter) Rooms() []Room {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	out := make([]Room, 0, len(a.rooms))
+	out := make([]Room, 0, len(a.rooms)+len(a.sids))
 	for r := range a.rooms {
 		out = append(out, r)
+	}
+	for id, m := range a.sids {
+		if _, dup := a.rooms[Room(id)]; m.own && !dup {
+			out = append(out, Room(id))
+		}
 	}
 	return out
 }
@@ -357,19 +369,31 @@ func (a *LocalAdapter) Rooms() []Room {
 func (a *LocalAdapter) each(opts BroadcastOptions, f func(id string)) {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
+	// The excluded sockets: the members of the Except rooms, and the
+	// sockets whose own room is one of them.
 	var except map[string]struct{}
-	if len(opts.Except) == 1 {
-		except = a.rooms[opts.Except[0]]
-	} else if len(opts.Except) > 1 {
+	var exceptOwn string // the one socket excluded by its own room, when only one is
+	switch len(opts.Except) {
+	case 0:
+	case 1:
+		r := opts.Except[0]
+		except = a.rooms[r]
+		if a.ownedLocked(r) {
+			exceptOwn = string(r)
+		}
+	default:
 		except = make(map[string]struct{})
 		for _, r := range opts.Except {
 			for id := range a.rooms[r] {
 				except[id] = struct{}{}
 			}
+			if a.ownedLocked(r) {
+				except[string(r)] = struct{}{}
+			}
 		}
 	}
 	visit := func(id string) {
-		if _, skip := except[id]; !skip {
+		if _, skip := except[id]; !skip && (exceptOwn == "" || id != exceptOwn) {
 			f(id)
 		}
 	}
@@ -379,17 +403,27 @@ func (a *LocalAdapter) each(opts BroadcastOptions, f func(id string)) {
 			visit(id)
 		}
 	case 1:
-		for id := range a.rooms[opts.Rooms[0]] {
+		r := opts.Rooms[0]
+		if a.ownedLocked(r) {
+			visit(string(r))
+		}
+		for id := range a.rooms[r] {
 			visit(id)
 		}
 	default:
 		seen := make(map[string]struct{})
+		once := func(id string) {
+			if _, dup := seen[id]; !dup {
+				seen[id] = struct{}{}
+				visit(id)
+			}
+		}
 		for _, r := range opts.Rooms {
+			if a.ownedLocked(r) {
+				once(string(r))
+			}
 			for id := range a.rooms[r] {
-				if _, dup := seen[id]; !dup {
-					seen[id] = struct{}{}
-					visit(id)
-				}
+				once(id)
 			}
 		}
 	}
@@ -554,7 +588,7 @@ func (a *LocalAdapter) FetchSockets(ctx context.Context, opts BroadcastOptions) 
 	socks := a.sockets(opts)
 	out := make([]SocketInfo, len(socks))
 	for i, s := range socks {
-		out[i] = SocketInfo{ID: s.id, Handshake: s.hs, Rooms: s.Rooms(), Data: s.Data()}
+		out[i] = SocketInfo{ID: s.id, Handshake: s.Handshake(), Rooms: s.Rooms(), Data: s.Data()}
 	}
 	return out, nil
 }

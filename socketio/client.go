@@ -119,14 +119,26 @@ func (c *client) connect(p *Packet) {
 		c.connected(name)
 		c.mu.Unlock()
 	}
-	hs := c.handshake(p)
-	nsp := c.srv.lookupHeld(name, hs)
+	// The handshake is built when asked for (an idle socket keeps only
+	// the auth payload and the time): here only if a dynamic namespace's
+	// matcher needs it.
+	auth, at := c.authOf(p), time.Now()
+	var hs *Handshake
+	nsp := c.srv.lookupHeld(name, func() *Handshake {
+		if hs == nil {
+			hs = c.handshake(auth, at)
+		}
+		return hs
+	})
 	if nsp == nil {
 		done()
 		c.connectError(name, &ConnectError{Message: "Invalid namespace"})
 		return
 	}
-	sock := newSocket(nsp, c, hs)
+	sock := newSocket(nsp, c, auth, at)
+	if hs != nil {
+		sock.hs.Store(hs)
+	}
 	missed, skipMiddleware := c.restore(nsp, sock, p)
 	if skipMiddleware {
 		// Recovered, and the middleware need not run again.
@@ -204,33 +216,42 @@ func (c *client) restore(nsp *Namespace, sock *Socket, p *Packet) ([]StoredPacke
 	return rs.Missed, !o.RunMiddlewares
 }
 
-func (c *client) handshake(p *Packet) *Handshake {
+func (c *client) handshake(auth string, at time.Time) *Handshake {
 	r := c.sess.Request()
-	hs := &Handshake{
+	if auth == "" {
+		auth = "{}"
+	}
+	return &Handshake{
 		Header:  r.Header,
 		Query:   r.URL.Query(),
 		Address: remoteIP(r.RemoteAddr),
-		Time:    time.Now(),
+		Time:    at,
 		Secure:  r.TLS != nil,
 		XDomain: r.Header.Get("Origin") != "",
 		URL:     r.URL.RequestURI(),
 		Request: r,
-		Auth:    json.RawMessage("{}"),
+		Auth:    json.RawMessage(auth),
 	}
+}
+
+// authOf returns the auth payload of a CONNECT as a JSON object of its
+// own (the packet's data may share the message's buffer), or "" for {}.
+func (c *client) authOf(p *Packet) string {
 	if c.protocol == 4 {
 		// v4 clients carry their auth as the namespace's query string.
-		if i := strings.IndexByte(p.Namespace, '?'); i >= 0 {
-			q, _ := url.ParseQuery(p.Namespace[i+1:])
-			m := make(map[string]string, len(q))
-			for k, v := range q {
-				m[k] = v[0]
-			}
-			hs.Auth, _ = json.Marshal(m)
+		i := strings.IndexByte(p.Namespace, '?')
+		if i < 0 {
+			return ""
 		}
-	} else if len(p.Data) > 0 {
-		hs.Auth = json.RawMessage(p.Data)
+		q, _ := url.ParseQuery(p.Namespace[i+1:])
+		m := make(map[string]string, len(q))
+		for k, v := range q {
+			m[k] = v[0]
+		}
+		auth, _ := json.Marshal(m)
+		return string(auth)
 	}
-	return hs
+	return string(p.Data)
 }
 
 // connectError refuses a namespace connection with a CONNECT_ERROR.

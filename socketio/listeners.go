@@ -80,21 +80,14 @@ func (s *Socket) addListener(event string, h EventHandler, once bool) func() {
 	mustHandler(h == nil)
 	l := &listener{h: h, once: once}
 	s.mu.Lock()
-	if s.handlers == nil {
-		s.handlers = make(map[string][]*listener)
-	}
-	s.handlers[event] = appended(s.handlers[event], l, false)
+	s.setListenersLocked(event, appended(s.listenersLocked(event), l, false))
 	s.mu.Unlock()
 	return func() { s.removeListener(event, l) }
 }
 
 func (s *Socket) removeListener(event string, l *listener) {
 	s.mu.Lock()
-	if list := without(s.handlers[event], l); len(list) > 0 {
-		s.handlers[event] = list
-	} else {
-		delete(s.handlers, event)
-	}
+	s.setListenersLocked(event, without(s.listenersLocked(event), l))
 	s.mu.Unlock()
 }
 
@@ -103,7 +96,7 @@ func (s *Socket) removeListener(event string, l *listener) {
 // socket.off(event, listener)), call the function On or Once returned.
 func (s *Socket) Off(event string) {
 	s.mu.Lock()
-	delete(s.handlers, event)
+	s.setListenersLocked(event, nil)
 	s.mu.Unlock()
 }
 
@@ -112,23 +105,25 @@ func (s *Socket) Off(event string) {
 func (s *Socket) ListenerCount(event string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.handlers[event])
+	return len(s.listenersLocked(event))
 }
 
 // OnAny adds a handler run for every event the client sends, before the
 // middleware (Use) and the event's own handlers, whether or not the event
 // has handlers or is then refused by a middleware: Node's socket.onAny.
 // It returns a function that removes this handler.
-func (s *Socket) OnAny(h EventHandler) (off func()) { return s.addAny(&s.anyIn, h, false, false) }
+func (s *Socket) OnAny(h EventHandler) (off func()) { return s.addAny(anyInOf, h, false, false) }
 
 // PrependAny is OnAny adding h before the other OnAny handlers.
-func (s *Socket) PrependAny(h EventHandler) (off func()) { return s.addAny(&s.anyIn, h, true, false) }
+func (s *Socket) PrependAny(h EventHandler) (off func()) { return s.addAny(anyInOf, h, true, false) }
 
 // OffAny removes every OnAny handler. To remove one, call the function
 // OnAny returned.
 func (s *Socket) OffAny() {
 	s.mu.Lock()
-	s.anyIn = nil
+	if s.x != nil {
+		s.x.anyIn = nil
+	}
 	s.mu.Unlock()
 }
 
@@ -141,20 +136,22 @@ func (s *Socket) OffAny() {
 // socket's event handlers and with itself when several goroutines emit.
 // It returns a function that removes this handler.
 func (s *Socket) OnAnyOutgoing(h EventHandler) (off func()) {
-	return s.addAny(&s.anyOut, h, false, true)
+	return s.addAny(anyOutOf, h, false, true)
 }
 
 // PrependAnyOutgoing is OnAnyOutgoing adding h before the others.
 func (s *Socket) PrependAnyOutgoing(h EventHandler) (off func()) {
-	return s.addAny(&s.anyOut, h, true, true)
+	return s.addAny(anyOutOf, h, true, true)
 }
 
 // OffAnyOutgoing removes every OnAnyOutgoing handler.
 func (s *Socket) OffAnyOutgoing() {
 	s.mu.Lock()
-	n := len(s.anyOut)
-	s.anyOut = nil
-	s.countOutgoingLocked(-n)
+	if s.x != nil {
+		n := len(s.x.anyOut)
+		s.x.anyOut = nil
+		s.countOutgoingLocked(-n)
+	}
 	s.mu.Unlock()
 }
 
@@ -168,7 +165,10 @@ func (s *Socket) countOutgoingLocked(d int) {
 	}
 }
 
-func (s *Socket) addAny(list *[]*listener, h EventHandler, prepend, outgoing bool) func() {
+func anyInOf(x *socketExtras) *[]*listener  { return &x.anyIn }
+func anyOutOf(x *socketExtras) *[]*listener { return &x.anyOut }
+
+func (s *Socket) addAny(listOf func(*socketExtras) *[]*listener, h EventHandler, prepend, outgoing bool) func() {
 	mustHandler(h == nil)
 	l := &listener{h: h}
 	s.mu.Lock()
@@ -176,6 +176,7 @@ func (s *Socket) addAny(list *[]*listener, h EventHandler, prepend, outgoing boo
 		s.mu.Unlock()
 		return func() {}
 	}
+	list := listOf(s.extrasLocked())
 	*list = appended(*list, l, prepend)
 	if outgoing {
 		s.countOutgoingLocked(1)
@@ -196,7 +197,8 @@ func (s *Socket) addAny(list *[]*listener, h EventHandler, prepend, outgoing boo
 func (s *Socket) Use(m EventMiddleware) {
 	mustHandler(m == nil)
 	s.mu.Lock()
-	s.middleware = appended(s.middleware, m, false)
+	x := s.extrasLocked()
+	x.middleware = appended(x.middleware, m, false)
 	s.mu.Unlock()
 }
 
@@ -208,19 +210,23 @@ func (s *Socket) OnError(h func(s *Socket, err error)) (off func()) {
 	mustHandler(h == nil)
 	l := &errorListener{h: h}
 	s.mu.Lock()
-	s.onError = appended(s.onError, l, false)
+	x := s.extrasLocked()
+	x.onError = appended(x.onError, l, false)
 	s.mu.Unlock()
 	return func() {
 		s.mu.Lock()
-		s.onError = without(s.onError, l)
+		x.onError = without(x.onError, l)
 		s.mu.Unlock()
 	}
 }
 
 // emitError gives err to the socket's error handlers.
 func (s *Socket) emitError(err error) {
+	var ls []*errorListener
 	s.mu.Lock()
-	ls := s.onError
+	if s.x != nil {
+		ls = s.x.onError
+	}
 	s.mu.Unlock()
 	if len(ls) == 0 {
 		s.c.srv.log.Debug("socketio: socket error without OnError handler", "id", s.id, "nsp", s.nsp.name, "err", err)
@@ -236,7 +242,12 @@ func (s *Socket) emitError(err error) {
 // handlers. It runs on the dispatch queue.
 func (s *Socket) dispatch(e *Event) {
 	s.mu.Lock()
-	anyIn, mws, ls, closed := s.anyIn, s.middleware, s.handlers[e.Name], s.closed
+	var anyIn []*listener
+	var mws []EventMiddleware
+	if s.x != nil {
+		anyIn, mws = s.x.anyIn, s.x.middleware
+	}
+	ls, closed := s.listenersLocked(e.Name), s.closed
 	s.mu.Unlock()
 	if closed {
 		return
@@ -280,8 +291,11 @@ func (s *Socket) hasOutgoing() bool { return s.outgoing.Load() > 0 }
 // any. Broadcasts decode p once for every recipient: pass the same
 // *Args (nil at first).
 func (s *Socket) notifyOutgoing(p *Packet, args *outgoingArgs) {
+	var ls []*listener
 	s.mu.Lock()
-	ls := s.anyOut
+	if s.x != nil {
+		ls = s.x.anyOut
+	}
 	s.mu.Unlock()
 	if len(ls) == 0 {
 		return
@@ -304,4 +318,74 @@ type outgoingArgs struct {
 	name string
 	args Args
 	err  error
+}
+
+// eventEntry is the handlers of one event name.
+type eventEntry struct {
+	name string
+	ls   []*listener
+}
+
+// fewEvents is the most event names a socket keeps in its slice of
+// entries (a short linear search, and far less memory than a map); past
+// that they move to a map in s.x.
+const fewEvents = 16
+
+// listenersLocked returns the handlers of event. s.mu is held.
+func (s *Socket) listenersLocked(event string) []*listener {
+	if s.x != nil && s.x.handlers != nil {
+		return s.x.handlers[event]
+	}
+	for i := range s.handlers {
+		if s.handlers[i].name == event {
+			return s.handlers[i].ls
+		}
+	}
+	return nil
+}
+
+// setListenersLocked sets the handlers of event; an empty ls removes the
+// event. s.mu is held.
+func (s *Socket) setListenersLocked(event string, ls []*listener) {
+	if s.x != nil && s.x.handlers != nil {
+		if len(ls) == 0 {
+			delete(s.x.handlers, event)
+		} else {
+			s.x.handlers[event] = ls
+		}
+		return
+	}
+	for i := range s.handlers {
+		if s.handlers[i].name != event {
+			continue
+		}
+		if len(ls) > 0 {
+			s.handlers[i].ls = ls
+			return
+		}
+		last := len(s.handlers) - 1
+		s.handlers[i] = s.handlers[last]
+		s.handlers[last] = eventEntry{}
+		s.handlers = s.handlers[:last]
+		return
+	}
+	if len(ls) == 0 {
+		return
+	}
+	if len(s.handlers) < fewEvents {
+		// Grown one entry at a time: the few names a socket has (set up
+		// once, at connection) take no spare room.
+		h := make([]eventEntry, len(s.handlers)+1)
+		copy(h, s.handlers)
+		h[len(s.handlers)] = eventEntry{event, ls}
+		s.handlers = h
+		return
+	}
+	m := make(map[string][]*listener, 2*fewEvents)
+	for _, e := range s.handlers {
+		m[e.name] = e.ls
+	}
+	m[event] = ls
+	s.extrasLocked().handlers = m
+	s.handlers = nil
 }

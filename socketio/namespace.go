@@ -232,7 +232,7 @@ func (n *Namespace) cleanupIfEmpty() {
 }
 
 // lookupHeld is lookup followed by a hold on the namespace found.
-func (s *Server) lookupHeld(name string, hs *Handshake) *Namespace {
+func (s *Server) lookupHeld(name string, hs func() *Handshake) *Namespace {
 	for {
 		n := s.lookup(name, hs)
 		if n == nil || n.hold() {

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -116,11 +117,16 @@ func (l Limits) withDefaults() Limits {
 // safe for concurrent use.
 type Decoder struct {
 	lim     Limits
-	pending *Packet // binary packet waiting for attachments
-	want    int     // attachments announced by pending
-	bytes   int64   // attachment bytes received for pending
-	scan    pktScanner
+	pending *Packet     // binary packet waiting for attachments
+	want    int         // attachments announced by pending
+	bytes   int64       // attachment bytes received for pending
+	own     *pktScanner // when set (by tests), used instead of the pool's
 }
+
+// scanners holds the JSON scanners of the decoders: a decoder borrows one
+// for each packet, so that an idle connection keeps none (nor the stack
+// its last packet grew).
+var scanners = sync.Pool{New: func() any { return new(pktScanner) }}
 
 // NewDecoder returns a Decoder enforcing l.
 func NewDecoder(l Limits) *Decoder {
@@ -289,7 +295,14 @@ func (d *Decoder) decodeText(b []byte) (*Packet, int, error) {
 			return nil, 0, pktErrPayload
 		}
 		var err error
-		info, err = d.scan.scan(b[i:], d.lim.MaxDepth, n, false)
+		sc := d.own
+		if sc == nil {
+			sc = scanners.Get().(*pktScanner)
+		}
+		info, err = sc.scan(b[i:], d.lim.MaxDepth, n, false)
+		if sc != d.own {
+			scanners.Put(sc)
+		}
 		if err != nil {
 			return nil, 0, err
 		}

@@ -1,6 +1,7 @@
 package socketio
 
 import (
+	"context"
 	"sync/atomic"
 	"time"
 
@@ -39,9 +40,15 @@ func packetBytes(p *Packet) int64 {
 // queued by all connections would pass Options.MaxBufferedBytesTotal, the
 // connection is closed instead and the packet dropped.
 func (c *client) enqueue(n int64, fn func()) {
-	ctx := c.sess.Context()
+	var ctx context.Context // the session's, fetched only when needed: an idle session makes none
 	c.qmu.Lock()
-	for c.fullLocked(n) && ctx.Err() == nil {
+	for c.fullLocked(n) {
+		if ctx == nil {
+			ctx = c.sess.Context()
+		}
+		if ctx.Err() != nil {
+			break
+		}
 		if c.space == nil {
 			c.space = make(chan struct{}, 1)
 		}
@@ -57,7 +64,7 @@ func (c *client) enqueue(n int64, fn func()) {
 		if total := c.srv.buffered.Add(n); total > c.srv.maxBufferedTotal {
 			c.srv.buffered.Add(-n)
 			c.qmu.Unlock()
-			if ctx.Err() == nil { // else the connection is closing already
+			if c.sess.Context().Err() == nil { // else the connection is closing already
 				c.overBudget(n, total-n)
 			}
 			return

@@ -273,8 +273,9 @@ func (s *Server) OfRegexp(re *regexp.Regexp) *ParentNamespace {
 	return s.OfMatch(func(name string, _ *Handshake) bool { return re.MatchString(name) })
 }
 
-// lookup finds or, for a dynamic namespace, creates the namespace name.
-func (s *Server) lookup(name string, hs *Handshake) *Namespace {
+// lookup finds or, for a dynamic namespace, creates the namespace name;
+// hs gives the client's handshake to the matchers.
+func (s *Server) lookup(name string, hs func() *Handshake) *Namespace {
 	s.mu.RLock()
 	n := s.nsps[name]
 	parents := s.parents
@@ -283,7 +284,7 @@ func (s *Server) lookup(name string, hs *Handshake) *Namespace {
 		return n
 	}
 	for _, p := range parents {
-		if p.match(name, hs) {
+		if p.match(name, hs()) {
 			return s.build(name, p)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pierhq/pier/engineio"
 )
@@ -63,36 +64,58 @@ func (e *Event) Ack(args ...any) error {
 // Concurrency: all methods may be called from any goroutine. Event
 // handlers of one socket run one at a time (see EventHandler).
 type Socket struct {
-	id        string
-	pid       string // private id for connection state recovery
-	recovered bool
-	nsp       *Namespace
-	c         *client
-	hs        *Handshake
+	id  string
+	pid string // private id for connection state recovery
+	nsp *Namespace
+	c   *client
+	// The handshake, built by the first Handshake call from the
+	// Engine.IO session's request, the CONNECT's auth payload ("" for
+	// {}) and its time (Unix ns).
+	hs     atomic.Pointer[Handshake]
+	auth   string
+	hsTime int64
 
-	mu              sync.Mutex
-	connected       bool
-	closed          bool
-	handlers        map[string][]*listener // each slice copy-on-write, as the lists below
+	mu        sync.Mutex
+	recovered bool // set before the socket is shared
+	connected bool
+	closed    bool
+	// cancelled: the socket is disconnected (cancel was called, or a
+	// context made from now on starts cancelled).
+	cancelled    bool
+	outgoing     atomic.Int32  // len(x.anyOut), read without mu
+	handlers     []eventEntry  // see listenersLocked; each list copy-on-write, as the others
+	x            *socketExtras // nil until one of its lists is used
+	onDisconnect []func(*Socket, string)
+	acks         map[int64]func(Args)
+	data         any
+	// The socket's context, made by the first Context call: an idle
+	// socket keeps none.
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+}
+
+// socketExtras holds the socket's less common handler lists, so that a
+// socket without them does not carry their room. Guarded by Socket.mu;
+// once made it stays.
+type socketExtras struct {
+	handlers        map[string][]*listener // the event handlers, once there are more than fewEvents names
 	anyIn           []*listener
 	anyOut          []*listener
 	middleware      []EventMiddleware
 	onError         []*errorListener
-	outgoing        atomic.Int32 // len(anyOut), read without mu
 	onDisconnecting []func(*Socket, string)
-	onDisconnect    []func(*Socket, string)
-	acks            map[int64]func(Args)
-	data            any
-	// The socket's context, made by the first Context call: an idle
-	// socket keeps none. cancelled: the socket is disconnected (cancel
-	// was called, or a context made from now on starts cancelled).
-	ctx       context.Context
-	cancel    context.CancelCauseFunc
-	cancelled bool
 }
 
-func newSocket(n *Namespace, c *client, hs *Handshake) *Socket {
-	s := &Socket{nsp: n, c: c, hs: hs}
+// extrasLocked returns s.x, made if needed. s.mu is held.
+func (s *Socket) extrasLocked() *socketExtras {
+	if s.x == nil {
+		s.x = new(socketExtras)
+	}
+	return s.x
+}
+
+func newSocket(n *Namespace, c *client, auth string, at time.Time) *Socket {
+	s := &Socket{nsp: n, c: c, auth: auth, hsTime: at.UnixNano()}
 	if c.protocol == 4 {
 		// As Node does for EIO3 clients: the engine id, prefixed by the
 		// namespace outside "/".
@@ -124,8 +147,19 @@ func (s *Socket) ID() string { return s.id }
 // Namespace returns the socket's namespace.
 func (s *Socket) Namespace() *Namespace { return s.nsp }
 
-// Handshake returns what the client presented when it connected.
-func (s *Socket) Handshake() *Handshake { return s.hs }
+// Handshake returns what the client presented when it connected. It is
+// built on the first call (an idle socket does not keep it), and the same
+// value is returned after.
+func (s *Socket) Handshake() *Handshake {
+	if hs := s.hs.Load(); hs != nil {
+		return hs
+	}
+	hs := s.c.handshake(s.auth, time.Unix(0, s.hsTime))
+	if !s.hs.CompareAndSwap(nil, hs) {
+		hs = s.hs.Load()
+	}
+	return hs
+}
 
 // Context returns a context cancelled when the socket disconnects (or its
 // connection closes, the cause then being the engine's *CloseError).
@@ -182,7 +216,8 @@ func (s *Socket) SetData(v any) {
 // disconnect, while it is still in its rooms.
 func (s *Socket) OnDisconnecting(h func(s *Socket, reason string)) {
 	s.mu.Lock()
-	s.onDisconnecting = append(s.onDisconnecting, h)
+	x := s.extrasLocked()
+	x.onDisconnecting = append(x.onDisconnecting, h)
 	s.mu.Unlock()
 }
 
@@ -434,7 +469,10 @@ func (s *Socket) onClose(reason string) {
 		return
 	}
 	s.closed = true
-	before := s.onDisconnecting
+	var before []func(*Socket, string)
+	if s.x != nil {
+		before = s.x.onDisconnecting
+	}
 	s.mu.Unlock()
 	for _, h := range before {
 		h(s, reason)
@@ -454,8 +492,10 @@ func (s *Socket) onClose(reason string) {
 	s.mu.Lock()
 	after := s.onDisconnect
 	s.acks = nil
-	s.countOutgoingLocked(-len(s.anyOut))
-	s.anyOut = nil
+	if s.x != nil {
+		s.countOutgoingLocked(-len(s.x.anyOut))
+		s.x.anyOut = nil
+	}
 	s.mu.Unlock()
 	for _, h := range after {
 		h(s, reason)

@@ -35,6 +35,7 @@ func TestSocketContext(t *testing.T) {
 				ctx           context.Context
 			}
 			got := make(chan result, 1)
+			ran := make(chan struct{})
 			srv.Of("/").OnConnection(func(s *Socket) {
 				var r result
 				if tt.early {
@@ -44,10 +45,18 @@ func TestSocketContext(t *testing.T) {
 					r.ctx = s.Context()
 					got <- r
 				})
+				close(ran)
 			})
 			c := dialRaw(t, url, 4)
 			if _, err := c.ConnectSocketIO("/", "", 10*time.Second); err != nil {
 				t.Fatal(err)
+			}
+			// The CONNECT reply goes out before the connection handler
+			// runs: end the connection only once it has.
+			select {
+			case <-ran:
+			case <-time.After(20 * time.Second):
+				t.Fatal("no connection handler")
 			}
 			if tt.end == "disconnect" {
 				c.Send("41")
