@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // TestHandshakeKept: what a session keeps of its handshake request
@@ -69,5 +70,29 @@ func TestHandshakeKept(t *testing.T) {
 				t.Error("a change to one copy shows in the next")
 			}
 		})
+	}
+}
+
+// TestTransportNotSlicedFromQuery: the transport a request names is kept
+// as the package's constant, not as a slice of the query string (a session
+// keeps it for its life, and a slice would keep the request line with it).
+func TestTransportNotSlicedFromQuery(t *testing.T) {
+	srv, err := NewServer(HandlerFunc(func(*Session) {}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range []string{Polling, WebSocket} {
+		r := httptest.NewRequest(http.MethodGet, "/engine.io/?EIO=4&transport="+tr, nil)
+		if tr == WebSocket {
+			r.Header.Set("Upgrade", "websocket")
+			r.Header.Set("Connection", "Upgrade")
+		}
+		req, rerr := srv.parse(r)
+		if rerr != nil {
+			t.Fatalf("%s: %v", tr, rerr)
+		}
+		if req.transport != tr || unsafe.StringData(req.transport) != unsafe.StringData(tr) {
+			t.Errorf("%s: transport %q is not the constant", tr, req.transport)
+		}
 	}
 }

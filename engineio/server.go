@@ -260,7 +260,17 @@ func (s *Server) parse(r *http.Request) (request, *requestError) {
 	if !ok || q.count[qEIO] > 1 || q.count[qTransport] > 1 || q.count[qSID] > 1 || q.count[qB64] > 1 {
 		return req, refuseWith(CodeBadRequest, "name", "INVALID_QUERY")
 	}
-	req.transport = q.value[qTransport]
+	// The constants, not the query's bytes: a session keeps its
+	// transport, and a slice of the query would keep the whole request
+	// line it was read from.
+	switch t := q.value[qTransport]; t {
+	case Polling:
+		req.transport = Polling
+	case WebSocket:
+		req.transport = WebSocket
+	default:
+		req.transport = t
+	}
 	if (req.transport != Polling && req.transport != WebSocket) || !s.opts.allows(req.transport) {
 		return req, refuseWith(CodeUnknownTransport, "transport", req.transport)
 	}

@@ -26,10 +26,10 @@ const (
 
 // maxIdleSocketHeap bounds the live heap of an idle Socket.IO connection
 // (Engine.IO session, client, socket in the main namespace, joined to one
-// room) once parked, after a GC: measured 2,075–2,355 B at 2,000 and
-// 5,000 connections (4.37 KB before the socket's handshake was built on
-// demand and its own room kept as a flag).
-const maxIdleSocketHeap = 2600
+// room) once parked, after a GC: measured 1,948–1,976 B at 2,000
+// connections (4.37 KB before the socket's handshake was built on demand,
+// its own room kept as a flag and the session's context made on demand).
+const maxIdleSocketHeap = 2300
 
 // TestIdleSocketMemory connects N real Socket.IO clients over loopback
 // websockets from a child process (so that the client side is not in this
