@@ -11,6 +11,9 @@ var hbEpoch = time.Now()
 // hbNanos returns t as nanoseconds since hbEpoch.
 func hbNanos(t time.Time) int64 { return int64(t.Sub(hbEpoch)) }
 
+// hbTime is the time of n nanoseconds since hbEpoch.
+func hbTime(n int64) time.Time { return hbEpoch.Add(time.Duration(n)) }
+
 // heartbeats holds the heartbeat deadlines of a server's sessions in one
 // min-heap, with one runtime timer set for the earliest: a session costs
 // an entry in the heap rather than a timer of its own. When deadlines

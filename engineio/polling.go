@@ -193,7 +193,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, sess *Session) {
 			return
 		}
 		sess.posting = true
-		deadline := sess.due
+		deadline := hbTime(sess.due)
 		sess.mu.Unlock()
 		closes := s.postCloses(w, r, sess, deadline)
 		sess.mu.Lock()

@@ -501,12 +501,12 @@ func (s *Server) newSession(r *http.Request, req request, id string, ws *wsConn)
 	if req.protocol == 3 {
 		first += s.opts.PingTimeout
 	}
-	sess.due = time.Now().Add(first)
+	sess.due = hbNanos(time.Now().Add(first))
 	if !s.add(sess) {
 		return nil
 	}
 	sess.mu.Lock()
-	sess.armLocked(sess.due)
+	sess.armLocked(hbTime(sess.due))
 	sess.mu.Unlock()
 	if s.log.Enabled(context.Background(), slog.LevelDebug) { // the arguments would cost allocations
 		s.log.Debug("engineio: session open", "sid", sess.id, "protocol", sess.protocol,

@@ -118,7 +118,7 @@ type Session struct {
 	wake        chan struct{} // capacity 1: wakes the pending poll; made by the first poll that waits
 	ws          *wsConn       // the websocket once it carries the session
 	probe       *wsConn       // a websocket being upgraded to
-	due         time.Time     // the heartbeat deadline, absolute
+	due         int64         // the heartbeat deadline (hbNanos)
 	hbIndex     int           // 1 + index in srv.hb's heap, 0 when not in it (under srv.hb.mu)
 	// The session's context, made by the first Context call (an idle
 	// session keeps none) and cancelled, with cause, by closeWith.
@@ -447,7 +447,7 @@ func (s *Session) deliver(m Message) {
 func (s *Session) onTimer() {
 	s.mu.Lock()
 	switch {
-	case time.Now().Before(s.due):
+	case hbNanos(time.Now()) < s.due:
 		// Armed again since this deadline passed: the new one is in
 		// the heap.
 		s.mu.Unlock()
@@ -463,7 +463,7 @@ func (s *Session) onTimer() {
 		// The pong is due PingTimeout after the ping was due, however
 		// late this timer ran.
 		s.hbState = hbWaitPong
-		s.armLocked(s.due.Add(s.srv.opts.PingTimeout))
+		s.armLocked(hbTime(s.due).Add(s.srv.opts.PingTimeout))
 		s.enqueueLocked(packet{typ: typePing})
 		s.mu.Unlock()
 		return
@@ -553,7 +553,7 @@ func (s *Session) Data() any {
 
 // armLocked sets the heartbeat deadline to due. s.mu is held.
 func (s *Session) armLocked(due time.Time) {
-	s.due = due
+	s.due = hbNanos(due)
 	s.srv.hb.arm(s, due)
 }
 
@@ -562,7 +562,7 @@ func (s *Session) armLocked(due time.Time) {
 // that a request arriving after the deadline never finds the session open.
 func (s *Session) heartbeatExpired() bool {
 	s.mu.Lock()
-	late := !s.closed && (s.protocol == 3 || s.hbState == hbWaitPong) && time.Now().After(s.due)
+	late := !s.closed && (s.protocol == 3 || s.hbState == hbWaitPong) && hbNanos(time.Now()) > s.due
 	s.mu.Unlock()
 	if late {
 		s.closeWith(ReasonPingTimeout, nil, closeAbort)

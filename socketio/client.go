@@ -18,6 +18,7 @@ type client struct {
 	srv      *Server
 	sess     *engineio.Session
 	dec      PacketDecoder // used only from OnMessage, which the engine serialises
+	jsonDec  Decoder       // dec, with the default parser (no allocation of its own)
 	protocol int           // Socket.IO protocol: 5, or 4 for EIO3 clients
 
 	mu           sync.Mutex
@@ -39,8 +40,13 @@ func newClient(s *Server, sess *engineio.Session) *client {
 	c := &client{
 		srv:      s,
 		sess:     sess,
-		dec:      s.parser.NewDecoder(s.limits),
 		protocol: 5,
+	}
+	if _, ok := s.parser.(jsonParser); ok {
+		c.jsonDec.lim = s.limits.withDefaults()
+		c.dec = &c.jsonDec
+	} else {
+		c.dec = s.parser.NewDecoder(s.limits)
 	}
 	if sess.Protocol() == 3 {
 		c.protocol = 4
