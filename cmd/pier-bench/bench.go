@@ -38,7 +38,8 @@ type config struct {
 	quietBudget time.Duration // over the whole benchmark; spent by waitQuiet
 	retries     int
 	nofile      int
-	bcastGens   int // receiving child processes of the broadcast scenarios (0: the runner receives)
+	bcastGens   int           // receiving child processes of the broadcast scenarios (0: the runner receives)
+	bcastPoll   time.Duration // their polling period (0: they sleep in epoll_wait)
 
 	// -scale (scale.go)
 	scale           bool
@@ -223,6 +224,7 @@ func runBench(args []string) error {
 	fs.StringVar(&cfg.loadCPU, "load-cpu", "1", "core (taskset list) of the load generator")
 	fs.BoolVar(&cfg.pprof, "pprof", false, "profile Pier: heap after the idle scenarios, CPU during the echo scenarios (files in -out; the CPU profile costs Pier a few % of CPU)")
 	fs.IntVar(&cfg.bcastGens, "broadcast-gens", 2, "receiving processes (pier-bench recv-broadcast children, on -load-cpu) sharing the receivers of the broadcast scenarios; 0: the runner receives them itself, one goroutine per connection (Linux: 0 is the only choice elsewhere)")
+	fs.DurationVar(&cfg.bcastPoll, "broadcast-poll", time.Millisecond, "the receiving processes read their sockets this often rather than sleep in epoll_wait, so that no delivery has to wake them up on the server's core (latencies are the kernel's receive timestamps either way); 0: they sleep in epoll_wait")
 	fs.IntVar(&cfg.concurrency, "dial-concurrency", 64, "connections being opened at once by the idle scenarios")
 	fs.DurationVar(&cfg.quietWait, "quiet-wait", 20*time.Second, "before each run, wait up to this long for other processes to leave the CPU idle")
 	fs.DurationVar(&cfg.quietBudget, "quiet-budget", 2*time.Minute, "the most -quiet-wait may add up to over the whole benchmark")

@@ -138,7 +138,7 @@ func startChildReceivers(ctx context.Context, e *env, addrs []string, size, k in
 			n++
 		}
 		g, err := startChild("recv-broadcast", "-addrs", strings.Join(addrs, ","), "-n", strconv.Itoa(n), "-room", bcastRoom,
-			"-concurrency", strconv.Itoa(max(1, e.cfg.concurrency/k)), "-samples", c.file(i))
+			"-concurrency", strconv.Itoa(max(1, e.cfg.concurrency/k)), "-samples", c.file(i), "-poll", e.cfg.bcastPoll.String())
 		if err != nil {
 			return nil, err
 		}

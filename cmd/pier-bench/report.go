@@ -84,6 +84,7 @@ func settingsOf(cfg *config, sel []*scenario) map[string]any {
 		"warmup_s": cfg.warmup.Seconds(), "settle_s": cfg.settle.Seconds(), "servers": cfg.servers,
 		"pinned": cfg.pin, "server_cpu": cfg.serverCPU, "load_cpu": cfg.loadCPU,
 		"pprof": cfg.pprof, "dial_concurrency": cfg.concurrency, "broadcast_gens": cfg.bcastGens,
+		"broadcast_poll_s": cfg.bcastPoll.Seconds(),
 	}
 }
 
