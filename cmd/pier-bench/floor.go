@@ -16,9 +16,10 @@ const floorServerName = "floor"
 
 // floorScenarios are the scenarios the floor server serves.
 var floorScenarios = map[string]bool{
-	"sio-echo-ack-1":     runtime.GOOS == "linux",
-	"sio-echo-ack-50":    runtime.GOOS == "linux",
-	"sio-broadcast-1000": runtime.GOOS == "linux",
+	"sio-echo-ack-1":          runtime.GOOS == "linux",
+	"sio-echo-ack-50":         runtime.GOOS == "linux",
+	"sio-broadcast-1000":      runtime.GOOS == "linux",
+	"sio-broadcast-slow-1000": runtime.GOOS == "linux",
 }
 
 // floorNA is why the floor server has no figure in the other scenarios.
