@@ -212,7 +212,7 @@ func runBench(args []string) error {
 	fs.DurationVar(&cfg.duration, "duration", 5*time.Second, "measurement time of the echo, polling and broadcast scenarios")
 	fs.DurationVar(&cfg.warmup, "warmup", time.Second, "load before each measurement, not measured")
 	fs.DurationVar(&cfg.settle, "settle", 3*time.Second, "wait after opening idle connections before reading RSS")
-	servers := fs.String("servers", "pier,node,zishang520,floor", "servers to measure, in order: pier, node (testdata/bench/server.js), zishang520 (the Go port of Node's server, testdata/bench/zishang520), floor (a minimal server, the floor of the Socket.IO echo and broadcast scenarios; Linux only)")
+	servers := fs.String("servers", "pier,node,zishang520,floor", "servers to measure, in order: pier, node (testdata/bench/server.js), zishang520 (the Go port of Node's server, testdata/bench/zishang520), floor (a minimal server, the floor of the Socket.IO broadcast scenarios; Linux only)")
 	fs.StringVar(&cfg.out, "out", "bench-results", "directory of the JSON, markdown and SVG results")
 	fs.StringVar(&cfg.nodeDir, "node-dir", "testdata/bench", "directory of the Node reference server (server.js, package.json)")
 	fs.StringVar(&cfg.node, "node", "node", "node executable")
