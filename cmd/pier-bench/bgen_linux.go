@@ -106,6 +106,10 @@ func writeSamples(file string, samples []bcastSample) error {
 	return os.WriteFile(file, b, 0o600)
 }
 
+// maxPendingFrame bounds the part of a frame an epollReceiver holds: a
+// broadcast is a few dozen bytes.
+const maxPendingFrame = 1 << 20
+
 // rxConn is one connection of an epollReceiver.
 type rxConn struct {
 	fd      int
@@ -266,6 +270,13 @@ func (r *epollReceiver) read(c *rxConn, buf, oob []byte) {
 		}
 		rest, ok := r.frames(c, data, kts, readAt)
 		if !ok {
+			r.drop(c)
+			return
+		}
+		if len(rest) > maxPendingFrame {
+			if r.err == nil {
+				r.err = fmt.Errorf("a frame of more than %d bytes", maxPendingFrame)
+			}
 			r.drop(c)
 			return
 		}

@@ -43,6 +43,11 @@ import (
 // client that sends more is disconnected.
 const floorMaxFrame = 64 << 10
 
+// floorMaxPending bounds what the server holds for a client that does not
+// read (beyond what its socket's buffers took): past it, the client is
+// disconnected.
+const floorMaxPending = 1 << 20
+
 // floorConn is one client connection of the floor server.
 type floorConn struct {
 	fd       int
@@ -247,14 +252,16 @@ func (s *floorServer) read(c *floorConn) {
 			s.close(c)
 			return
 		}
+		// Handled a read at a time: c.in holds at most one read and the
+		// start of a frame (bounded by floorMaxFrame).
 		c.in = append(c.in, s.buf[:n]...)
+		if !s.handle(c) || c.dead {
+			s.close(c)
+			return
+		}
 		if n < len(s.buf) {
 			break
 		}
-	}
-	if !s.handle(c) {
-		s.close(c)
-		return
 	}
 	if len(c.in) == 0 {
 		c.in = nil // an idle connection holds no buffer
@@ -268,6 +275,10 @@ func (s *floorServer) send(c *floorConn, b []byte) {
 		return
 	}
 	if len(c.out) > 0 {
+		if len(c.out)+len(b) > floorMaxPending {
+			s.abandon(c)
+			return
+		}
 		c.out = append(c.out, b...)
 		return
 	}
@@ -280,9 +291,21 @@ func (s *floorServer) send(c *floorConn, b []byte) {
 		return
 	}
 	if n < len(b) {
+		if len(b)-n > floorMaxPending {
+			s.abandon(c)
+			return
+		}
 		c.out = append(c.out, b[n:]...)
 		syscall.EpollCtl(s.epfd, syscall.EPOLL_CTL_MOD, c.fd, &syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLOUT, Fd: int32(c.fd)})
 	}
+}
+
+// abandon gives up on a client that does not read: its socket is shut
+// down (the read side then closes it, as after a failed write) and what
+// it had pending is dropped.
+func (s *floorServer) abandon(c *floorConn) {
+	c.dead, c.out = true, nil
+	syscall.Shutdown(c.fd, syscall.SHUT_RDWR)
 }
 
 func (s *floorServer) flush(c *floorConn) {

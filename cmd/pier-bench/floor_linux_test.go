@@ -292,3 +292,53 @@ func TestParseDigitsAndStamp(t *testing.T) {
 		t.Error("kernelStamp of no control message is not 0")
 	}
 }
+
+// TestFloorServerDropsSlowReader: a member that does not read is
+// disconnected once more than floorMaxPending waits for it (beyond its
+// sockets' buffers), and the server goes on serving the others.
+func TestFloorServerDropsSlowReader(t *testing.T) {
+	s := startFloor(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	slow, err := dialSIOJoin(ctx, s.Addr(), testJoin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	sender, err := dialSIO(ctx, s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sender.Close()
+	payload := `"` + strings.Repeat("p", 60<<10) + `"`
+	frame := maskedFrame(ws.OpText, []byte(`42["broadcast","bench",`+payload+`]`))
+	const n = 400 // 24 MB: more than loopback's socket buffers (a few MB each way) and the bound
+	for range n {
+		if err := sender.write(frame); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The server still answers, after handling every broadcast.
+	sender.write(maskedFrame(ws.OpText, []byte(`421["echo",1]`)))
+	if p := readDeadline(t, sender); string(p) != `431[1]` {
+		t.Fatalf("echo after the flood: %q", p)
+	}
+	// The slow member gets what its buffers held, then the end.
+	slow.conn.SetReadDeadline(time.Now().Add(time.Minute))
+	got := 0
+	buf := make([]byte, 64<<10)
+	for {
+		k, err := slow.conn.Read(buf)
+		got += k
+		if err != nil {
+			if os.IsTimeout(err) {
+				t.Fatalf("the slow member was not disconnected (read %d bytes)", got)
+			}
+			break
+		}
+	}
+	if total := n * len(payload); got >= total {
+		t.Errorf("the slow member got all %d bytes", total)
+	}
+	t.Logf("the slow member read %d of %d bytes before the end", got, n*len(payload))
+}
