@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,6 +38,8 @@ type config struct {
 	quietBudget time.Duration // over the whole benchmark; spent by waitQuiet
 	retries     int
 	nofile      int
+	bcastGens   int           // receiving child processes of the broadcast scenarios (0: the runner receives)
+	bcastPoll   time.Duration // their polling period (0: they sleep in epoll_wait)
 
 	// -scale (scale.go)
 	scale           bool
@@ -74,6 +77,9 @@ type env struct {
 	// first), and redis the redis-server they share.
 	peers []*serverProc
 	redis *redisProc
+	// gens are the load generator's child processes during a
+	// measurement (their CPU is the load generator's).
+	gens []int
 }
 
 // metric is one measured figure of a scenario run.
@@ -139,6 +145,16 @@ func scenarioTable(cfg *config) []*scenario {
 	)
 	t = append(t, sioScenarios()...)
 	t = append(t, redisScenarios()...)
+	for _, s := range t {
+		if !floorScenarios[s.Name] {
+			if s.NA == nil {
+				s.NA = map[string]string{}
+			}
+			if s.NA["floor"] == "" {
+				s.NA["floor"] = floorNA
+			}
+		}
+	}
 	return t
 }
 
@@ -196,7 +212,7 @@ func runBench(args []string) error {
 	fs.DurationVar(&cfg.duration, "duration", 5*time.Second, "measurement time of the echo, polling and broadcast scenarios")
 	fs.DurationVar(&cfg.warmup, "warmup", time.Second, "load before each measurement, not measured")
 	fs.DurationVar(&cfg.settle, "settle", 3*time.Second, "wait after opening idle connections before reading RSS")
-	servers := fs.String("servers", "pier,node,zishang520", "servers to measure, in order: pier, node (testdata/bench/server.js), zishang520 (the Go port of Node's server, testdata/bench/zishang520)")
+	servers := fs.String("servers", "pier,node,zishang520,floor", "servers to measure, in order: pier, node (testdata/bench/server.js), zishang520 (the Go port of Node's server, testdata/bench/zishang520), floor (a minimal server, the floor of the Socket.IO broadcast scenarios; Linux only)")
 	fs.StringVar(&cfg.out, "out", "bench-results", "directory of the JSON, markdown and SVG results")
 	fs.StringVar(&cfg.nodeDir, "node-dir", "testdata/bench", "directory of the Node reference server (server.js, package.json)")
 	fs.StringVar(&cfg.node, "node", "node", "node executable")
@@ -207,6 +223,8 @@ func runBench(args []string) error {
 	fs.StringVar(&cfg.serverCPU, "server-cpu", "0", "core (taskset list) of the servers")
 	fs.StringVar(&cfg.loadCPU, "load-cpu", "1", "core (taskset list) of the load generator")
 	fs.BoolVar(&cfg.pprof, "pprof", false, "profile Pier: heap after the idle scenarios, CPU during the echo scenarios (files in -out; the CPU profile costs Pier a few % of CPU)")
+	fs.IntVar(&cfg.bcastGens, "broadcast-gens", 2, "receiving processes (pier-bench recv-broadcast children, on -load-cpu) sharing the receivers of the broadcast scenarios; 0: the runner receives them itself, one goroutine per connection (Linux: 0 is the only choice elsewhere)")
+	fs.DurationVar(&cfg.bcastPoll, "broadcast-poll", time.Millisecond, "the receiving processes read their sockets this often rather than sleep in epoll_wait, so that no delivery has to wake them up on the server's core (latencies are the kernel's receive timestamps either way); 0: they sleep in epoll_wait")
 	fs.IntVar(&cfg.concurrency, "dial-concurrency", 64, "connections being opened at once by the idle scenarios")
 	fs.DurationVar(&cfg.quietWait, "quiet-wait", 20*time.Second, "before each run, wait up to this long for other processes to leave the CPU idle")
 	fs.DurationVar(&cfg.quietBudget, "quiet-budget", 2*time.Minute, "the most -quiet-wait may add up to over the whole benchmark")
@@ -227,6 +245,9 @@ func runBench(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	if runtime.GOOS != "linux" {
+		cfg.bcastGens = 0 // the receiving children read with epoll
+	}
 	for s := range strings.SplitSeq(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n <= 0 {
@@ -235,7 +256,7 @@ func runBench(args []string) error {
 		cfg.sizes = append(cfg.sizes, n)
 	}
 	for s := range strings.SplitSeq(*servers, ",") {
-		if s = strings.TrimSpace(s); s != "pier" && s != "node" && s != "zishang520" {
+		if s = strings.TrimSpace(s); s != "pier" && s != "node" && s != "zishang520" && s != "floor" {
 			return fmt.Errorf("-servers: unknown server %q", s)
 		}
 		cfg.servers = append(cfg.servers, strings.TrimSpace(s))
@@ -277,6 +298,10 @@ func runBench(args []string) error {
 		return err
 	}
 	cfg.nofile = int(nofile)
+	if cfg.scale {
+		// The floor server holds no heartbeat and is no subject of -scale.
+		cfg.servers = slices.DeleteFunc(cfg.servers, func(s string) bool { return s == "floor" })
+	}
 	if cfg.scale && cfg.scaleSingle <= 0 {
 		cfg.servers = slices.DeleteFunc(cfg.servers, func(s string) bool { return s != "pier" })
 	}

@@ -49,6 +49,9 @@ type childEvent struct {
 	Open       int          `json:"open"`
 	Lost       int          `json:"lost"`
 	Broadcasts []childBcast `json:"broadcasts,omitempty"`
+	// recv-broadcast (bgen.go)
+	Received int64 `json:"received,omitempty"` // deliveries so far
+	Samples  int   `json:"samples,omitempty"`  // samples written to the -samples file
 }
 
 // childBcast is what a child saw of one broadcast: the latency of each

@@ -38,13 +38,20 @@ type window struct {
 	m0, m1   uint64       // busy ticks of the whole machine (/proc/stat)
 	t0       time.Time
 	s1, c1   procSample
+	gens     []int // receiving child processes of the load generator
+	g0, g1   []procSample
+	gAff     []string // their CPU affinity (Cpus_allowed_list)
 	duration time.Duration
 }
 
 func startWindow(e *env) *window {
-	w := &window{srv: e.srv, peers: e.peers, redis: e.redis}
+	w := &window{srv: e.srv, peers: e.peers, redis: e.redis, gens: e.gens}
 	w.m0 = machineBusyTicks()
 	w.c0, _ = sampleProc(os.Getpid())
+	for _, pid := range w.gens {
+		ps, _ := sampleProc(pid)
+		w.g0 = append(w.g0, ps)
+	}
 	w.s0 = w.srv.sample()
 	for _, p := range w.peers {
 		w.p0 = append(w.p0, p.sample())
@@ -66,6 +73,11 @@ func (w *window) stop() {
 		w.r1, _ = sampleProc(w.redis.Pid)
 	}
 	w.c1, _ = sampleProc(os.Getpid())
+	for _, pid := range w.gens {
+		ps, _ := sampleProc(pid)
+		w.g1 = append(w.g1, ps)
+		w.gAff = append(w.gAff, cpusAllowed(pid))
+	}
 	w.m1 = machineBusyTicks()
 }
 
@@ -73,7 +85,7 @@ func (w *window) stop() {
 // servers, redis-server and the load generator, in cores.
 func (w *window) otherCPU() float64 {
 	busy := float64(w.m1-w.m0) / clkTck
-	return max(0, busy-w.serverCPU()-w.redisCPU()-w.c1.cpuSecondsSince(w.c0)) / w.duration.Seconds()
+	return max(0, busy-w.serverCPU()-w.redisCPU()-w.clientCPU()*w.duration.Seconds()) / w.duration.Seconds()
 }
 
 // redisCPU is the redis-server's CPU seconds over the window (0 without
@@ -122,8 +134,47 @@ func (w *window) serverCPU() float64 {
 	return cpu
 }
 
-// clientCPU is the load generator's CPU use over the window, in cores.
-func (w *window) clientCPU() float64 { return w.c1.cpuSecondsSince(w.c0) / w.duration.Seconds() }
+// clientCPU is the load generator's CPU use over the window, in cores:
+// the runner's and its receiving children's.
+func (w *window) clientCPU() float64 {
+	cpu := w.c1.cpuSecondsSince(w.c0)
+	for i := range w.g1 {
+		cpu += w.g1[i].cpuSecondsSince(w.g0[i])
+	}
+	return cpu / w.duration.Seconds()
+}
+
+// generatorInfo records the load generator's processes and the CPU of
+// each over the window, in cores: the runner's, and its receiving
+// children's with their CPU affinity.
+func (w *window) generatorInfo(r *result) {
+	r.info("generator_processes", 1+len(w.gens))
+	r.info("runner_cpu_cores", w.c1.cpuSecondsSince(w.c0)/w.duration.Seconds())
+	if len(w.gens) == 0 {
+		return
+	}
+	var cpu []float64
+	for i := range w.gens {
+		cpu = append(cpu, w.g1[i].cpuSecondsSince(w.g0[i])/w.duration.Seconds())
+	}
+	r.info("receiving_processes", len(w.gens))
+	r.info("receiving_cpu_cores", cpu)
+	r.info("receiving_cpus_allowed", w.gAff)
+}
+
+// cpusAllowed is the Cpus_allowed_list of a process ("" if unknown).
+func cpusAllowed(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return ""
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "Cpus_allowed_list:"); ok {
+			return strings.TrimSpace(rest)
+		}
+	}
+	return ""
+}
 
 // phases drives a closed-loop load: workers record only while measuring.
 type phases struct{ v atomic.Int32 }

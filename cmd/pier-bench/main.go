@@ -10,6 +10,8 @@
 //	pier-bench -scale [flags]    idle connections at scale (opt-in, minutes)
 //	pier-bench serve-pier ...    (internal) the Pier server under test
 //	pier-bench dial-idle ...     (internal) a load-generator child of -scale
+//	pier-bench serve-floor ...   (internal) the floor server (floor_linux.go)
+//	pier-bench recv-broadcast .. (internal) a receiving child of the broadcast scenarios
 //
 // The load generator speaks raw Engine.IO (and, for the Socket.IO
 // scenarios, raw Socket.IO) over websocket and long-polling, with a minimal
@@ -45,6 +47,10 @@ func main() {
 		err = runServePier(os.Args[2:])
 	case len(os.Args) > 1 && os.Args[1] == "dial-idle":
 		err = runDialIdle(os.Args[2:])
+	case len(os.Args) > 1 && os.Args[1] == "serve-floor":
+		err = runServeFloor(os.Args[2:])
+	case len(os.Args) > 1 && os.Args[1] == "recv-broadcast":
+		err = runRecvBroadcast(os.Args[2:])
 	default:
 		err = runBench(os.Args[1:])
 	}

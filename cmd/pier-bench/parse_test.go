@@ -315,11 +315,11 @@ func TestDrainEnds(t *testing.T) {
 	c.Store(1000)
 	// Everything expected already arrived: drain returns at once (it
 	// would otherwise wait out the hour).
-	drain(context.Background(), &c, func() int64 { return 1000 }, time.Hour, time.Hour)
+	drain(context.Background(), c.Load, func() int64 { return 1000 }, time.Hour, time.Hour)
 	// A cancelled run does not wait for a backlog.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	drain(ctx, &c, func() int64 { return 2000 }, time.Hour, time.Hour)
+	drain(ctx, c.Load, func() int64 { return 2000 }, time.Hour, time.Hour)
 }
 
 func TestWindowLatencies(t *testing.T) {

@@ -94,7 +94,7 @@ var errModeUnavailable = errors.New("mode not available")
 
 // serverProc is a server under test, started by the runner.
 type serverProc struct {
-	Name      string // "pier", "node" or "zishang520"
+	Name      string // "pier", "node", "zishang520" or "floor"
 	Mode      string
 	Addr      string // host:port it listens on
 	PprofAddr string // pier with -pprof only
@@ -105,7 +105,7 @@ type serverProc struct {
 	exited    chan struct{}
 }
 
-// startServer starts server name ("pier", "node" or "zishang520") in mode, pinned to
+// startServer starts server name ("pier", "node", "zishang520" or "floor") in mode, pinned to
 // cfg.serverCPU, and waits until it listens. extra are more arguments of
 // serve-pier (Pier only).
 func startServer(cfg *config, name, mode string, extra ...string) (*serverProc, error) {
@@ -123,6 +123,12 @@ func startServer(cfg *config, name, mode string, extra ...string) (*serverProc, 
 			s.PprofAddr = freeAddr()
 			argv = append(argv, "-pprof", s.PprofAddr)
 		}
+	case "floor":
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, err
+		}
+		argv = []string{exe, "serve-floor", "-addr", "127.0.0.1:0", "-mode", mode}
 	case "node":
 		argv = []string{cfg.node, "server.js", "--port", "0", "--mode", mode}
 		dir = cfg.nodeDir

@@ -18,7 +18,7 @@ const redisNA = "compares Pier's two Redis adapters; this server is not run in i
 // (redisadapter/streams). They report the servers' CPU per delivery (both
 // processes added up) and the redis-server's CPU per broadcast.
 func redisScenarios() []*scenario {
-	na := map[string]string{"node": redisNA, "zishang520": redisNA}
+	na := map[string]string{"node": redisNA, "zishang520": redisNA, "floor": redisNA}
 	return []*scenario{
 		{Name: "redis-pubsub-broadcast-1000", Group: "redis", Mode: "sio", Default: true, Adapter: "pubsub", NA: na,
 			Title: "Redis pub/sub adapter: 2 servers, broadcast to a room of 1,000, 50/s",

@@ -83,7 +83,8 @@ func settingsOf(cfg *config, sel []*scenario) map[string]any {
 		"scenarios": names, "idle_sizes": cfg.sizes, "duration_s": cfg.duration.Seconds(),
 		"warmup_s": cfg.warmup.Seconds(), "settle_s": cfg.settle.Seconds(), "servers": cfg.servers,
 		"pinned": cfg.pin, "server_cpu": cfg.serverCPU, "load_cpu": cfg.loadCPU,
-		"pprof": cfg.pprof, "dial_concurrency": cfg.concurrency,
+		"pprof": cfg.pprof, "dial_concurrency": cfg.concurrency, "broadcast_gens": cfg.bcastGens,
+		"broadcast_poll_s": cfg.bcastPoll.Seconds(),
 	}
 }
 
@@ -261,7 +262,7 @@ func (m machine) shortTitle(server string) string {
 // with the reason under the table.
 func (rep *report) markdown(w io.Writer) {
 	m := rep.Machine
-	servers := rep.servers()
+	servers := rep.mainServers()
 	var peers, peerTitles []string
 	for _, s := range servers {
 		if s != "pier" {
@@ -345,11 +346,14 @@ func (rep *report) markdown(w io.Writer) {
 		fmt.Fprintln(w, "n/a: the server does not do this scenario (the reason is below).")
 	}
 	rep.adapterTable(w, rows)
+	rep.floorTable(w, rows)
 	var notes []string
 	seen := map[string]bool{}
 	for _, r := range rep.Runs {
 		var n string
 		switch {
+		case r.Skipped != "" && r.Server == floorServerName:
+			// The floor table says which scenarios it serves.
 		case r.Skipped != "":
 			n = fmt.Sprintf("%s on %s: n/a (%s).", r.Scenario, r.Server, r.Skipped)
 		case r.Error != "":
@@ -488,7 +492,7 @@ func (rep *report) svg() string {
 		}
 	}
 	var others []string // drawn between Pier and Node
-	for _, s := range rep.servers() {
+	for _, s := range rep.mainServers() {
 		if s != "pier" && s != "node" {
 			others = append(others, s)
 		}

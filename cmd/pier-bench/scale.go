@@ -684,7 +684,8 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// genProc is a load-generator child (pier-bench dial-idle).
+// genProc is a load-generator child (pier-bench dial-idle or
+// recv-broadcast).
 type genProc struct {
 	Pid    int
 	cmd    *exec.Cmd
@@ -698,12 +699,19 @@ type genProc struct {
 // scale room. It runs where the runner runs (-load-cpu): the CPU affinity
 // is inherited.
 func startGen(cfg *config, addr string, n int) (*genProc, error) {
+	return startChild("dial-idle", "-addr", addr, "-n", strconv.Itoa(n), "-room", scaleRoom,
+		"-concurrency", strconv.Itoa(cfg.concurrency))
+}
+
+// startChild starts `pier-bench <args>`, a child talking JSON lines
+// (childEvent) on its stdout and taking commands on its stdin. It runs
+// where the runner runs: the CPU affinity is inherited.
+func startChild(args ...string) (*genProc, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(exe, "dial-idle", "-addr", addr, "-n", strconv.Itoa(n), "-room", scaleRoom,
-		"-concurrency", strconv.Itoa(cfg.concurrency))
+	cmd := exec.Command(exe, args...)
 	g := &genProc{cmd: cmd, events: make(chan *childEvent, 64), exited: make(chan struct{}), stderr: &tailBuffer{max: 8 << 10}}
 	cmd.Stderr = g.stderr
 	cmd.SysProcAttr = childAttr()
@@ -747,7 +755,7 @@ func (g *genProc) next(ctx context.Context, want func(*childEvent) bool) (*child
 		case ev, ok := <-g.events:
 			if !ok {
 				<-g.exited
-				return nil, fmt.Errorf("dial-idle exited: %v: %s", g.cmd.ProcessState, g.stderr.String())
+				return nil, fmt.Errorf("%s exited: %v: %s", g.cmd.Args[1], g.cmd.ProcessState, g.stderr.String())
 			}
 			if ev.Event == "error" {
 				return nil, errors.New(ev.Error)
