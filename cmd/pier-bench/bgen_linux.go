@@ -4,7 +4,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -19,7 +18,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"github.com/gobwas/ws"
 )
@@ -268,8 +266,14 @@ func (r *epollReceiver) read(c *rxConn, buf, oob []byte) {
 			c.pending = append(c.pending, data...)
 			data = c.pending
 		}
-		rest, ok := r.frames(c, data, kts, readAt)
-		if !ok {
+		rest, closed, err := takeBroadcastFrames(data, kts, readAt, r.sample, func() error {
+			_, err := syscall.Write(c.fd, r.pong)
+			return err
+		})
+		if err != nil && r.err == nil {
+			r.err = err
+		}
+		if closed {
 			r.drop(c)
 			return
 		}
@@ -287,68 +291,15 @@ func (r *epollReceiver) read(c *rxConn, buf, oob []byte) {
 	}
 }
 
+// sample counts and keeps one broadcast read.
+func (r *epollReceiver) sample(b bcastSample) {
+	r.received.Add(1)
+	r.samples = append(r.samples, b)
+}
+
 // drop stops reading c, which the server closed.
 func (r *epollReceiver) drop(c *rxConn) {
 	c.closed = true
 	r.lost++
 	syscall.EpollCtl(r.epfd, syscall.EPOLL_CTL_DEL, c.fd, nil)
-}
-
-// frames handles the whole frames at the start of b and returns the
-// rest; ok is false when the server closed the websocket.
-func (r *epollReceiver) frames(c *rxConn, b []byte, kts, readAt int64) (rest []byte, ok bool) {
-	for {
-		payload, op, size, whole := parseServerFrame(b)
-		if !whole {
-			return b, true
-		}
-		switch {
-		case op == ws.OpText && bytes.HasPrefix(payload, broadcastPrefix):
-			if sent, ok := parseDigits(payload[len(broadcastPrefix):]); ok {
-				r.received.Add(1)
-				r.samples = append(r.samples, bcastSample{Sent: sent, Kernel: kts, Read: readAt})
-			} else if r.err == nil {
-				r.err = fmt.Errorf("bad broadcast %q", payload)
-			}
-		case op == ws.OpText && len(payload) == 1 && payload[0] == '2':
-			syscall.Write(c.fd, r.pong)
-		case op == ws.OpClose:
-			return nil, false
-		}
-		b = b[size:]
-	}
-}
-
-// parseDigits reads the decimal integer that b starts with (up to the
-// closing "]").
-func parseDigits(b []byte) (int64, bool) {
-	var v int64
-	i := 0
-	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
-		v = v*10 + int64(b[i]-'0')
-	}
-	return v, i > 0 && i < len(b) && b[i] == ']'
-}
-
-// kernelStamp is the SO_TIMESTAMPNS time in the control messages of a
-// recvmsg(2), Unix ns, or 0 without one.
-func kernelStamp(oob []byte) int64 {
-	const align = int(unsafe.Sizeof(uintptr(0)))
-	for len(oob) >= syscall.SizeofCmsghdr {
-		h := (*syscall.Cmsghdr)(unsafe.Pointer(&oob[0]))
-		l := int(h.Len)
-		if l < syscall.SizeofCmsghdr || l > len(oob) {
-			return 0
-		}
-		if h.Level == syscall.SOL_SOCKET && h.Type == syscall.SO_TIMESTAMPNS && l-syscall.SizeofCmsghdr >= 16 {
-			d := oob[syscall.SizeofCmsghdr:]
-			return int64(binary.NativeEndian.Uint64(d[0:8]))*int64(time.Second) + int64(binary.NativeEndian.Uint64(d[8:16]))
-		}
-		l = (l + align - 1) &^ (align - 1)
-		if l >= len(oob) {
-			return 0
-		}
-		oob = oob[l:]
-	}
-	return 0
 }

@@ -317,7 +317,6 @@ func receiveBroadcasts(c *wsClient, received *atomic.Int64) (samples []bcastSamp
 	}
 	buf := make([]byte, 4096)
 	var pending []byte
-	prefix := []byte(`42["broadcast",`)
 	for {
 		n, kts, err := read(buf)
 		if err != nil {
@@ -328,29 +327,59 @@ func receiveBroadcasts(c *wsClient, received *atomic.Int64) (samples []bcastSamp
 			kts = readAt
 		}
 		pending = append(pending, buf[:n]...)
-		for {
-			payload, op, size, ok := parseServerFrame(pending)
-			if !ok {
-				break
-			}
-			switch {
-			case op == ws.OpText && bytes.HasPrefix(payload, prefix):
-				ts, err := strconv.ParseInt(string(bytes.TrimSuffix(payload[len(prefix):], []byte("]"))), 10, 64)
-				if err != nil {
-					return samples, fmt.Errorf("bad broadcast %q", payload)
-				}
-				received.Add(1)
-				samples = append(samples, bcastSample{Sent: ts, Kernel: kts, Read: readAt})
-			case op == ws.OpText && len(payload) == 1 && payload[0] == '2':
-				if err := c.write(c.pong); err != nil {
-					return samples, err
-				}
-			case op == ws.OpClose:
-				return samples, net.ErrClosed
-			}
-			pending = pending[:copy(pending, pending[size:])]
+		rest, closed, err := takeBroadcastFrames(pending, kts, readAt, func(b bcastSample) {
+			received.Add(1)
+			samples = append(samples, b)
+		}, func() error { return c.write(c.pong) })
+		if err != nil {
+			return samples, err
 		}
+		if closed {
+			return samples, net.ErrClosed
+		}
+		pending = pending[:copy(pending, rest)]
 	}
+}
+
+// takeBroadcastFrames handles the whole frames at the start of b: each
+// "broadcast" event becomes a sample (its send time, and the receive times
+// kts and readAt) given to got, each ping is answered by pong, and closed
+// reports the server's close frame. It returns the rest of b; err is the
+// first bad broadcast (the frames after it are still handled) or pong's
+// error.
+func takeBroadcastFrames(b []byte, kts, readAt int64, got func(bcastSample), pong func() error) (rest []byte, closed bool, err error) {
+	for {
+		payload, op, size, whole := parseServerFrame(b)
+		if !whole {
+			return b, false, err
+		}
+		switch {
+		case op == ws.OpText && bytes.HasPrefix(payload, broadcastPrefix):
+			if sent, ok := parseDigits(payload[len(broadcastPrefix):]); ok {
+				got(bcastSample{Sent: sent, Kernel: kts, Read: readAt})
+			} else if err == nil {
+				err = fmt.Errorf("bad broadcast %q", payload)
+			}
+		case op == ws.OpText && len(payload) == 1 && payload[0] == '2':
+			if perr := pong(); perr != nil {
+				return b, false, perr
+			}
+		case op == ws.OpClose:
+			return nil, true, err
+		}
+		b = b[size:]
+	}
+}
+
+// parseDigits reads the decimal integer that b starts with (up to the
+// closing "]").
+func parseDigits(b []byte) (int64, bool) {
+	var v int64
+	i := 0
+	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+		v = v*10 + int64(b[i]-'0')
+	}
+	return v, i > 0 && i < len(b) && b[i] == ']'
 }
 
 // parseServerFrame parses one unmasked, unfragmented frame at the start of

@@ -42,16 +42,29 @@ func newStampedReader(tc *net.TCPConn) (func([]byte) (int, int64, error), error)
 		if n == 0 {
 			return 0, 0, net.ErrClosed
 		}
-		var kts int64
-		if msgs, err := syscall.ParseSocketControlMessage(oob[:oobn]); err == nil {
-			for _, m := range msgs {
-				if m.Header.Level == syscall.SOL_SOCKET && m.Header.Type == syscall.SO_TIMESTAMPNS && len(m.Data) >= int(unsafe.Sizeof(syscall.Timespec{})) {
-					sec := int64(binary.NativeEndian.Uint64(m.Data[0:8]))
-					nsec := int64(binary.NativeEndian.Uint64(m.Data[8:16]))
-					kts = sec*int64(time.Second) + nsec
-				}
-			}
-		}
-		return n, kts, nil
+		return n, kernelStamp(oob[:oobn]), nil
 	}, nil
+}
+
+// kernelStamp is the SO_TIMESTAMPNS time in the control messages of a
+// recvmsg(2), Unix ns, or 0 without one.
+func kernelStamp(oob []byte) int64 {
+	const align = int(unsafe.Sizeof(uintptr(0)))
+	for len(oob) >= syscall.SizeofCmsghdr {
+		h := (*syscall.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		l := int(h.Len)
+		if l < syscall.SizeofCmsghdr || l > len(oob) {
+			return 0
+		}
+		if h.Level == syscall.SOL_SOCKET && h.Type == syscall.SO_TIMESTAMPNS && l-syscall.SizeofCmsghdr >= 16 {
+			d := oob[syscall.SizeofCmsghdr:]
+			return int64(binary.NativeEndian.Uint64(d[0:8]))*int64(time.Second) + int64(binary.NativeEndian.Uint64(d[8:16]))
+		}
+		l = (l + align - 1) &^ (align - 1)
+		if l >= len(oob) {
+			return 0
+		}
+		oob = oob[l:]
+	}
+	return 0
 }
