@@ -66,7 +66,6 @@ func sioEchoClient(t *testing.T, addr string) {
 		}
 		return f
 	}
-	read() // open packet
 	c.Write(childprobe.Frame("40"))
 	for !strings.HasPrefix(read(), "40") {
 	}

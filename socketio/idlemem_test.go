@@ -6,7 +6,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"runtime"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -43,13 +42,8 @@ func TestIdleSocketMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("opens thousands of connections")
 	}
-	if os.Getenv("PIER_SIO_IDLEMEM_HEAPPROFILE") != "" {
-		runtime.MemProfileRate = 64
-	}
-	n := 2000
-	if v := os.Getenv(sioIdleEnvN); v != "" {
-		n, _ = strconv.Atoi(v)
-	}
+	writeProfile := childprobe.HeapProfile("PIER_SIO_IDLEMEM_HEAPPROFILE")
+	n := childprobe.EnvInt(sioIdleEnvN, 2000)
 	srv, err := NewServer(&Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -77,12 +71,7 @@ func TestIdleSocketMemory(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	m1 := childprobe.ReadMem()
-	if p := os.Getenv("PIER_SIO_IDLEMEM_HEAPPROFILE"); p != "" {
-		if f, err := os.Create(p); err == nil {
-			pprof.Lookup("heap").WriteTo(f, 0)
-			f.Close()
-		}
-	}
+	writeProfile()
 	perHeap := float64(int64(m1.Heap)-int64(m0.Heap)) / float64(n)
 	perRSS := float64(m1.RSS-m0.RSS) / float64(n)
 	t.Logf("%d idle Socket.IO connections in a room: live heap %.0f B/conn, RSS %.0f B/conn", n, perHeap, perRSS)
@@ -94,14 +83,11 @@ func TestIdleSocketMemory(t *testing.T) {
 // sioIdleDialer is the child side: it opens the connections, connects each
 // to the main namespace, says "ready" and holds them until stdin closes.
 func sioIdleDialer(t *testing.T, addr string) {
-	n, _ := strconv.Atoi(os.Getenv(sioIdleEnvN))
+	n := childprobe.EnvInt(sioIdleEnvN, 0)
 	conns := make([]*childprobe.WS, 0, n)
 	connect := childprobe.Frame("40")
 	for i := range n {
 		c, err := childprobe.DialWS(addr, "/socket.io/?EIO=4&transport=websocket")
-		if err == nil {
-			_, err = c.Read() // the open packet
-		}
 		if err == nil {
 			err = c.Write(connect)
 		}

@@ -3,6 +3,7 @@ package childprobe
 import (
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 )
@@ -30,4 +31,30 @@ func ReadMem() Mem {
 		}
 	}
 	return m
+}
+
+// EnvInt returns the integer in environment variable name, or def when it
+// is unset or not an integer.
+func EnvInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return n
+	}
+	return def
+}
+
+// HeapProfile, when environment variable env names a file, samples every
+// allocation from now on and returns a function that writes the heap
+// profile to that file; otherwise the function does nothing.
+func HeapProfile(env string) (write func()) {
+	file := os.Getenv(env)
+	if file == "" {
+		return func() {}
+	}
+	runtime.MemProfileRate = 64
+	return func() {
+		if f, err := os.Create(file); err == nil {
+			pprof.Lookup("heap").WriteTo(f, 0)
+			f.Close()
+		}
+	}
 }

@@ -15,8 +15,9 @@ type WS struct {
 	br *bufio.Reader
 }
 
-// DialWS opens a websocket to the server at addr (host:port) with the
-// request path and query path, and reads the 101 response.
+// DialWS opens an Engine.IO websocket session on the server at addr
+// (host:port) with the request path and query path: it reads the 101
+// response and the open packet.
 func DialWS(addr, path string) (*WS, error) {
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -37,6 +38,10 @@ func DialWS(addr, path string) (*WS, error) {
 			return nil, err
 		}
 		if l == "\r\n" {
+			if _, err := w.Read(); err != nil { // the open packet
+				c.Close()
+				return nil, err
+			}
 			return w, nil
 		}
 	}
