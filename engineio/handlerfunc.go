@@ -28,6 +28,11 @@ func (f HandlerFunc) OnOpen(s *Session) {
 // OnMessage queues m for Read, waiting while the inbox is full.
 func (f HandlerFunc) OnMessage(s *Session, m Message) {
 	select {
+	case s.inbox <- m: // the usual case, without the session's lock that Context takes
+		return
+	default:
+	}
+	select {
 	case s.inbox <- m:
 	case <-s.Context().Done():
 	}

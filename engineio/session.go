@@ -93,8 +93,8 @@ type Session struct {
 	id       string
 	hs       handshakeReq // what Request rebuilds
 	protocol int
-	b64      bool // v3 polling: binary as base64 text payloads
-	ended    atomic.Bool
+	b64      bool        // v3 polling: binary as base64 text payloads
+	ended    atomic.Bool // closed, read without mu by deliver (once per message)
 
 	// dispatch serialises the Handler calls of this session.
 	dispatch sync.Mutex
