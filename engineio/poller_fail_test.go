@@ -3,41 +3,22 @@
 package engineio_test
 
 import (
-	"bytes"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pierhq/pier/engineio"
+	"github.com/pierhq/pier/internal/syncbuf"
 )
-
-// lockedBuffer is a bytes.Buffer safe for concurrent writers.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // A failed epoll wait no longer panics (killing the process): it is
 // logged, every parked websocket is resumed and keeps working on a
 // goroutine of its own, and nothing is parked from then on.
 func TestPollerWaitFailure(t *testing.T) {
 	t.Parallel()
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	var fail func(error)
 	f := newFixtureWith(t, &engineio.Options{ParkIdleAfter: 20 * time.Millisecond}, nil, func(srv *engineio.Server) {
 		fail = engineio.UsePrivatePoller(srv, slog.New(slog.NewTextHandler(&logs, nil)))

@@ -1,7 +1,6 @@
 package socketio_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pierhq/pier/internal/jstest"
+	"github.com/pierhq/pier/internal/syncbuf"
 	"github.com/pierhq/pier/socketio"
 )
 
@@ -51,23 +51,6 @@ func (r *mpiRec) get(key string) []any {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]any(nil), r.m[key]...)
-}
-
-type mpiLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *mpiLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *mpiLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }
 
 func mpiBig(n int) []byte {
@@ -125,7 +108,7 @@ func mpiErr(err error) string {
 func mpiRun(t *testing.T, transport string) {
 	var (
 		rec  mpiRec
-		logs mpiLog
+		logs syncbuf.Buffer
 	)
 	srv, err := socketio.NewServer(&socketio.Options{
 		Parser: socketio.MsgpackParser(),

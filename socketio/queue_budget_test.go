@@ -1,7 +1,6 @@
 package socketio
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
 	"sync"
@@ -10,26 +9,9 @@ import (
 	"time"
 
 	"github.com/pierhq/pier/engineio"
+	"github.com/pierhq/pier/internal/syncbuf"
 	"github.com/pierhq/pier/internal/wiretest"
 )
-
-// lockedBuffer is a bytes.Buffer safe for concurrent writes (a log sink).
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // When the packets buffered by all connections would pass
 // MaxBufferedBytesTotal, the connection that brings one more is closed with
@@ -41,7 +23,7 @@ func TestInboundBudgetClosesConnection(t *testing.T) {
 		conns   = 3
 		perConn = 20
 	)
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	srv, url := newTestServer(t, &Options{
 		Engine: &engineio.Options{MaxHTTPBufferSize: bufSize, PingInterval: time.Hour, PingTimeout: time.Hour},
 		// Each connection queues at most 2 packets behind its blocked

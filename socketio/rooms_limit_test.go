@@ -6,13 +6,15 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/pierhq/pier/internal/syncbuf"
 )
 
 // Past MaxRoomsPerSocket a join is refused as a whole with
 // ErrTooManyRooms and a warning (once per socket); rooms the socket is in already, and
 // repeated names, do not count twice; leaving makes room again.
 func TestMaxRoomsPerSocket(t *testing.T) {
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	srv, url := newTestServer(t, &Options{MaxRoomsPerSocket: 5, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	type step struct {
 		join    []Room

@@ -1,7 +1,6 @@
 package upstream_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -9,40 +8,22 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pierhq/pier/internal/jstest"
+	"github.com/pierhq/pier/internal/syncbuf"
 	"github.com/pierhq/pier/sailsbridge"
 	"github.com/pierhq/pier/socketio"
 	"github.com/pierhq/pier/upstream"
 )
-
-// syncBuffer collects the logs of a test server.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // pier is a Pier server whose Sails bridge serves virtual requests with
 // an upstream.Handler (wrapped by wrap when not nil).
 type pier struct {
 	url string
 	up  *upstream.Handler
-	log *syncBuffer
+	log *syncbuf.Buffer
 }
 
 // testAPIKey is the key of the sockets API of test servers, mounted at
@@ -51,7 +32,7 @@ const testAPIKey = "test-key-0123456789abcdef"
 
 func startPier(t *testing.T, opts upstream.Options, wrap func(http.Handler) http.Handler) *pier {
 	t.Helper()
-	p := &pier{log: &syncBuffer{}}
+	p := &pier{log: &syncbuf.Buffer{}}
 	logger := slog.New(slog.NewTextHandler(p.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	t.Cleanup(func() {
 		if t.Failed() {

@@ -19,6 +19,7 @@ import (
 	"github.com/pierhq/pier/engineio"
 	"github.com/pierhq/pier/internal/jstest"
 	"github.com/pierhq/pier/internal/redistest"
+	"github.com/pierhq/pier/internal/syncbuf"
 	"github.com/pierhq/pier/redisadapter"
 	"github.com/pierhq/pier/sailsbridge"
 	"github.com/pierhq/pier/socketio"
@@ -48,12 +49,12 @@ func startSailsApp(t *testing.T, redisURL string) string {
 type sailsPier struct {
 	url string
 	srv *socketio.Server
-	log *syncBuffer
+	log *syncbuf.Buffer
 }
 
 func startSailsPier(t *testing.T, sailsURL string, rdb *redis.Client) *sailsPier {
 	t.Helper()
-	p := &sailsPier{log: &syncBuffer{}}
+	p := &sailsPier{log: &syncbuf.Buffer{}}
 	logger := slog.New(slog.NewTextHandler(p.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	t.Cleanup(func() {
 		if t.Failed() {
