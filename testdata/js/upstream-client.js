@@ -8,14 +8,7 @@
 //   node upstream-client.js --url http://127.0.0.1:PORT --scenario NAME [--cookie C]
 'use strict';
 
-const { parseArgs } = require('util');
-
-let doneWritten = false;
-function out(obj) {
-  if (doneWritten) return;
-  if (obj.event === 'done') doneWritten = true;
-  process.stdout.write(JSON.stringify(obj) + '\n');
-}
+const { out, cli } = require('./lib/harness');
 function fail(err) {
   out({ event: 'done', ok: false, error: String(err && err.stack || err) });
   process.exit(1);
@@ -23,12 +16,10 @@ function fail(err) {
 process.on('uncaughtException', fail);
 setTimeout(() => fail('global timeout'), 120000).unref();
 
-const args = parseArgs({
-  options: {
-    url: { type: 'string' }, scenario: { type: 'string' }, cookie: { type: 'string' },
-    backend: { type: 'string' }, n: { type: 'string' }, concurrency: { type: 'string' },
-  },
-}).values;
+const args = cli({
+  url: { type: 'string' }, scenario: { type: 'string' }, cookie: { type: 'string' },
+  backend: { type: 'string' }, n: { type: 'string' }, concurrency: { type: 'string' },
+});
 
 const sioV2 = require('socket.io-client-v2');
 const io = require('sails.io.js')(sioV2);

@@ -12,14 +12,7 @@
 //   node client.js --url http://127.0.0.1:PORT --scenario NAME [--cookie C]
 'use strict';
 
-const { parseArgs } = require('util');
-
-let doneWritten = false;
-function out(obj) {
-  if (doneWritten) return;
-  if (obj.event === 'done') doneWritten = true;
-  process.stdout.write(JSON.stringify(obj) + '\n');
-}
+const { out, cli } = require('../js/lib/harness');
 function fail(err) {
   out({ event: 'done', ok: false, error: String(err && err.stack || err) });
   process.exit(1);
@@ -27,9 +20,7 @@ function fail(err) {
 process.on('uncaughtException', fail);
 setTimeout(() => fail('global timeout'), 90000).unref();
 
-const args = parseArgs({
-  options: { url: { type: 'string' }, scenario: { type: 'string' }, cookie: { type: 'string' } },
-}).values;
+const args = cli({ url: { type: 'string' }, scenario: { type: 'string' }, cookie: { type: 'string' } });
 
 const io = require('sails.io.js')(require('socket.io-client'));
 io.sails.autoConnect = false;
