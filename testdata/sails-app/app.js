@@ -9,7 +9,8 @@
 process.chdir(__dirname);
 const Sails = require('sails').constructor;
 const app = new Sails();
-app.load({
+const { serveSails } = require('../js/lib/sails-serve');
+serveSails(app, {
   appPath: __dirname,
   port: 0,
   explicitHost: '127.0.0.1',
@@ -34,17 +35,4 @@ app.load({
       return res.json([...s.rooms].filter((r) => r !== id).sort());
     },
   },
-}, (err) => {
-  if (err) die(err);
-  app.config.port = 0; // lift would turn 0 into 1337
-  app.initialize((err) => {
-    if (err) die(err);
-    process.stdout.write(JSON.stringify({ event: 'listening', port: app.hooks.http.server.address().port }) + '\n');
-  });
 });
-function die(err) {
-  process.stderr.write(String(err.stack || err) + '\n');
-  process.exit(1);
-}
-process.stdin.on('end', () => app.lower(() => process.exit(0)));
-process.stdin.resume();

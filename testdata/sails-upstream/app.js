@@ -42,6 +42,7 @@ const { parseArgs } = require('util');
 const { values: args } = parseArgs({ options: { redis: { type: 'string' } } });
 const Sails = require('sails').constructor;
 const app = new Sails();
+const { serveSails } = require('../js/lib/sails-serve');
 
 function cookieDecision(cookie) {
   const m = /(?:^|;\s*)deny=([^;]*)/.exec(cookie || '');
@@ -96,7 +97,7 @@ for (const verb of ['POST', 'PUT', 'PATCH', 'DELETE']) {
   routes[verb + ' /echo'] = action((req, res) => res.json({ method: req.method, body: req.body, contentType: req.get('content-type') || null }));
 }
 
-app.load({
+serveSails(app, {
   appPath: __dirname,
   port: 0,
   explicitHost: '127.0.0.1',
@@ -107,17 +108,4 @@ app.load({
   session: { secret: 'pier-upstream-test' },
   sockets,
   routes,
-}, (err) => {
-  if (err) die(err);
-  app.config.port = 0; // lift would turn 0 into 1337
-  app.initialize((err) => {
-    if (err) die(err);
-    process.stdout.write(JSON.stringify({ event: 'listening', port: app.hooks.http.server.address().port }) + '\n');
-  });
 });
-function die(err) {
-  process.stderr.write(String(err.stack || err) + '\n');
-  process.exit(1);
-}
-process.stdin.on('end', () => app.lower(() => process.exit(0)));
-process.stdin.resume();
