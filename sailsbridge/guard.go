@@ -104,7 +104,7 @@ func (b *Bridge) Guard(next http.Handler) http.Handler {
 			if err := b.opts.BeforeConnect(r); err != nil {
 				msg := refusalMessage(err)
 				b.log.Debug("sailsbridge: connection refused by BeforeConnect", "message", msg, "remote", r.RemoteAddr)
-				refuse(w, upgrade, http.StatusForbidden, 4, msg)
+				RefuseConnect(w, r, msg)
 				return
 			}
 		}
@@ -120,6 +120,16 @@ func isUpgrade(r *http.Request) bool {
 func isHandshake(r *http.Request) bool {
 	q := r.URL.Query()
 	return q.Get("sid") == "" && q.Get("EIO") != "" && q.Get("transport") != ""
+}
+
+// RefuseConnect answers an Engine.IO handshake request as Sails does when
+// its beforeConnect refuses the connection with message msg (what Guard
+// writes for BeforeConnect): a websocket upgrade gets 400 text/html whose
+// body is msg, a polling handshake 403 {"code":4,"message":msg}. It is for
+// handshake checks that BeforeConnect cannot express, such as package
+// upstream's, which passes the backend's answer on to the connection.
+func RefuseConnect(w http.ResponseWriter, r *http.Request, msg string) {
+	refuse(w, isUpgrade(r), http.StatusForbidden, 4, msg)
 }
 
 // refuse answers as engine.io does: a websocket upgrade with a plain 400

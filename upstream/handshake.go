@@ -5,13 +5,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pierhq/pier/sailsbridge"
 )
 
 // ticketHeader carries, on a handshake request that Handshake let
@@ -72,7 +72,7 @@ func (h *Hooks) Handshake(next http.Handler) http.Handler {
 		a, ce := h.ask(ctx, "/", r.Header, r.Host, q, address, json.RawMessage("{}"), "")
 		if ce != nil {
 			h.log.Debug("upstream: handshake refused by the connect hook", "message", ce.Message, "remote", r.RemoteAddr)
-			refuseLikeSails(w, r, ce.Message)
+			sailsbridge.RefuseConnect(w, r, ce.Message)
 			return
 		}
 		r = r.Clone(r.Context())
@@ -82,28 +82,6 @@ func (h *Hooks) Handshake(next http.Handler) http.Handler {
 		} // else: too many answers wait; the middleware asks again
 		next.ServeHTTP(w, r)
 	})
-}
-
-// refuseLikeSails writes engine.io's answer to a request that
-// allowRequest (Sails' beforeConnect) denied with msg.
-func refuseLikeSails(w http.ResponseWriter, r *http.Request, msg string) {
-	hd := w.Header()
-	if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-		hd.Set("Connection", "close")
-		hd.Set("Content-Type", "text/html")
-		hd.Set("Content-Length", strconv.Itoa(len(msg)))
-		w.WriteHeader(http.StatusBadRequest)
-		io.WriteString(w, msg)
-		return
-	}
-	b, _ := json.Marshal(struct {
-		Code    int    `json:"code"`
-		Message string `json:"message"`
-	}{4, msg})
-	hd.Set("Content-Type", "application/json")
-	hd.Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(http.StatusForbidden)
-	w.Write(b)
 }
 
 // ticketTTL is how long an accepting answer waits for its socket. The
