@@ -280,26 +280,32 @@ func (a *LocalAdapter) Leave(id string, rooms ...Room) {
 // leaveLocked removes id from r and reports whether it was in it.
 func (a *LocalAdapter) leaveLocked(id string, r Room) bool {
 	was := a.sids[id].remove(id, r)
-	if r == Room(id) {
-		return was
+	if r != Room(id) {
+		a.dropMemberLocked(id, r)
 	}
+	return was
+}
+
+// dropMemberLocked takes id out of the members of r, forgetting r when it
+// is left empty.
+func (a *LocalAdapter) dropMemberLocked(id string, r Room) {
 	if members := a.rooms[r]; members != nil {
 		delete(members, id)
 		if len(members) == 0 {
 			delete(a.rooms, r)
 		}
 	}
-	return was
 }
 
 func (a *LocalAdapter) LeaveAll(id string) {
 	obs := a.nsp.srv.observers()
 	a.mu.Lock()
-	// The socket's own room first, as Node reports it.
-	left := a.sids[id].list(id)
-	for _, r := range left {
-		a.leaveLocked(id, r)
+	mine := a.sids[id]
+	var left []Room
+	if obs != nil {
+		left = mine.list(id) // the socket's own room first, as Node reports it
 	}
+	mine.others(func(r Room) { a.dropMemberLocked(id, r) })
 	delete(a.sids, id)
 	delete(a.warned, id)
 	a.mu.Unlock()

@@ -88,6 +88,19 @@ func (m *sockRooms) remove(id string, r Room) bool {
 	return true
 }
 
+// others calls f for each room of the socket but its own.
+func (m *sockRooms) others(f func(Room)) {
+	if m == nil {
+		return
+	}
+	for _, r := range m.few {
+		f(r)
+	}
+	for r := range m.many {
+		f(r)
+	}
+}
+
 // list returns the socket's rooms, its own room first.
 func (m *sockRooms) list(id string) []Room {
 	out := make([]Room, 0, m.count())
@@ -97,9 +110,6 @@ func (m *sockRooms) list(id string) []Room {
 	if m.own {
 		out = append(out, Room(id))
 	}
-	out = append(out, m.few...)
-	for r := range m.many {
-		out = append(out, r)
-	}
+	m.others(func(r Room) { out = append(out, r) })
 	return out
 }
